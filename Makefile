@@ -1,0 +1,68 @@
+# The two commands: `make run` (demo portal on http://127.0.0.1:8000/admin/) and `make test`.
+# Both set up everything they need on a fresh machine: Debian libraries, virtual environment, packages.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# Debian packages WeasyPrint's wheel needs, fonts for the PDFs, and pdftoppm for the PDF checks.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation poppler-utils
+
+.PHONY: run test test-sqlite test-postgres serve bench setup system-packages migrate demo check clean
+
+run: setup migrate demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+serve: setup migrate
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/gunicorn portal.wsgi:application --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} --access-logfile -
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+check: setup
+	$(BIN)/python manage.py makemigrations --check --dry-run -v 1
+	$(BIN)/python manage.py check
+
+test: setup check test-sqlite test-postgres
+
+test-sqlite: setup
+	@echo "== Test suite on SQLite =="
+	env -u DATABASE_URL $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# PostgreSQL runs when DATABASE_URL names one or a server answers on 127.0.0.1:5432; under CI=true it must.
+test-postgres: setup
+	@url="$${DATABASE_URL:-}"; \
+	case "$$url" in postgres*) ;; *) url=""; esac; \
+	if [ -z "$$url" ]; then \
+	  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then url="$(POSTGRES_URL)"; \
+	  elif [ "$${CI:-}" = "true" ]; then echo "PostgreSQL is required under CI=true but nothing answers on 127.0.0.1:5432." >&2; exit 1; \
+	  else echo "== PostgreSQL not found on 127.0.0.1:5432: suite ran on SQLite only (set DATABASE_URL to test on PostgreSQL) =="; exit 0; fi; \
+	fi; \
+	echo "== Test suite on PostgreSQL =="; \
+	DATABASE_URL="$$url" $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,124 @@
+from django import forms
+from django.contrib import admin
+
+from licensing import standing
+from licensing.admin.base import ReferenceAdmin, ScopedAdmin, ScopedInline, dollars, position_badge, this_year, with_year
+from licensing.admin.counts import UserCountForm
+from licensing.admin.licenses import LicenseForm
+from licensing.models import Application, DataFile, License, UserCount, Vendor
+
+
+class ApplicationForm(forms.ModelForm):
+    class Meta:
+        model = Application
+        fields = "__all__"
+        widgets = {"data_files": forms.CheckboxSelectMultiple}
+
+    def clean(self):
+        cleaned = super().clean()
+        # The royalty is priced per data file, so a system using CPT must say which files it uses.
+        if cleaned.get("cpt_coverage") != Application.Coverage.NO_CPT and not cleaned.get("data_files"):
+            self.add_error("data_files", "Tick the AMA data files this system uses (at least CPT Standard).")
+        return cleaned
+
+
+class UserCountInline(ScopedInline):
+    model = UserCount
+    form = UserCountForm
+    fields = [
+        "license_year", "method", "direct_users", "program_users", "output_users",
+        "base_metric", "metric_value", "factor", "metric_source", "users",
+    ]
+    readonly_fields = ["users"]
+
+    @admin.display(description="Users")
+    def users(self, obj):
+        return obj.users if obj.pk else "-"
+
+
+class LicenseInline(ScopedInline):
+    model = License
+    form = LicenseForm
+    fields = ["license_year", "route", "distributor", "status", "licensed_users", "agreement_number", "not_required_reason"]
+    autocomplete_fields = ["distributor"]
+
+
+@admin.register(Application)
+class ApplicationAdmin(ScopedAdmin):
+    form = ApplicationForm
+    list_display = [
+        "name", "organization", "category", "vendor", "cpt_coverage",
+        "users_this_year", "license_this_year", "royalty_this_year", "position_this_year",
+    ]
+    list_select_related = ["organization", "vendor"]
+    list_filter = ["category", "cpt_coverage", "deployment", "internet_facing", "users_outside_us"]
+    search_fields = ["name", "organization__name", "vendor__name"]
+    search_help_text = "Search by system, organization or vendor name."
+    ordering = ["organization__name", "name", "pk"]
+    autocomplete_fields = ["organization", "vendor", "users_at_other_entities"]
+    readonly_fields = ["standing_summary"]
+    inlines = [UserCountInline, LicenseInline]
+    fieldsets = [
+        (None, {"fields": ["organization", "name", "category", "vendor", "product_version", "deployment", "owner"]}),
+        ("CPT content", {"fields": ["cpt_coverage", "data_files", "internal_use"]}),
+        (
+            "Questions on the AMA application",
+            {"fields": ["internet_facing", "internet_use", "users_outside_us", "countries_outside_us", "users_at_other_entities"]},
+        ),
+        ("In service", {"fields": ["in_service_from", "in_service_to"]}),
+        (with_year("Standing"), {"fields": ["standing_summary"]}),
+        ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
+    ]
+
+    def prepare_page(self, request, objects):
+        year = this_year()
+        by_app = standing.standings(objects, [year])
+        for application in objects:
+            application.now = by_app[(application.pk, year)]
+
+    @admin.display(description=with_year("Users"))
+    def users_this_year(self, obj):
+        return obj.now.users if obj.now.users is not None else "-"
+
+    @admin.display(description=with_year("License"))
+    def license_this_year(self, obj):
+        return obj.now.license.get_status_display() if obj.now.license else "-"
+
+    @admin.display(description=with_year("Royalty"))
+    def royalty_this_year(self, obj):
+        line = obj.now.royalty
+        return dollars(line.amount, estimate=line.is_estimate) if line else "-"
+
+    @admin.display(description=with_year("Position"))
+    def position_this_year(self, obj):
+        return position_badge(obj.now.position)
+
+    @admin.display(description="This year")
+    def standing_summary(self, obj):
+        if not obj.pk:
+            return "Saved applications show their users, royalty and position here."
+        now = standing.standings([obj], [this_year()])[(obj.pk, this_year())]
+        line = now.royalty
+        parts = [
+            f"Users: {now.users if now.users is not None else 'not counted'}",
+            f"License: {now.license.get_status_display() if now.license else 'none recorded'}",
+            f"Royalty: {dollars(line.amount, estimate=line.is_estimate) if line else now.rates_problem}",
+            f"Position: {now.position}",
+        ]
+        if now.position.true_up_cost:
+            parts.append(f"True-up cost: {dollars(now.position.true_up_cost, estimate=line.is_estimate if line else False)}")
+        return " | ".join(parts)
+
+
+@admin.register(Vendor)
+class VendorAdmin(ReferenceAdmin):
+    list_display = ["name", "is_authorized_distributor", "distribution_agreement_expires", "processing_fee_per_user"]
+    list_filter = ["is_authorized_distributor"]
+    search_fields = ["name"]
+    ordering = ["name"]
+
+
+@admin.register(DataFile)
+class DataFileAdmin(ReferenceAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]

@@ -1,0 +1,123 @@
+"""What every licensing admin shares: organization scoping, read-only history, page-level loading."""
+
+from decimal import Decimal
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.http import Http404
+from django.utils.functional import lazy
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from licensing import access, standing
+
+this_year = standing.current_license_year
+# Column headings name the year they show, evaluated per request so they roll over on January 1.
+with_year = lazy(lambda text: f"{text} {this_year()}", str)
+
+# Deleting licensing records in bulk would erase evidence; single deletes stay possible for superusers.
+admin.site.disable_action("delete_selected")
+
+
+def dollars(amount: Decimal | None, *, estimate: bool = False) -> str:
+    if amount is None:
+        return "-"
+    text = f"${amount:,.2f}"
+    return f"{text} (est.)" if estimate else text
+
+
+def position_badge(status) -> str:
+    return format_html('<span class="position position-{}" title="{}">{}</span>', status.position, status.reason, status.label)
+
+
+class PageChangeList(ChangeList):
+    """A changelist that lets its admin load what the columns need for the whole page at once."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.model_admin.prepare_page(request, self.result_list)
+
+
+class ScopedAdmin(SimpleHistoryAdmin):
+    """Admin for an organization's data: every queryset, choice and object goes through licensing.access."""
+
+    show_full_result_count = False
+    list_per_page = 100
+    list_max_show_all = 500
+
+    def get_changelist(self, request, **kwargs):
+        return PageChangeList
+
+    def prepare_page(self, request, objects) -> None:
+        """Hook: load per-page data (counts, licenses, rates) in bulk before the columns render."""
+
+    def get_queryset(self, request):
+        return access.restrict(super().get_queryset(request), request.user, access.VIEW)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Out-of-scope and missing objects look the same, so ids of other organizations reveal nothing.
+            raise Http404("No such record, or it belongs to an organization you do not have access to.")
+        return obj
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or access.can(request.user, obj, access.CHANGE)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        # Records are corrected or superseded, not deleted; only a superuser may remove a mistaken entry.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        if access.is_scoped(related):
+            kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.CHANGE)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        if access.is_scoped(related):
+            kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.VIEW)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history falls back to the history of objects outside get_queryset(); refuse those.
+        if not self.get_queryset(request).filter(pk=object_id).exists() and not request.user.is_superuser:
+            raise Http404("No such record, or it belongs to an organization you do not have access to.")
+        return super().history_view(request, object_id, extra_context)
+
+
+class ScopedInline(admin.TabularInline):
+    """An inline under a scoped parent: editable only by people who may change the parent."""
+
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and (obj is None or access.can(request.user, obj, access.CHANGE))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or access.can(request.user, obj, access.CHANGE)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        if access.is_scoped(related):
+            kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.CHANGE)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReferenceAdmin(SimpleHistoryAdmin):
+    """Admin for reference data shared by every organization (rates, factors, vendors, data files)."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)

@@ -1,0 +1,106 @@
+from django import forms
+from django.contrib import admin
+
+from licensing import counting, standing
+from licensing.admin.base import ReferenceAdmin, ScopedAdmin, dollars, position_badge
+from licensing.models import BaseMetrics, ProxyFactor, UserCount
+
+
+class UserCountForm(forms.ModelForm):
+    """Fills a proxy count's factor and metric value from reference data when left empty."""
+
+    class Meta:
+        model = UserCount
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        application = cleaned.get("application") or getattr(self.instance, "application", None)
+        year, metric = cleaned.get("license_year"), cleaned.get("base_metric")
+        if cleaned.get("method") == UserCount.Method.PROXY and application is not None and year and metric:
+            value, source, factor = counting.proxy_defaults(application=application, license_year=year, base_metric=metric)
+            if cleaned.get("metric_value") is None and value is not None:
+                cleaned["metric_value"] = value
+                cleaned["metric_source"] = cleaned.get("metric_source") or source
+            if cleaned.get("factor") is None and factor is not None:
+                cleaned["factor"] = factor
+        return cleaned
+
+
+@admin.register(UserCount)
+class UserCountAdmin(ScopedAdmin):
+    form = UserCountForm
+    list_display = ["application", "organization", "license_year", "method", "users", "royalty", "position"]
+    list_select_related = ["application__organization", "application__vendor"]
+    list_filter = ["license_year", "method", "base_metric"]
+    search_fields = ["application__name", "application__organization__name"]
+    search_help_text = "Search by system or organization name."
+    ordering = ["-license_year", "application__name", "pk"]
+    autocomplete_fields = ["application"]
+    readonly_fields = ["users", "explanation", "royalty", "position"]
+    fieldsets = [
+        (None, {"fields": ["application", "license_year", "method"]}),
+        (
+            "Counted users: each person once, under the first kind that applies",
+            {"fields": ["direct_users", "program_users", "output_users"]},
+        ),
+        (
+            "User Proxy Model: base metric x factor, rounded up",
+            {"fields": ["base_metric", "metric_value", "metric_source", "factor"],
+             "description": "Leave the value or factor empty to take them from the organization's base "
+             "metrics and the proxy factor table."},
+        ),
+        ("Evidence", {"fields": ["counted_on", "counted_by", "evidence"]}),
+        ("Result", {"fields": ["users", "explanation", "royalty", "position"]}),
+    ]
+
+    def prepare_page(self, request, objects):
+        applications = list({count.application_id: count.application for count in objects}.values())
+        by_pair = standing.standings(applications, {count.license_year for count in objects})
+        for count in objects:
+            count.standing = by_pair[(count.application_id, count.license_year)]
+
+    def _standing(self, obj):
+        if not hasattr(obj, "standing"):
+            obj.standing = standing.standings([obj.application], [obj.license_year])[(obj.application_id, obj.license_year)]
+        return obj.standing
+
+    @admin.display(description="Organization", ordering="application__organization__name")
+    def organization(self, obj):
+        return obj.application.organization
+
+    @admin.display(description="Users")
+    def users(self, obj):
+        return obj.users if obj.pk else "-"
+
+    @admin.display(description="How the number was reached")
+    def explanation(self, obj):
+        return counting.explain(obj) if obj.pk else "-"
+
+    @admin.display(description="Royalty")
+    def royalty(self, obj):
+        if not obj.pk:
+            return "-"
+        line = self._standing(obj).royalty
+        return dollars(line.amount, estimate=line.is_estimate) if line else self._standing(obj).rates_problem
+
+    @admin.display(description="Position")
+    def position(self, obj):
+        return position_badge(self._standing(obj).position) if obj.pk else "-"
+
+
+@admin.register(ProxyFactor)
+class ProxyFactorAdmin(ReferenceAdmin):
+    list_display = ["category", "base_metric", "factor", "source"]
+    list_filter = ["category", "base_metric"]
+    search_fields = ["source"]
+
+
+@admin.register(BaseMetrics)
+class BaseMetricsAdmin(ScopedAdmin):
+    list_display = ["organization", "license_year", "physicians", "billing_providers", "staffed_beds", "employees"]
+    list_select_related = ["organization"]
+    list_filter = ["license_year"]
+    search_fields = ["organization__name"]
+    ordering = ["organization__name", "-license_year", "pk"]
+    autocomplete_fields = ["organization"]

@@ -1,0 +1,94 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from licensing import services, standing, workflow
+from licensing.admin.base import ScopedAdmin, dollars, position_badge
+from licensing.models import License
+
+
+class LicenseForm(forms.ModelForm):
+    """Offers only the statuses the workflow allows next, so a wrong move is not even on the menu."""
+
+    class Meta:
+        model = License
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "status" in self.fields:
+            allowed = {self.instance.status} | workflow.allowed_next(self.instance.status)
+            self.fields["status"].choices = [(value, label) for value, label in License.Status.choices if value in allowed]
+
+
+@admin.register(License)
+class LicenseAdmin(ScopedAdmin):
+    form = LicenseForm
+    list_display = [
+        "application", "organization", "license_year", "route", "status",
+        "licensed_users", "counted_users", "position", "true_up_cost",
+    ]
+    list_select_related = ["application__organization", "application__vendor", "distributor"]
+    list_filter = ["license_year", "status", "route"]
+    search_fields = ["application__name", "application__organization__name", "=agreement_number"]
+    search_help_text = "Search by system or organization name, or an exact agreement number."
+    ordering = ["-license_year", "application__name", "pk"]
+    autocomplete_fields = ["application", "distributor"]
+    readonly_fields = ["counted_users", "position", "true_up_cost", "renewal_of"]
+    actions = ["renew_for_next_year"]
+    fieldsets = [
+        (None, {"fields": ["application", "license_year", "route", "distributor"]}),
+        ("Status", {"fields": ["status", "not_required_reason"]}),
+        ("Agreement", {"fields": ["agreement_number", "licensed_users", "starts_on", "ends_on", "renewal_of"]}),
+        ("Against the user count", {"fields": ["counted_users", "position", "true_up_cost"]}),
+        ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
+    ]
+
+    def prepare_page(self, request, objects):
+        applications = list({lic.application_id: lic.application for lic in objects}.values())
+        by_pair = standing.standings(applications, {lic.license_year for lic in objects})
+        for lic in objects:
+            lic.standing = by_pair[(lic.application_id, lic.license_year)]
+
+    def _standing(self, obj):
+        if not hasattr(obj, "standing"):
+            obj.standing = standing.standings([obj.application], [obj.license_year])[(obj.application_id, obj.license_year)]
+        return obj.standing
+
+    @admin.display(description="Organization", ordering="application__organization__name")
+    def organization(self, obj):
+        return obj.application.organization
+
+    @admin.display(description="Counted users")
+    def counted_users(self, obj):
+        if not obj.pk:
+            return "-"
+        users = self._standing(obj).users
+        return users if users is not None else "not counted"
+
+    @admin.display(description="Position")
+    def position(self, obj):
+        return position_badge(self._standing(obj).position) if obj.pk else "-"
+
+    @admin.display(description="True-up cost")
+    def true_up_cost(self, obj):
+        if not obj.pk:
+            return "-"
+        status = self._standing(obj).position
+        return dollars(status.true_up_cost) if status.true_up_cost else "-"
+
+    @admin.action(description="Renew the selected licenses for the next year", permissions=["add"])
+    def renew_for_next_year(self, request, queryset):
+        renewed, refused = [], []
+        for lic in queryset.select_related("application"):
+            if not self.has_change_permission(request, lic):
+                refused.append(f"{lic}: you may only view this organization")
+                continue
+            try:
+                renewed.append(services.license_renew(license=lic, actor=request.user))
+            except ValidationError as error:
+                refused.append(f"{lic}: {' '.join(error.messages)}")
+        if renewed:
+            self.message_user(request, f"Opened {len(renewed)} license(s) for the next year, status 'needed'.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Not renewed - {line}", messages.ERROR)

@@ -1,0 +1,135 @@
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.html import format_html, format_html_join
+
+from licensing import access, standing
+from licensing.admin.base import ScopedAdmin, ScopedInline, dollars, this_year, with_year
+from licensing.models import Application, BaseMetrics, Contact, Organization
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = "__all__"
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_parent(self):
+        parent = self.cleaned_data.get("parent")
+        # Officers create affiliates of organizations they manage; only an administrator adds a new top level.
+        if parent is None and self.user is not None and not access.sees_everything(self.user):
+            raise forms.ValidationError("Choose the parent organization this entity belongs to.")
+        return parent
+
+
+class ContactInline(ScopedInline):
+    model = Contact
+    fields = ["role", "name", "title", "email", "phone"]
+    show_change_link = False
+
+
+class BaseMetricsInline(ScopedInline):
+    model = BaseMetrics
+    fields = ["license_year", "physicians", "billing_providers", "staffed_beds", "employees", "source"]
+    show_change_link = False
+
+
+class ApplicationInline(ScopedInline):
+    model = Application
+    fields = ["name", "category", "vendor", "cpt_coverage", "deployment", "in_service_from", "in_service_to"]
+    autocomplete_fields = ["vendor"]
+    fk_name = "organization"
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ScopedAdmin):
+    form = OrganizationForm
+    list_display = ["name", "kind", "parent", "ein_display", "application_count", "royalty_this_year", "needs_action"]
+    list_select_related = ["parent"]
+    list_filter = ["kind"]
+    search_fields = ["name", "=slug", "=ein", "=npi", "city"]
+    search_help_text = "Search by name or city, or by exact slug, EIN (digits only) or NPI."
+    ordering = ["name", "pk"]
+    autocomplete_fields = ["parent"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["royalty_summary", "affiliate_list"]
+    inlines = [ContactInline, BaseMetricsInline, ApplicationInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "kind", "parent", "affiliate_list"]}),
+        ("Identifiers", {"fields": ["ein", "npi"]}),
+        ("Address", {"fields": ["street", "city", "state", "postal_code", "phone"]}),
+        (with_year("Estimated royalty"), {"fields": ["royalty_summary"]}),
+        ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class RequestForm(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, user=request.user, **inner)
+
+        return RequestForm
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(application_total=Count("applications", distinct=True))
+
+    def prepare_page(self, request, objects):
+        years = standing.organization_years(objects, this_year())
+        for organization in objects:
+            organization.this_year = years[organization.pk]
+
+    @admin.display(description="EIN")
+    def ein_display(self, obj):
+        return f"{obj.ein[:2]}-{obj.ein[2:]}" if obj.ein else "-"
+
+    @admin.display(description="Applications", ordering="application_total")
+    def application_count(self, obj):
+        return obj.application_total
+
+    @admin.display(description=with_year("Royalty"))
+    def royalty_this_year(self, obj):
+        result = obj.this_year.royalty
+        return dollars(result.total, estimate=result.is_estimate) if result else "-"
+
+    @admin.display(description=with_year("Needing action"))
+    def needs_action(self, obj):
+        return len(obj.this_year.needing_action)
+
+    @admin.display(description="Affiliates")
+    def affiliate_list(self, obj):
+        affiliates = list(obj.affiliates.all()) if obj.pk else []
+        if not affiliates:
+            return "-"
+        return format_html_join(", ", '<a href="{}">{}</a>', ((a.get_absolute_url(), a.name) for a in affiliates))
+
+    @admin.display(description="Estimate")
+    def royalty_summary(self, obj):
+        if not obj.pk:
+            return "Saved organizations show their royalty here."
+        result = standing.organization_years([obj], this_year())[obj.pk].royalty
+        if result is None:
+            return "No rate schedule covers this year; add one under Rate schedules."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (app.name, app.get_cpt_coverage_display(), line.users if line.users is not None else "not counted",
+                 dollars(line.per_user), dollars(line.amount))
+                for app, line in result.applications
+            ),
+        )
+        return format_html(
+            '<table class="royalty"><thead><tr><th>Application</th><th>CPT covered by</th><th>Users</th>'
+            "<th>Per user</th><th>Royalty</th></tr></thead><tbody>{}</tbody><tfoot>"
+            '<tr><td colspan="4">{}</td><td>{}</td></tr>'
+            '<tr><th colspan="4">Total ({})</th><th>{}</th></tr></tfoot></table>',
+            rows,
+            result.entity_fee_note,
+            dollars(result.entity_fee),
+            "estimate" if result.is_estimate else "published rates",
+            dollars(result.total),
+        )

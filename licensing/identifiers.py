@@ -1,0 +1,69 @@
+"""Identifiers printed on the AMA application: the IRS EIN and the CMS NPI.
+
+Both are stored as bare digits; people may type them with hyphens or spaces.
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def normalize_digits(value: str | None) -> str:
+    return _SEPARATORS.sub("", value or "")
+
+
+def validate_ein(value: str) -> None:
+    """An Employer Identification Number is nine digits, written 12-3456789."""
+    if not re.fullmatch(r"\d{9}", value or ""):
+        raise ValidationError(
+            "An EIN has 9 digits, written like 12-3456789. Check the number on the organization's IRS letter.",
+            code="invalid_ein",
+        )
+    if value.startswith("00"):
+        raise ValidationError("No EIN starts with 00; check the first two digits.", code="invalid_ein")
+
+
+def npi_check_digit(first_nine: str) -> int:
+    """Luhn check digit over the NPI's first nine digits prefixed with 80840.
+
+    Source: CMS, "Requirements for National Provider Identifier (NPI) and NPI Enumeration",
+    check digit section (ISO 7812 prefix 80840 for US health applications).
+    """
+    total = 0
+    # Rightmost payload digit is doubled because the check digit will sit to its right.
+    for position, char in enumerate(reversed("80840" + first_nine)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def validate_npi(value: str) -> None:
+    """A National Provider Identifier is ten digits whose last digit is a Luhn check digit."""
+    if not re.fullmatch(r"\d{10}", value or ""):
+        raise ValidationError(
+            "An NPI has exactly 10 digits. Look it up in the NPPES registry if unsure.", code="invalid_npi"
+        )
+    if npi_check_digit(value[:9]) != int(value[9]):
+        raise ValidationError(
+            "This NPI fails its check digit, so at least one digit is mistyped. Compare it with the NPPES registry.",
+            code="invalid_npi",
+        )
+
+
+class DigitsField(models.CharField):
+    """A CharField that drops hyphens and spaces before validating, so 12-3456789 is stored as 123456789."""
+
+    def to_python(self, value):
+        return normalize_digits(super().to_python(value))
+
+    def formfield(self, **kwargs):
+        # Leave room for the separators people type; the model stores digits only.
+        kwargs.setdefault("max_length", (self.max_length or 0) + 4)
+        return super().formfield(**kwargs)

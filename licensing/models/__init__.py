@@ -1,0 +1,24 @@
+"""The licensing domain model, one module per concept."""
+
+from licensing.models.applications import Application, DataFile, Vendor
+from licensing.models.counts import BaseMetric, ProxyFactor, UserCount
+from licensing.models.licenses import License
+from licensing.models.memberships import Membership
+from licensing.models.organizations import BaseMetrics, Contact, Organization
+from licensing.models.rates import DataFileRate, RateSchedule
+
+__all__ = [
+    "Application",
+    "BaseMetric",
+    "BaseMetrics",
+    "Contact",
+    "DataFile",
+    "DataFileRate",
+    "License",
+    "Membership",
+    "Organization",
+    "ProxyFactor",
+    "RateSchedule",
+    "UserCount",
+    "Vendor",
+]

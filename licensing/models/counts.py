@@ -1,0 +1,145 @@
+"""How many CPT users each application has in a license year, and how that number was derived."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from licensing import counting
+from licensing.models.applications import Application
+from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+
+
+class BaseMetric(models.TextChoices):
+    """Base metrics of the AMA User Proxy Model (AMA HCDO licensing page; staffed beds named by AMA news)."""
+
+    PHYSICIANS = "physicians", "Physicians"
+    BILLING_PROVIDERS = "billing_providers", "Billing providers"
+    STAFFED_BEDS = "staffed_beds", "Staffed beds"
+    EMPLOYEES = "employees", "Employees"
+
+
+class ProxyFactor(models.Model):
+    """Users per unit of a base metric for one kind of application; the default for proxy counts.
+
+    The only public factor is 4 users per physician for an ambulatory EHR (Practice Fusion's AMA
+    FAQ, quoting the AMA); others come from the AMA's toolkit given to licensees.
+    """
+
+    category = models.CharField(max_length=32, choices=Application.Category.choices)
+    base_metric = models.CharField(max_length=32, choices=BaseMetric.choices)
+    factor = models.DecimalField(
+        max_digits=8, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"), "A factor must be above zero.")]
+    )
+    source = models.CharField(max_length=300, help_text="Where the factor comes from, with a link if public.")
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["category", "base_metric"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "base_metric"],
+                name="proxy_factor_one_per_category_and_metric",
+                violation_error_message="A factor for this kind of application and base metric already exists.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(factor__gt=0), name="proxy_factor_positive", violation_error_message="A factor must be above zero."
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_category_display()}: {self.factor} users per {self.get_base_metric_display().lower()}"
+
+
+class UserCount(models.Model):
+    """The users of one application in one license year: counted head by head, or estimated by proxy.
+
+    Counted: each person once, under the first AMA kind that applies: (a) accesses CPT in the
+    application, (b) uses the application to produce output relying on CPT, (c) uses such output
+    (AMA user definition as quoted in domain.md section 1a).
+    Proxy: base metric value x factor, rounded up (AMA User Proxy Model).
+    """
+
+    class Method(models.TextChoices):
+        COUNTED = counting.COUNTED, "Counted users"
+        PROXY = counting.PROXY, "User Proxy Model"
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="user_counts")
+    license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.COUNTED)
+    direct_users = models.IntegerField(
+        "(a) access CPT directly", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
+    )
+    program_users = models.IntegerField(
+        "(b) produce output with it", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
+    )
+    output_users = models.IntegerField(
+        "(c) use its output", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
+    )
+    base_metric = models.CharField(max_length=32, choices=BaseMetric.choices, blank=True)
+    metric_value = models.DecimalField(
+        "base metric value",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"), "A base metric cannot be negative.")],
+    )
+    metric_source = models.CharField("source of the value", max_length=300, blank=True)
+    factor = models.DecimalField(
+        "proxy factor",
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"), "A factor must be above zero.")],
+    )
+    counted_on = models.DateField(null=True, blank=True)
+    counted_by = models.CharField(max_length=200, blank=True)
+    evidence = models.TextField(blank=True, help_text="How the number was reached: rosters, reports, file names.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["application", "-license_year"]
+        indexes = [models.Index(fields=["license_year", "application"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "license_year"],
+                name="user_count_one_per_application_and_year",
+                violation_error_message="This application already has a user count for that year; edit it instead.",
+            ),
+            license_year_constraint("user_count"),
+            models.CheckConstraint(
+                condition=(models.Q(direct_users__isnull=True) | models.Q(direct_users__gte=0))
+                & (models.Q(program_users__isnull=True) | models.Q(program_users__gte=0))
+                & (models.Q(output_users__isnull=True) | models.Q(output_users__gte=0))
+                & (models.Q(metric_value__isnull=True) | models.Q(metric_value__gte=0)),
+                name="user_count_not_negative",
+                violation_error_message="Users and base metrics cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method="counted")
+                | models.Q(method="proxy", metric_value__isnull=False, factor__gt=0) & ~models.Q(base_metric=""),
+                name="user_count_proxy_complete",
+                violation_error_message="A proxy count needs its base metric, the metric's value and a factor.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.application.name} {self.license_year}"
+
+    def get_absolute_url(self):
+        return reverse("admin:licensing_usercount_change", args=[self.pk])
+
+    def clean(self):
+        counting.normalize(self)
+        counting.check(self)
+
+    @property
+    def users(self) -> int | None:
+        return counting.users(self)

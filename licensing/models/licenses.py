@@ -1,0 +1,116 @@
+"""The entitlement to use CPT in one application for one license year."""
+
+import datetime
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from licensing.models.applications import Application, Vendor
+from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+
+
+class License(models.Model):
+    """A CPT license for one application and one calendar license year.
+
+    The AMA requires a new license for each annual release (AMA, "Does your practice have
+    compliant coding systems?"), so a renewal is a new row for the next year, never an edit.
+    """
+
+    class Route(models.TextChoices):
+        DIRECT = "direct", "Direct AMA internal-use license"
+        VENDOR = "vendor", "Vendor's distribution license"
+        DISTRIBUTOR = "distributor", "Authorized distributor"
+
+    class Status(models.TextChoices):
+        NEEDED = "needed", "Needed"
+        DRAFTED = "drafted", "Application drafted"
+        SUBMITTED = "submitted", "Application submitted"
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
+        NOT_REQUIRED = "not_required", "Not required"
+        COVERED_BY_VENDOR = "covered_by_vendor", "Covered by vendor"
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="licenses")
+    license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
+    route = models.CharField(max_length=16, choices=Route.choices, default=Route.DIRECT)
+    distributor = models.ForeignKey(
+        Vendor,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="distributed_licenses",
+        help_text="The authorized distributor or vendor the license comes through, if not direct.",
+    )
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.NEEDED)
+    licensed_users = models.IntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0, "Licensed users cannot be negative.")]
+    )
+    agreement_number = models.CharField("AMA agreement number", max_length=80, blank=True)
+    starts_on = models.DateField(null=True, blank=True, help_text="Defaults to January 1 of the license year.")
+    ends_on = models.DateField(null=True, blank=True, help_text="Defaults to December 31 of the license year.")
+    not_required_reason = models.CharField(max_length=300, blank=True)
+    renewal_of = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="renewed_by",
+        help_text="The previous year's license this one renews.",
+    )
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["application", "-license_year"]
+        indexes = [
+            models.Index(fields=["license_year", "status"]),
+            models.Index(fields=["status"]),
+            models.Index(fields=["route"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "license_year"],
+                name="license_one_per_application_and_year",
+                violation_error_message="This application already has a license for that year; renew or edit it instead.",
+            ),
+            license_year_constraint("license"),
+            models.CheckConstraint(
+                condition=models.Q(licensed_users__isnull=True) | models.Q(licensed_users__gte=0),
+                name="license_users_not_negative",
+                violation_error_message="Licensed users cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(starts_on__isnull=True)
+                | models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+                name="license_dates_ordered",
+                violation_error_message="A license cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="active") | (models.Q(licensed_users__isnull=False) & ~models.Q(agreement_number="")),
+                name="license_active_is_complete",
+                violation_error_message="An active license needs its agreement number and licensed users.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.application.name} {self.license_year}"
+
+    def get_absolute_url(self):
+        return reverse("admin:licensing_license_change", args=[self.pk])
+
+    def clean(self):
+        from licensing import workflow
+
+        workflow.check_license(self)
+
+    @property
+    def term_start(self) -> datetime.date:
+        return self.starts_on or datetime.date(self.license_year, 1, 1)
+
+    @property
+    def term_end(self) -> datetime.date:
+        return self.ends_on or datetime.date(self.license_year, 12, 31)

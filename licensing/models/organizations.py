@@ -1,0 +1,146 @@
+"""Legal entities, their contacts and the base metrics the User Proxy Model draws on."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from licensing.identifiers import DigitsField, validate_ein, validate_npi
+from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+
+# A health system, its hospitals and their departments: deeper trees are refused so that
+# scoping stays one SQL filter (see licensing.access).
+MAX_HIERARCHY_DEPTH = 3
+
+
+class Organization(models.Model):
+    """A legal entity that uses CPT in its software. The AMA charges its entity fee per legal entity."""
+
+    class Kind(models.TextChoices):
+        HEALTH_SYSTEM = "health_system", "Health system"
+        HOSPITAL = "hospital", "Hospital"
+        AMBULATORY_CLINIC = "ambulatory_clinic", "Ambulatory clinic"
+        PHYSICIAN_GROUP = "physician_group", "Physician group"
+        OTHER = "other", "Other"
+
+    name = models.CharField("legal name", max_length=200)
+    slug = models.SlugField(max_length=80, unique=True, help_text="Short name used in file names and URLs.")
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.HOSPITAL)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="affiliates",
+        verbose_name="parent organization",
+        help_text="The health system or parent company this entity belongs to, if any.",
+    )
+    ein = DigitsField("EIN", max_length=9, blank=True, validators=[validate_ein], help_text="Like 12-3456789.")
+    npi = DigitsField("NPI", max_length=10, blank=True, validators=[validate_npi], help_text="Type 2 (organization) NPI.")
+    street = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, help_text="Two-letter postal code, e.g. IL.")
+    postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("admin:licensing_organization_change", args=[self.pk])
+
+    def clean(self):
+        ancestors = []
+        node = self.parent
+        while node is not None:
+            if node.pk == self.pk and self.pk is not None:
+                raise ValidationError({"parent": "An organization cannot be its own parent or ancestor."})
+            ancestors.append(node)
+            if len(ancestors) >= MAX_HIERARCHY_DEPTH:
+                raise ValidationError(
+                    {"parent": f"Organizations nest at most {MAX_HIERARCHY_DEPTH} levels deep; choose a higher-level parent."}
+                )
+            node = node.parent
+        if self.state:
+            self.state = self.state.upper()
+
+    @property
+    def address(self) -> str:
+        line2 = " ".join(part for part in [self.state, self.postal_code] if part)
+        return ", ".join(part for part in [self.street, self.city, line2] if part)
+
+
+class Contact(models.Model):
+    """A person the AMA or the portal may contact on the organization's behalf."""
+
+    class Role(models.TextChoices):
+        PRIMARY = "primary", "Primary contact"
+        BILLING = "billing", "Billing contact"
+        LEGAL = "legal", "Legal contact"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="contacts")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    name = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "role"],
+                name="contact_one_per_role",
+                violation_error_message="This organization already has a contact in that role.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_role_display()})"
+
+
+class BaseMetrics(models.Model):
+    """An organization's size in one license year: the base metrics of the AMA User Proxy Model.
+
+    Source: AMA, "CPT licensing for health care delivery organizations" (the UPM estimates
+    users from base metrics such as physicians and staffed beds).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="base_metrics")
+    license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
+    physicians = models.PositiveIntegerField(null=True, blank=True)
+    billing_providers = models.PositiveIntegerField(null=True, blank=True)
+    staffed_beds = models.PositiveIntegerField(null=True, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=300, blank=True, help_text="Where the figures come from, e.g. HR roster 2026-01-05.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "base metrics"
+        verbose_name_plural = "base metrics"
+        ordering = ["organization", "-license_year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "license_year"],
+                name="base_metrics_one_per_year",
+                violation_error_message="Base metrics for this organization and year already exist; edit them instead.",
+            ),
+            license_year_constraint("base_metrics"),
+        ]
+
+    def __str__(self):
+        return f"{self.organization} {self.license_year}"
+
+    def value_of(self, metric: str):
+        return getattr(self, metric, None)

@@ -1,0 +1,113 @@
+"""Where applications and organizations stand in a license year, loaded in bulk for list pages.
+
+Reads only: it fetches counts, licenses and rates for many applications in a fixed number of
+queries, then asks counting, royalty and position for the answers.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import prefetch_related_objects
+from django.utils import timezone
+
+from licensing import counting, position, royalty
+from licensing.models import License, UserCount
+
+
+def current_license_year() -> int:
+    """License years are calendar years (AMA annual release); the current one is this calendar year."""
+    return timezone.localdate().year
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One application in one license year: its count, license, royalty and compliance position."""
+
+    application: object
+    license_year: int
+    count: UserCount | None
+    license: License | None
+    rates: royalty.YearRates | None
+    rates_problem: str = ""
+
+    @property
+    def users(self) -> int | None:
+        return counting.users(self.count)
+
+    @property
+    def royalty(self) -> royalty.ApplicationRoyalty | None:
+        if self.rates is None:
+            return None
+        return royalty.application_royalty(self.application, users=self.users, rates=self.rates, license=self.license)
+
+    @property
+    def position(self) -> position.ComplianceStatus:
+        return position.application_position(self.application, users=self.users, license=self.license, rates=self.rates)
+
+
+def rates_for(table: royalty.RateTable, license_year: int) -> tuple[royalty.YearRates | None, str]:
+    try:
+        return table.for_year(license_year), ""
+    except royalty.RatesUnavailable as problem:
+        return None, str(problem)
+
+
+def standings(applications, license_years, *, table: royalty.RateTable | None = None) -> dict:
+    """Standing per (application id, year) for every pair; about five queries whatever the number."""
+    applications = list(applications)
+    license_years = sorted(set(license_years))
+    if not applications or not license_years:
+        return {}
+    prefetch_related_objects(applications, "data_files")
+    table = table or royalty.RateTable.load()
+    ids = [application.pk for application in applications]
+    counts = {
+        (count.application_id, count.license_year): count
+        for count in UserCount.objects.filter(application_id__in=ids, license_year__in=license_years)
+    }
+    licenses = {
+        (lic.application_id, lic.license_year): lic
+        for lic in License.objects.filter(application_id__in=ids, license_year__in=license_years).select_related(
+            "distributor"
+        )
+    }
+    result = {}
+    for license_year in license_years:
+        rates, problem = rates_for(table, license_year)
+        for application in applications:
+            key = (application.pk, license_year)
+            result[key] = Standing(application, license_year, counts.get(key), licenses.get(key), rates, problem)
+    return result
+
+
+@dataclass(frozen=True)
+class OrganizationYear:
+    """One legal entity in one license year: the standing of each application in service and the royalty."""
+
+    standings: list[Standing]
+    royalty: royalty.OrganizationRoyalty | None
+
+    @property
+    def needing_action(self) -> list[Standing]:
+        return [item for item in self.standings if item.position.needs_action]
+
+
+def organization_years(organizations, license_year: int, *, table: royalty.RateTable | None = None) -> dict:
+    """OrganizationYear per organization id, from its own applications in service that year (fixed queries)."""
+    organizations = list(organizations)
+    prefetch_related_objects(organizations, "applications__vendor")
+    applications = [app for org in organizations for app in org.applications.all() if app.in_service_during(license_year)]
+    table = table or royalty.RateTable.load()
+    rates, _ = rates_for(table, license_year)
+    by_app = standings(applications, [license_year], table=table)
+    per_org = defaultdict(list)
+    for application in applications:
+        per_org[application.organization_id].append(by_app[(application.pk, license_year)])
+    result = {}
+    for organization in organizations:
+        items = per_org.get(organization.pk, [])
+        total = None
+        if rates is not None:
+            total = royalty.organization_royalty([(i.application, i.users, i.license) for i in items], rates=rates)
+        result[organization.pk] = OrganizationYear(items, total)
+    return result

@@ -1,0 +1,45 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 costs ~0.3 s per user; tests check behaviour, not hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+from tests.factories import OrganizationFactory, UserFactory, member
+
+
+@pytest.fixture
+def org_a(db):
+    return OrganizationFactory(name="Alpha Health", slug="alpha-health")
+
+
+@pytest.fixture
+def org_b(db):
+    return OrganizationFactory(name="Beta Clinics", slug="beta-clinics")
+
+
+@pytest.fixture
+def officer(org_a):
+    user = UserFactory(username="officer-a")
+    member(user, org_a, "officer")
+    return user
+
+
+@pytest.fixture
+def auditor(org_a):
+    user = UserFactory(username="auditor-a")
+    member(user, org_a, "auditor")
+    return user
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    client.force_login(officer)
+    return client
+
+
+@pytest.fixture
+def auditor_client(client, auditor):
+    client.force_login(auditor)
+    return client
