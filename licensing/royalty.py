@@ -81,7 +81,7 @@ def project(schedule_rates: "YearRates", license_year: int, step: Decimal) -> Ye
 
 
 class RateTable:
-    """Every rate schedule, loaded once (two queries) and asked per year."""
+    """Every rate schedule, loaded once (three queries) and asked per year."""
 
     def __init__(self, schedules):
         self._by_year: dict[int, YearRates] = {}
@@ -207,7 +207,7 @@ def entity_fee(rates: YearRates, *, licenses_directly: bool) -> tuple[Decimal, s
     if not licenses_directly:
         return ZERO, "No direct license, so no entity fee"
     if rates.entity_fee is None:
-        return ZERO, f"No entity fee published for {rates.license_year}"
+        return ZERO, f"No entity fee published for {rates.license_year}: the total leaves it out"
     note = "estimated" if rates.entity_fee_estimated else "published"
     return money(rates.entity_fee), f"Entity fee ({note})"
 

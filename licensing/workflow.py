@@ -36,6 +36,9 @@ def allowed_next(status: str) -> set[str]:
 def check_transition(license, previous_status: str | None, *, today: datetime.date | None = None) -> None:
     """Refuse a status change the workflow does not allow, saying what is allowed instead."""
     new = license.status
+    # Checked for new rows too: an import must not record as expired a license whose year is still running.
+    if new == EXPIRED and previous_status != EXPIRED and (today or timezone.localdate()) <= license.term_end:
+        raise ValidationError({"status": f"The license runs until {license.term_end:%Y-%m-%d}; it expires only after that."})
     if previous_status is None or previous_status == new:
         return
     if new not in allowed_next(previous_status):
@@ -47,8 +50,6 @@ def check_transition(license, previous_status: str | None, *, today: datetime.da
                 + (" For a new year, renew the license instead." if previous_status in (ACTIVE, EXPIRED) else "")
             }
         )
-    if new == EXPIRED and (today or timezone.localdate()) <= license.term_end:
-        raise ValidationError({"status": f"The license runs until {license.term_end:%Y-%m-%d}; it expires only after that."})
 
 
 def check_license(license, *, today: datetime.date | None = None) -> None:

@@ -124,7 +124,8 @@ class UserCount(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(method="counted")
-                | models.Q(method="proxy", metric_value__isnull=False, factor__gt=0) & ~models.Q(base_metric=""),
+                | models.Q(method="proxy", metric_value__isnull=False, factor__isnull=False, factor__gt=0)
+                & ~models.Q(base_metric=""),
                 name="user_count_proxy_complete",
                 violation_error_message="A proxy count needs its base metric, the metric's value and a factor.",
             ),

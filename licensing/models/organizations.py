@@ -58,19 +58,30 @@ class Organization(models.Model):
         return reverse("admin:licensing_organization_change", args=[self.pk])
 
     def clean(self):
-        ancestors = []
+        ancestors = 0
         node = self.parent
         while node is not None:
             if node.pk == self.pk and self.pk is not None:
                 raise ValidationError({"parent": "An organization cannot be its own parent or ancestor."})
-            ancestors.append(node)
-            if len(ancestors) >= MAX_HIERARCHY_DEPTH:
-                raise ValidationError(
-                    {"parent": f"Organizations nest at most {MAX_HIERARCHY_DEPTH} levels deep; choose a higher-level parent."}
-                )
+            ancestors += 1
+            if ancestors >= MAX_HIERARCHY_DEPTH:
+                break
             node = node.parent
+        if ancestors + 1 + self.levels_below() > MAX_HIERARCHY_DEPTH:
+            raise ValidationError(
+                {"parent": f"Organizations nest at most {MAX_HIERARCHY_DEPTH} levels deep (system, member, department); "
+                 "with this parent, this organization or its affiliates would sit deeper. Choose a higher-level parent."}
+            )
         if self.state:
             self.state = self.state.upper()
+
+    def levels_below(self) -> int:
+        """How many levels of affiliates hang under this organization (0, 1 or 2)."""
+        if self.pk is None:
+            return 0
+        if Organization.objects.filter(parent__parent=self).exists():
+            return 2
+        return 1 if Organization.objects.filter(parent=self).exists() else 0
 
     @property
     def address(self) -> str:

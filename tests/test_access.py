@@ -1,0 +1,203 @@
+"""Scoping rules in licensing.access: who sees and changes which organizations' data."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+
+from licensing import access
+from licensing.models import (
+    Application,
+    BaseMetrics,
+    Contact,
+    License,
+    Membership,
+    Organization,
+    RateSchedule,
+    UserCount,
+    Vendor,
+)
+from tests.factories import (
+    ApplicationFactory,
+    BaseMetricsFactory,
+    LicenseFactory,
+    OrganizationFactory,
+    UserCountFactory,
+    UserFactory,
+    VendorFactory,
+    member,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tree(org_a, org_b):
+    """org_a > affiliate > grand-affiliate; org_b > its own affiliate; each with an application, count and license."""
+    affiliate = OrganizationFactory(name="Alpha North Hospital", parent=org_a)
+    grand = OrganizationFactory(name="Alpha North Clinic", parent=affiliate)
+    b_affiliate = OrganizationFactory(name="Beta East", parent=org_b)
+    orgs = {"a": org_a, "aff": affiliate, "grand": grand, "b": org_b, "b_aff": b_affiliate}
+    apps, counts, licenses = {}, {}, {}
+    for key, organization in orgs.items():
+        apps[key] = ApplicationFactory(organization=organization, name=f"EHR {key}")
+        counts[key] = UserCountFactory(application=apps[key])
+        licenses[key] = LicenseFactory(application=apps[key])
+        BaseMetricsFactory(organization=organization)
+        Contact.objects.create(organization=organization, role="primary", name=f"Contact {key}")
+    return {"orgs": orgs, "apps": apps, "counts": counts, "licenses": licenses}
+
+
+def _keys(objects, index) -> set[str]:
+    by_pk = {obj.pk: key for key, obj in index.items()}
+    return {by_pk[obj.pk] for obj in objects}
+
+
+A_TREE = {"a", "aff", "grand"}
+EVERYTHING = {"a", "aff", "grand", "b", "b_aff"}
+
+
+def test_officer_sees_the_organization_its_affiliates_and_grand_affiliates(tree, officer):
+    assert _keys(access.organizations(officer), tree["orgs"]) == A_TREE
+    assert _keys(access.organizations(officer, access.CHANGE), tree["orgs"]) == A_TREE
+
+
+@pytest.mark.parametrize(
+    "model, index",
+    [(Application, "apps"), (UserCount, "counts"), (License, "licenses")],
+)
+def test_officer_sees_the_data_of_the_whole_tree_only(tree, officer, model, index):
+    visible = access.restrict(model.objects.all(), officer)
+    assert _keys(visible, tree[index]) == A_TREE
+    assert visible.count() == 3  # no duplicates from the OR of the three levels
+
+
+def test_contacts_base_metrics_and_memberships_are_scoped(tree, officer):
+    def org_keys(queryset):
+        return _keys([obj.organization for obj in queryset], tree["orgs"])
+
+    assert org_keys(access.restrict(Contact.objects.all(), officer)) == A_TREE
+    assert org_keys(access.restrict(BaseMetrics.objects.all(), officer)) == A_TREE
+    other = UserFactory()
+    member(other, tree["orgs"]["b"], "officer")
+    assert org_keys(access.restrict(Membership.objects.all(), officer)) == {"a"}
+
+
+def test_officer_of_an_affiliate_does_not_see_its_parent(tree):
+    person = UserFactory()
+    member(person, tree["orgs"]["aff"], "officer")
+    assert _keys(access.organizations(person), tree["orgs"]) == {"aff", "grand"}
+    assert _keys(access.restrict(Application.objects.all(), person), tree["apps"]) == {"aff", "grand"}
+
+
+def test_change_excludes_organizations_where_the_person_is_only_auditor(tree):
+    person = UserFactory()
+    member(person, tree["orgs"]["a"], "officer")
+    member(person, tree["orgs"]["b"], "auditor")
+    assert _keys(access.organizations(person, access.VIEW), tree["orgs"]) == EVERYTHING
+    assert _keys(access.organizations(person, access.CHANGE), tree["orgs"]) == A_TREE
+    assert _keys(access.restrict(License.objects.all(), person, access.CHANGE), tree["licenses"]) == A_TREE
+
+
+def test_auditor_sees_but_changes_nothing(tree, auditor):
+    assert _keys(access.organizations(auditor), tree["orgs"]) == A_TREE
+    assert access.organizations(auditor, access.CHANGE).count() == 0
+    assert access.restrict(Application.objects.all(), auditor, access.CHANGE).count() == 0
+
+
+def test_superuser_sees_everything(tree):
+    root = UserFactory(is_superuser=True)
+    assert _keys(access.organizations(root), tree["orgs"]) == EVERYTHING
+    assert _keys(access.organizations(root, access.CHANGE), tree["orgs"]) == EVERYTHING
+    assert _keys(access.restrict(UserCount.objects.all(), root, access.CHANGE), tree["counts"]) == EVERYTHING
+
+
+def test_person_without_memberships_sees_nothing(tree):
+    assert access.organizations(UserFactory()).count() == 0
+    assert access.restrict(Application.objects.all(), UserFactory()).count() == 0
+
+
+@pytest.mark.parametrize("who", ["anonymous", "none", "inactive officer", "inactive superuser"])
+def test_anonymous_and_inactive_see_nothing(tree, officer, who):
+    if who == "anonymous":
+        user = AnonymousUser()
+    elif who == "none":
+        user = None
+    elif who == "inactive officer":
+        user = officer
+        user.is_active = False
+        user.save()
+    else:
+        user = UserFactory(is_superuser=True, is_active=False)
+    assert access.organizations(user).count() == 0
+    assert access.restrict(License.objects.all(), user).count() == 0
+    assert access.can(user, tree["apps"]["a"]) is False
+
+
+def test_reference_data_is_not_scoped(tree, officer):
+    VendorFactory.create_batch(2)
+    for user in (officer, AnonymousUser(), UserFactory()):
+        assert access.restrict(Vendor.objects.all(), user).count() == 2
+        assert access.restrict(RateSchedule.objects.all(), user).count() == 6
+    assert access.is_scoped(Vendor) is False
+    assert access.is_scoped(License) is True
+
+
+def test_can_works_per_object(tree, officer, auditor):
+    apps, licenses, counts = tree["apps"], tree["licenses"], tree["counts"]
+    assert access.can(officer, apps["grand"]) is True
+    assert access.can(officer, apps["grand"], access.CHANGE) is True
+    assert access.can(officer, licenses["aff"], access.CHANGE) is True
+    assert access.can(officer, counts["a"]) is True
+    assert access.can(officer, apps["b"]) is False
+    assert access.can(officer, licenses["b_aff"]) is False
+    assert access.can(officer, tree["orgs"]["b"]) is False
+    assert access.can(auditor, apps["a"]) is True
+    assert access.can(auditor, apps["a"], access.CHANGE) is False
+    assert access.can(officer, VendorFactory()) is True
+    assert access.can(officer, None) is True
+
+
+def test_can_makes_one_query(tree, officer, django_assert_num_queries):
+    license = License.objects.select_related("application__organization").get(pk=tree["licenses"]["grand"].pk)
+    with django_assert_num_queries(1):
+        assert access.can(officer, license) is True
+
+
+def test_organization_of_follows_the_path(tree):
+    assert access.organization_of(tree["licenses"]["grand"]) == tree["orgs"]["grand"]
+    assert access.organization_of(tree["counts"]["b"]) == tree["orgs"]["b"]
+    assert access.organization_of(tree["orgs"]["aff"]) == tree["orgs"]["aff"]
+
+
+def test_a_fourth_level_is_refused_so_scoping_stays_complete(tree):
+    great = OrganizationFactory.build(parent=tree["orgs"]["grand"])
+    with pytest.raises(ValidationError) as caught:
+        great.full_clean()
+    assert "parent" in caught.value.message_dict
+
+
+def test_an_organization_cannot_be_its_own_ancestor(tree):
+    top = tree["orgs"]["a"]
+    top.parent = tree["orgs"]["grand"]
+    with pytest.raises(ValidationError) as caught:
+        top.full_clean()
+    assert "parent" in caught.value.message_dict
+
+
+def test_moving_a_tree_under_a_new_parent_keeps_every_descendant_in_scope(tree):
+    # Putting org A (with an affiliate and a grand-affiliate) under a new health system makes
+    # four levels. Either full_clean refuses it, as it refuses a fourth level added from below,
+    # or the new parent's officer must see the whole tree, grand-affiliate included.
+    system = OrganizationFactory(name="Gamma Health System")
+    person = UserFactory()
+    member(person, system, "officer")
+    top = Organization.objects.get(pk=tree["orgs"]["a"].pk)
+    top.parent = system
+    try:
+        top.full_clean()
+    except ValidationError as refused:
+        assert "parent" in refused.message_dict
+        return
+    top.save()
+    visible = set(access.organizations(person).values_list("pk", flat=True))
+    assert visible == {system.pk} | {tree["orgs"][key].pk for key in A_TREE}
