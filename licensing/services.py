@@ -56,6 +56,9 @@ def membership_grant(*, user, organization, role: str, actor, reason: str = "") 
     membership = Membership.objects.filter(user=user, organization=organization).first() or Membership(
         user=user, organization=organization
     )
+    if membership.pk and membership.role == role:
+        membership_sync_groups(user=user)
+        return membership
     membership.role = role
     membership.full_clean()
     _record(membership, actor=actor, reason=reason or f"Granted {membership.get_role_display()}")

@@ -72,6 +72,11 @@ def check_license(license, *, today: datetime.date | None = None) -> None:
         errors["not_required_reason"] = "Say why no license is required, e.g. the system was retired before January 1."
     if license.route in ("distributor", "vendor") and license.distributor_id is None and license.status in (ACTIVE, SUBMITTED):
         errors["distributor"] = "Choose the distributor or vendor this license comes through."
+    if license.route == "distributor" and license.distributor_id and not license.distributor.is_authorized_distributor:
+        errors["distributor"] = (
+            f"{license.distributor} is not recorded as an AMA-authorized distributor; only an authorized "
+            "distributor can license CPT. Check the vendor's record or choose another route."
+        )
     if license.starts_on and license.ends_on and license.ends_on < license.starts_on:
         errors["ends_on"] = "The license ends before it starts; correct one of the two dates."
     elif license.license_year:

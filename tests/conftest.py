@@ -1,12 +1,12 @@
 import pytest
 
+from tests.factories import OrganizationFactory, UserFactory, member
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # PBKDF2 costs ~0.3 s per user; tests check behaviour, not hash strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-from tests.factories import OrganizationFactory, UserFactory, member
 
 
 @pytest.fixture

@@ -195,3 +195,14 @@ def test_renewal_through_a_distributor_carries_the_route_and_distributor():
     renewal = services.license_renew(license=old, actor=None)
     renewal.refresh_from_db()
     assert (renewal.route, renewal.distributor_id, renewal.licensed_users) == ("distributor", distributor.pk, 12)
+
+
+def test_granting_the_same_role_again_writes_no_history(db):
+    from licensing.models import Membership
+    from tests.factories import OrganizationFactory, UserFactory, member
+
+    person, organization = UserFactory(), OrganizationFactory()
+    member(person, organization, "officer")
+    member(person, organization, "officer")
+    membership = Membership.objects.get(user=person, organization=organization)
+    assert membership.history.count() == 1

@@ -273,3 +273,17 @@ def test_license_year_out_of_range_is_refused(year):
     with pytest.raises(IntegrityError), transaction.atomic():
         LicenseFactory(application=application, license_year=year)
     assert not License.objects.filter(application=application).exists()
+
+
+def test_distributor_license_needs_an_authorized_distributor(db):
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import ApplicationFactory, LicenseFactory, VendorFactory
+
+    reseller = VendorFactory(name="Unlicensed Reseller", is_authorized_distributor=False)
+    lic = LicenseFactory.build(
+        application=ApplicationFactory(cpt_coverage="distributor"), route="distributor", distributor=reseller
+    )
+    with pytest.raises(ValidationError) as refused:
+        lic.full_clean()
+    assert "not recorded as an AMA-authorized distributor" in " ".join(refused.value.message_dict["distributor"])

@@ -2,7 +2,15 @@ from django import forms
 from django.contrib import admin
 
 from licensing import standing
-from licensing.admin.base import ReferenceAdmin, ScopedAdmin, ScopedInline, dollars, position_badge, this_year, with_year
+from licensing.admin.base import (
+    ReferenceAdmin,
+    ScopedAdmin,
+    ScopedInline,
+    dollars,
+    position_badge,
+    this_year,
+    with_year,
+)
 from licensing.admin.counts import UserCountForm
 from licensing.admin.licenses import LicenseForm
 from licensing.models import Application, DataFile, License, UserCount, Vendor

@@ -17,6 +17,8 @@ with_year = lazy(lambda text: f"{text} {this_year()}", str)
 
 # Deleting licensing records in bulk would erase evidence; single deletes stay possible for superusers.
 admin.site.disable_action("delete_selected")
+# Lists carry many columns; the sidebar would push them off screen.
+admin.site.enable_nav_sidebar = False
 
 
 def dollars(amount: Decimal | None, *, estimate: bool = False) -> str:
@@ -41,9 +43,13 @@ class PageChangeList(ChangeList):
 class ScopedAdmin(SimpleHistoryAdmin):
     """Admin for an organization's data: every queryset, choice and object goes through licensing.access."""
 
+    class Media:
+        css = {"all": ["licensing/admin.css"]}
+
     show_full_result_count = False
     list_per_page = 100
     list_max_show_all = 500
+    view_on_site = False
 
     def get_changelist(self, request, **kwargs):
         return PageChangeList
@@ -87,6 +93,33 @@ class ScopedAdmin(SimpleHistoryAdmin):
         if not self.get_queryset(request).filter(pk=object_id).exists() and not request.user.is_superuser:
             raise Http404("No such record, or it belongs to an organization you do not have access to.")
         return super().history_view(request, object_id, extra_context)
+
+
+class ApplicationYearAdmin(ScopedAdmin):
+    """Admin for records of one application in one license year (counts, licenses): shows their standing."""
+
+    def prepare_page(self, request, objects):
+        applications = list({obj.application_id: obj.application for obj in objects}.values())
+        by_pair = standing.standings(applications, {obj.license_year for obj in objects})
+        for obj in objects:
+            obj.standing = by_pair[(obj.application_id, obj.license_year)]
+
+    def standing_of(self, obj) -> standing.Standing:
+        if not hasattr(obj, "standing"):
+            obj.standing = standing.standings([obj.application], [obj.license_year])[(obj.application_id, obj.license_year)]
+        return obj.standing
+
+    @admin.display(description="System", ordering="application__name")
+    def system(self, obj):
+        return obj.application.name
+
+    @admin.display(description="Organization", ordering="application__organization__name")
+    def organization(self, obj):
+        return obj.application.organization
+
+    @admin.display(description="Position")
+    def position(self, obj):
+        return position_badge(self.standing_of(obj).position) if obj.pk else "-"
 
 
 class ScopedInline(admin.TabularInline):

@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from licensing import counting, standing
-from licensing.admin.base import ReferenceAdmin, ScopedAdmin, dollars, position_badge
+from licensing import counting
+from licensing.admin.base import ApplicationYearAdmin, ReferenceAdmin, ScopedAdmin, dollars
 from licensing.models import BaseMetrics, ProxyFactor, UserCount
 
 
@@ -28,9 +28,9 @@ class UserCountForm(forms.ModelForm):
 
 
 @admin.register(UserCount)
-class UserCountAdmin(ScopedAdmin):
+class UserCountAdmin(ApplicationYearAdmin):
     form = UserCountForm
-    list_display = ["application", "organization", "license_year", "method", "users", "royalty", "position"]
+    list_display = ["system", "organization", "license_year", "method", "users", "royalty", "position"]
     list_select_related = ["application__organization", "application__vendor"]
     list_filter = ["license_year", "method", "base_metric"]
     search_fields = ["application__name", "application__organization__name"]
@@ -54,21 +54,6 @@ class UserCountAdmin(ScopedAdmin):
         ("Result", {"fields": ["users", "explanation", "royalty", "position"]}),
     ]
 
-    def prepare_page(self, request, objects):
-        applications = list({count.application_id: count.application for count in objects}.values())
-        by_pair = standing.standings(applications, {count.license_year for count in objects})
-        for count in objects:
-            count.standing = by_pair[(count.application_id, count.license_year)]
-
-    def _standing(self, obj):
-        if not hasattr(obj, "standing"):
-            obj.standing = standing.standings([obj.application], [obj.license_year])[(obj.application_id, obj.license_year)]
-        return obj.standing
-
-    @admin.display(description="Organization", ordering="application__organization__name")
-    def organization(self, obj):
-        return obj.application.organization
-
     @admin.display(description="Users")
     def users(self, obj):
         return obj.users if obj.pk else "-"
@@ -81,12 +66,9 @@ class UserCountAdmin(ScopedAdmin):
     def royalty(self, obj):
         if not obj.pk:
             return "-"
-        line = self._standing(obj).royalty
-        return dollars(line.amount, estimate=line.is_estimate) if line else self._standing(obj).rates_problem
+        line = self.standing_of(obj).royalty
+        return dollars(line.amount, estimate=line.is_estimate) if line else self.standing_of(obj).rates_problem
 
-    @admin.display(description="Position")
-    def position(self, obj):
-        return position_badge(self._standing(obj).position) if obj.pk else "-"
 
 
 @admin.register(ProxyFactor)

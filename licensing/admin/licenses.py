@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from licensing import services, standing, workflow
-from licensing.admin.base import ScopedAdmin, dollars, position_badge
+from licensing import services, workflow
+from licensing.admin.base import ApplicationYearAdmin, dollars
 from licensing.models import License
 
 
@@ -22,10 +22,10 @@ class LicenseForm(forms.ModelForm):
 
 
 @admin.register(License)
-class LicenseAdmin(ScopedAdmin):
+class LicenseAdmin(ApplicationYearAdmin):
     form = LicenseForm
     list_display = [
-        "application", "organization", "license_year", "route", "status",
+        "system", "organization", "license_year", "route", "status",
         "licensed_users", "counted_users", "position", "true_up_cost",
     ]
     list_select_related = ["application__organization", "application__vendor", "distributor"]
@@ -44,37 +44,19 @@ class LicenseAdmin(ScopedAdmin):
         ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
     ]
 
-    def prepare_page(self, request, objects):
-        applications = list({lic.application_id: lic.application for lic in objects}.values())
-        by_pair = standing.standings(applications, {lic.license_year for lic in objects})
-        for lic in objects:
-            lic.standing = by_pair[(lic.application_id, lic.license_year)]
-
-    def _standing(self, obj):
-        if not hasattr(obj, "standing"):
-            obj.standing = standing.standings([obj.application], [obj.license_year])[(obj.application_id, obj.license_year)]
-        return obj.standing
-
-    @admin.display(description="Organization", ordering="application__organization__name")
-    def organization(self, obj):
-        return obj.application.organization
-
     @admin.display(description="Counted users")
     def counted_users(self, obj):
         if not obj.pk:
             return "-"
-        users = self._standing(obj).users
+        users = self.standing_of(obj).users
         return users if users is not None else "not counted"
 
-    @admin.display(description="Position")
-    def position(self, obj):
-        return position_badge(self._standing(obj).position) if obj.pk else "-"
 
     @admin.display(description="True-up cost")
     def true_up_cost(self, obj):
         if not obj.pk:
             return "-"
-        status = self._standing(obj).position
+        status = self.standing_of(obj).position
         return dollars(status.true_up_cost) if status.true_up_cost else "-"
 
     @admin.action(description="Renew the selected licenses for the next year", permissions=["add"])

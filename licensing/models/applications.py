@@ -98,9 +98,9 @@ class Application(models.Model):
         SAAS = "saas", "SaaS"
 
     class Coverage(models.TextChoices):
-        DIRECT = "direct", "Own internal-use license from the AMA"
-        VENDOR = "vendor", "Vendor's distribution license"
-        DISTRIBUTOR = "distributor", "Third-party distributor (e.g. Optum360)"
+        DIRECT = "direct", "Own AMA license"
+        VENDOR = "vendor", "Vendor's license"
+        DISTRIBUTOR = "distributor", "Third-party distributor"
         NO_CPT = "no_cpt", "No CPT content"
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="applications")
@@ -114,7 +114,8 @@ class Application(models.Model):
         max_length=16,
         choices=Coverage.choices,
         default=Coverage.DIRECT,
-        help_text="Who licenses the CPT content in this system to the organization.",
+        help_text="Who licenses the CPT content in this system to the organization: the organization itself "
+        "(AMA internal-use license), the vendor (its AMA distribution license) or a distributor such as Optum360.",
     )
     data_files = models.ManyToManyField(
         DataFile, blank=True, related_name="applications", verbose_name="AMA data files used"

@@ -19,9 +19,9 @@ class License(models.Model):
     """
 
     class Route(models.TextChoices):
-        DIRECT = "direct", "Direct AMA internal-use license"
-        VENDOR = "vendor", "Vendor's distribution license"
-        DISTRIBUTOR = "distributor", "Authorized distributor"
+        DIRECT = "direct", "Direct (AMA)"
+        VENDOR = "vendor", "Vendor"
+        DISTRIBUTOR = "distributor", "Distributor"
 
     class Status(models.TextChoices):
         NEEDED = "needed", "Needed"

@@ -1,7 +1,6 @@
 """Legal entities, their contacts and the base metrics the User Proxy Model draws on."""
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords

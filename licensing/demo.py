@@ -1,0 +1,828 @@
+"""Fictional demo data: the Riverbend Health system for trying the portal, and bulk rows for benchmarks.
+
+Every name, EIN, NPI, address, phone number and person here is invented. NPIs carry a valid
+check digit so they pass validation; e-mail and web addresses use the reserved .example domain.
+Optum360 is a real AMA-authorized distributor (domain.md 3d) and appears by name only: the fee
+and notes on its vendor record are illustrative, not its terms.
+
+`seed_demo` is idempotent: it recognises the demo system by its slug and creates nothing twice.
+`seed_scale` adds numbered organizations ("scale-0000001" ...) for benchmarks; each run continues
+the numbering, so runs can be repeated on the same database.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.apps import apps as django_apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
+
+from licensing import counting, services, workflow
+from licensing.identifiers import npi_check_digit
+from licensing.models import (
+    Application,
+    BaseMetric,
+    BaseMetrics,
+    Contact,
+    DataFile,
+    License,
+    Membership,
+    Organization,
+    ProxyFactor,
+    UserCount,
+    Vendor,
+)
+
+DEMO_REASON = "Demo data"
+SCALE_REASON = "Demo data (scale run)"
+DEMO_SYSTEM_SLUG = "riverbend-health"
+# The demo shows four license years up to the current one; 2023-2025 are over, so they may be expired.
+LICENSE_YEARS = (2023, 2024, 2025, 2026)
+SCALE_YEARS = (2025, 2026)
+SCALE_SLUG_PREFIX = "scale-"
+SCALE_SLUG_DIGITS = 7
+# Organizations per round trip of a scale run: bounds memory while keeping INSERTs large.
+SCALE_CHUNK = 1000
+BATCH_SIZE = 1000
+# Stays under SQLite's default of 999 parameters per query.
+ID_LOOKUP_CHUNK = 900
+
+Kind = Organization.Kind
+Category = Application.Category
+Coverage = Application.Coverage
+Deployment = Application.Deployment
+Status = License.Status
+Route = License.Route
+
+STD, RVU, SNOMED, HCPCS, ICD10 = "cpt-standard", "cpt-rvu", "cpt-snomed", "ama-hcpcs", "ama-icd10"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo account: fixed demo passwords, chosen to pass Django's password validators."""
+
+    role: str
+    username: str
+    password: str
+    first_name: str
+    last_name: str
+    superuser: bool = False
+
+    @property
+    def email(self) -> str:
+        return f"{self.username}@riverbendhealth.example"
+
+
+ADMIN_LOGIN = DemoLogin("Administrator", "demo-admin", "lantern-harbor-2026", "Alex", "Moreno", superuser=True)
+OFFICER_LOGIN = DemoLogin("Compliance officer", "demo-officer", "cedar-ledger-2026", "Dana", "Whitfield")
+AUDITOR_LOGIN = DemoLogin("Auditor", "demo-auditor", "maple-compass-2026", "Sam", "Okafor")
+DEMO_LOGINS = (ADMIN_LOGIN, OFFICER_LOGIN, AUDITOR_LOGIN)
+DEMO_ROLES = ((OFFICER_LOGIN, Membership.Role.OFFICER), (AUDITOR_LOGIN, Membership.Role.AUDITOR))
+
+
+def valid_npi(first_nine: str) -> str:
+    """A ten-digit NPI whose last digit is the Luhn check digit of the first nine."""
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+# ---------------------------------------------------------------------------------------------
+# The Riverbend Health system
+# ---------------------------------------------------------------------------------------------
+
+ORGANIZATIONS = {
+    "system": dict(
+        name="Riverbend Health", slug=DEMO_SYSTEM_SLUG, kind=Kind.HEALTH_SYSTEM, parent=None,
+        ein="364821907", npi=valid_npi("104728391"), street="1200 River Parkway", city="Riverbend",
+        state="IL", postal_code="61790", phone="(309) 555-0100",
+        notes="Demo health system; its affiliates are separate legal entities, each paying its own entity fee.",
+    ),
+    "hospital": dict(
+        name="Riverbend Memorial Hospital", slug="riverbend-memorial-hospital", kind=Kind.HOSPITAL, parent="system",
+        ein="364821915", npi=valid_npi("104728406"), street="1250 River Parkway", city="Riverbend",
+        state="IL", postal_code="61790", phone="(309) 555-0120",
+    ),
+    "north_clinic": dict(
+        name="Riverbend North Clinic", slug="riverbend-north-clinic", kind=Kind.AMBULATORY_CLINIC, parent="system",
+        ein="364821923", npi=valid_npi("114728417"), street="88 Prairie View Road", city="North Riverbend",
+        state="IL", postal_code="61792", phone="(309) 555-0140",
+    ),
+    "lakeshore_clinic": dict(
+        name="Riverbend Lakeshore Clinic", slug="riverbend-lakeshore-clinic", kind=Kind.AMBULATORY_CLINIC,
+        parent="system", ein="364821931", npi=valid_npi("124728428"), street="410 Lakeshore Drive",
+        city="Lake Aurelia", state="IL", postal_code="61795", phone="(309) 555-0160",
+    ),
+    "physician_group": dict(
+        name="Riverbend Physician Partners", slug="riverbend-physician-partners", kind=Kind.PHYSICIAN_GROUP,
+        parent="system", ein="364821949", npi=valid_npi("134728439"), street="1300 River Parkway, Suite 400",
+        city="Riverbend", state="IL", postal_code="61790", phone="(309) 555-0180",
+    ),
+}
+
+# organization: [(role, name, title)]; e-mail addresses are derived from the names.
+CONTACTS = {
+    "system": [
+        ("primary", "Dana Whitfield", "Chief Compliance Officer"),
+        ("billing", "Marcus Lindqvist", "Vice President, Revenue Cycle"),
+        ("legal", "Priya Raman", "General Counsel"),
+    ],
+    "hospital": [
+        ("primary", "Elena Brooks", "Director of Health Information Management"),
+        ("billing", "Marcus Lindqvist", "Vice President, Revenue Cycle"),
+        ("legal", "Priya Raman", "General Counsel"),
+    ],
+    "north_clinic": [
+        ("primary", "Tomas Herrera", "Clinic Practice Manager"),
+        ("billing", "Grace Adeyemi", "Ambulatory Billing Manager"),
+        ("legal", "Priya Raman", "General Counsel"),
+    ],
+    "lakeshore_clinic": [
+        ("primary", "Hannah Kowalski", "Clinic Practice Manager"),
+        ("billing", "Grace Adeyemi", "Ambulatory Billing Manager"),
+        ("legal", "Priya Raman", "General Counsel"),
+    ],
+    "physician_group": [
+        ("primary", "Dr. Owen Fairbanks", "Medical Group President"),
+        ("billing", "Lucia Ferreira", "Professional Billing Director"),
+        ("legal", "Jonah Steinmetz", "Outside Counsel"),
+    ],
+}
+
+# 2023 figures; later years grow by GROWTH_PERCENT a year (see _grown).
+BASE_METRICS = {
+    "system": dict(physicians=None, billing_providers=None, staffed_beds=None, employees=310),
+    "hospital": dict(physicians=184, billing_providers=212, staffed_beds=312, employees=2450),
+    "north_clinic": dict(physicians=14, billing_providers=19, staffed_beds=None, employees=62),
+    "lakeshore_clinic": dict(physicians=11, billing_providers=15, staffed_beds=None, employees=48),
+    "physician_group": dict(physicians=66, billing_providers=81, staffed_beds=None, employees=240),
+}
+GROWTH_PERCENT = 3
+
+# name: (authorized distributor, distribution agreement expires, processing fee per user, website, notes)
+VENDORS = {
+    "Cedarline Health Systems": (True, datetime.date(2027, 12, 31), Decimal("1.00"), "https://cedarline.example",
+                                 "EHR vendor; passes the AMA royalty on with a $1.00 processing fee per user."),
+    "Harborview Software": (True, datetime.date(2026, 12, 31), Decimal("1.50"), "https://harborview.example",
+                            "Practice management vendor; distribution agreement up for renewal at year end."),
+    "Lumen Imaging Systems": (True, datetime.date(2028, 6, 30), Decimal("0.00"), "https://lumenimaging.example",
+                              "Radiology vendor; CPT royalty included in the subscription."),
+    "Meridian Code Services": (True, datetime.date(2027, 6, 30), Decimal("1.00"), "https://meridiancode.example",
+                               "Third-party authorized distributor of AMA content."),
+    "Optum360": (True, None, Decimal("0.00"), "",
+                 "Real AMA-authorized distributor, named for the demo only; fee and dates here are illustrative."),
+    "Summit Revenue Systems": (False, None, Decimal("0.00"), "https://summitrevenue.example",
+                               "Not a distributor: customers license CPT directly from the AMA."),
+    "Keystone Analytics": (False, None, Decimal("0.00"), "https://keystoneanalytics.example", ""),
+    "Bluestem Clinical": (False, None, Decimal("0.00"), "https://bluestemclinical.example",
+                          "Small EHR vendor without an AMA distribution license."),
+    "Northwind Scheduling": (False, None, Decimal("0.00"), "https://northwindscheduling.example",
+                             "Scheduling only; no CPT content."),
+}
+
+E, A, S, D, N = Status.EXPIRED, Status.ACTIVE, Status.SUBMITTED, Status.DRAFTED, Status.NEEDED
+NR, CBV = Status.NOT_REQUIRED, Status.COVERED_BY_VENDOR
+
+# One dict per application. `users` is ("counted", a, b, c) in 2023 terms, or ("proxy", base metric);
+# `statuses` maps license year to status; a year without a status gets no license.
+APPLICATIONS = [
+    dict(
+        key="inpatient_ehr", organization="hospital", name="Cedarline Inpatient EHR", category=Category.INPATIENT_EHR,
+        vendor="Cedarline Health Systems", product_version="2025.2", deployment=Deployment.HOSTED,
+        cpt_coverage=Coverage.DIRECT, data_files=[STD, HCPCS, ICD10], in_service_from=datetime.date(2016, 7, 1),
+        internal_use="Order entry, problem lists and charge capture on the wards.", owner="Clinical Informatics",
+        users=("counted", 1085, 140, 260),
+        evidence="Active Directory group EHR-Inpatient, de-duplicated by employee ID.",
+        statuses={2023: E, 2024: E, 2025: E, 2026: A}, agreement="AMA-IU-{year}-20417",
+        licensed_users={2026: 1450},
+        license_notes={2026: "Licensed for the 2026 estimate; the January count came in higher, so a true-up is due."},
+    ),
+    dict(
+        key="chargemaster", organization="hospital", name="Hospital chargemaster", category=Category.CHARGEMASTER,
+        vendor="Summit Revenue Systems", product_version="11.4", deployment=Deployment.ON_PREMISE,
+        cpt_coverage=Coverage.DIRECT, data_files=[STD, HCPCS], in_service_from=datetime.date(2014, 1, 1),
+        internal_use="Keeps CPT and HCPCS codes and prices for every billable item; feeds the price transparency file.",
+        owner="Revenue Integrity", users=("counted", 9, 6, 38),
+        evidence="Chargemaster team roster and report distribution list.",
+        statuses={2023: E, 2024: E, 2025: E, 2026: A}, agreement="AMA-IU-{year}-20418",
+    ),
+    dict(
+        key="encoder", organization="hospital", name="Coding encoder", category=Category.CODING,
+        vendor="Optum360", product_version="2026", deployment=Deployment.SAAS, cpt_coverage=Coverage.DISTRIBUTOR,
+        data_files=[STD, HCPCS, ICD10], in_service_from=datetime.date(2019, 10, 1),
+        internal_use="Inpatient and outpatient coders assign CPT and ICD-10 codes.",
+        owner="Health Information Management",
+        internet_facing=True, internet_use="Coders reach the hosted encoder over TLS from the hospital network only.",
+        users=("counted", 41, 0, 12), evidence="Encoder user list exported from the vendor portal.",
+        statuses={2023: E, 2024: E, 2025: E, 2026: A}, agreement="DIST-{year}-OPT-5512",
+    ),
+    dict(
+        key="radiology", organization="hospital", name="Radiology information system", category=Category.LAB_RADIOLOGY,
+        vendor="Lumen Imaging Systems", product_version="8.1", deployment=Deployment.ON_PREMISE,
+        cpt_coverage=Coverage.VENDOR, data_files=[STD], in_service_from=datetime.date(2018, 3, 1),
+        internal_use="Orders and bills imaging procedures by CPT code.", owner="Imaging Services",
+        users=("counted", 96, 18, 0), evidence="RIS account list; technologists and schedulers.",
+        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
+    ),
+    dict(
+        key="lab_interface", organization="hospital", name="Legacy lab interface engine",
+        category=Category.LAB_RADIOLOGY, vendor="Lumen Imaging Systems", product_version="5.0",
+        deployment=Deployment.ON_PREMISE, cpt_coverage=Coverage.DIRECT, data_files=[STD],
+        in_service_from=datetime.date(2011, 5, 1), in_service_to=datetime.date(2024, 6, 30),
+        internal_use="Mapped lab orders to CPT codes for billing until the new system took over.",
+        owner="Laboratory", users=("counted", 12, 4, 0), evidence="Interface analyst roster.",
+        statuses={2023: E, 2024: E, 2025: NR}, agreement="AMA-IU-{year}-20419",
+        not_required_reason="Retired on 2024-06-30, before the 2025 license year began.",
+    ),
+    dict(
+        key="scheduling", organization="hospital", name="Patient scheduling", category=Category.OTHER,
+        vendor="Northwind Scheduling", product_version="4.0", deployment=Deployment.SAAS, cpt_coverage=Coverage.NO_CPT,
+        in_service_from=datetime.date(2021, 2, 1), internet_facing=True,
+        internet_use="Patients book appointments on the public website.", owner="Patient Access",
+        internal_use="Appointment types only; no procedure codes.",
+    ),
+    dict(
+        key="rcm", organization="system", name="Enterprise revenue cycle", category=Category.BILLING_RCM,
+        vendor="Summit Revenue Systems", product_version="11.4", deployment=Deployment.HOSTED,
+        cpt_coverage=Coverage.DIRECT, data_files=[STD, RVU], in_service_from=datetime.date(2017, 1, 1),
+        internal_use="Claims, edits and remittance for every Riverbend entity.", owner="Revenue Cycle",
+        users_outside_us=True, countries_outside_us="Philippines (offshore coding partner)",
+        other_entities=["hospital", "north_clinic", "lakeshore_clinic", "physician_group"],
+        users=("counted", 212, 35, 64), evidence="Billing office roster plus the offshore partner's staff list.",
+        statuses={2023: E, 2024: E, 2025: E, 2026: S}, agreement="AMA-IU-{year}-20420",
+    ),
+    dict(
+        key="analytics", organization="system", name="Enterprise analytics warehouse", category=Category.ANALYTICS,
+        vendor="Keystone Analytics", product_version="3.7", deployment=Deployment.ON_PREMISE,
+        cpt_coverage=Coverage.DIRECT, data_files=[STD, RVU], in_service_from=datetime.date(2020, 9, 1),
+        internal_use="Productivity and cost reports by CPT code and RVU.", owner="Finance",
+        users=("counted", 8, 22, 140), evidence="Report subscription list; readers of CPT-based reports count as (c).",
+        statuses={2023: E, 2024: E, 2025: E, 2026: D}, agreement="AMA-IU-{year}-20421",
+    ),
+    dict(
+        key="cost_accounting", organization="system", name="Cost accounting", category=Category.ANALYTICS,
+        vendor="Meridian Code Services", product_version="1.2", deployment=Deployment.SAAS,
+        cpt_coverage=Coverage.DISTRIBUTOR, data_files=[STD, RVU], in_service_from=datetime.date(2026, 3, 1),
+        internal_use="Costs each procedure by CPT code.", owner="Finance", internet_facing=True,
+        internet_use="Hosted by the vendor; finance staff sign in over the Internet.",
+        users=("counted", 6, 4, 18), evidence="Go-live user list, March 2026.", statuses={2026: N},
+    ),
+    dict(
+        key="north_ehr", organization="north_clinic", name="Cedarline Ambulatory EHR", category=Category.AMBULATORY_EHR,
+        vendor="Cedarline Health Systems", product_version="2025.2", deployment=Deployment.SAAS,
+        cpt_coverage=Coverage.VENDOR, data_files=[STD], in_service_from=datetime.date(2019, 1, 1),
+        internal_use="Visit documentation and charge capture.", owner="Clinic Operations", internet_facing=True,
+        internet_use="Hosted by the vendor; includes the patient portal.", users=("proxy", BaseMetric.PHYSICIANS),
+        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
+    ),
+    dict(
+        key="lakeshore_ehr", organization="lakeshore_clinic", name="Cedarline Ambulatory EHR",
+        category=Category.AMBULATORY_EHR, vendor="Cedarline Health Systems", product_version="2025.2",
+        deployment=Deployment.SAAS, cpt_coverage=Coverage.VENDOR, data_files=[STD],
+        in_service_from=datetime.date(2020, 4, 1), internal_use="Visit documentation and charge capture.",
+        owner="Clinic Operations", internet_facing=True,
+        internet_use="Hosted by the vendor; includes the patient portal.",
+        users=("proxy", BaseMetric.PHYSICIANS), statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
+    ),
+    dict(
+        key="lakeshore_pm", organization="lakeshore_clinic", name="Practice management",
+        category=Category.PRACTICE_MANAGEMENT, vendor="Harborview Software", product_version="9.3",
+        deployment=Deployment.HOSTED, cpt_coverage=Coverage.VENDOR, data_files=[STD, ICD10],
+        in_service_from=datetime.date(2020, 4, 1), internal_use="Scheduling, registration and professional claims.",
+        owner="Clinic Operations", users=("counted", 14, 9, 3), evidence="Harborview user administration export.",
+        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
+    ),
+    dict(
+        key="group_ehr", organization="physician_group", name="Bluestem Ambulatory EHR",
+        category=Category.AMBULATORY_EHR,
+        vendor="Bluestem Clinical", product_version="7.0", deployment=Deployment.ON_PREMISE,
+        cpt_coverage=Coverage.DIRECT, data_files=[STD], in_service_from=datetime.date(2015, 8, 1),
+        internal_use="Visit documentation, orders and charge capture in the group's offices.", owner="Medical Group IT",
+        other_entities=["north_clinic"], users=("proxy", BaseMetric.PHYSICIANS),
+        statuses={2023: E, 2024: E, 2025: E, 2026: A}, agreement="AMA-IU-{year}-20422",
+    ),
+    dict(
+        key="group_billing", organization="physician_group", name="Professional billing service",
+        category=Category.BILLING_RCM, vendor="Meridian Code Services", product_version="2026.1",
+        deployment=Deployment.SAAS, cpt_coverage=Coverage.DISTRIBUTOR, data_files=[STD, HCPCS],
+        in_service_from=datetime.date(2018, 1, 1), internal_use="Professional fee claims for the group's physicians.",
+        owner="Professional Billing", internet_facing=True, internet_use="Vendor-hosted billing workstation.",
+        users=("counted", 27, 5, 9), evidence="Meridian seat invoice and billing team roster.",
+        statuses={2023: E, 2024: E, 2025: E, 2026: A}, agreement="DIST-{year}-MCS-0931",
+    ),
+    dict(
+        key="directory", organization="physician_group", name="Physician directory", category=Category.OTHER,
+        vendor=None, deployment=Deployment.SAAS, cpt_coverage=Coverage.NO_CPT,
+        in_service_from=datetime.date(2022, 5, 1), internet_facing=True,
+        internet_use="Public web page listing physicians and specialties.", owner="Marketing",
+        internal_use="Names and specialties only; no procedure codes.",
+    ),
+]
+
+# Fields of an APPLICATIONS entry that are not Application fields.
+_PLAN_KEYS = {"key", "organization", "vendor", "data_files", "other_entities", "users", "evidence", "statuses",
+              "agreement", "licensed_users", "license_notes", "not_required_reason"}
+_ROUTE_FOR_COVERAGE = {
+    Coverage.DIRECT: Route.DIRECT,
+    Coverage.VENDOR: Route.VENDOR,
+    Coverage.DISTRIBUTOR: Route.DISTRIBUTOR,
+}
+
+
+@dataclass
+class DemoSeed:
+    """What seed_demo did: the demo administrator (the history user) and what it created."""
+
+    admin: object
+    logins: tuple
+    created: bool
+    created_counts: dict
+
+
+@dataclass
+class ScaleSeed:
+    """What one scale run created; history_rows counts every historical row written, m2m included."""
+
+    first_slug: str
+    last_slug: str
+    organizations: int = 0
+    base_metrics: int = 0
+    applications: int = 0
+    data_file_links: int = 0
+    user_counts: int = 0
+    licenses: int = 0
+    history_rows: int = 0
+
+
+def _grown(value: int | None, year: int) -> int | None:
+    if value is None:
+        return None
+    return round(value * (100 + GROWTH_PERCENT * (year - LICENSE_YEARS[0])) / 100)
+
+
+def _save(obj, *, actor, reason: str = DEMO_REASON):
+    """Validate, then save with the actor and reason on the history row."""
+    obj.full_clean()
+    obj._history_user = actor
+    obj._change_reason = reason
+    obj.save()
+    return obj
+
+
+def _demo_user(login: DemoLogin):
+    """The demo account for `login`, created on first use; an existing account is left as it is."""
+    User = get_user_model()
+    user = User.objects.filter(username=login.username).first()
+    if user is not None:
+        return user
+    user = User(
+        username=login.username,
+        first_name=login.first_name,
+        last_name=login.last_name,
+        email=login.email,
+        is_staff=True,
+        is_superuser=login.superuser,
+    )
+    validate_password(login.password, user)
+    user.set_password(login.password)
+    user.full_clean()
+    user.save()
+    return user
+
+
+def demo_vendors(*, actor) -> dict[str, Vendor]:
+    """The demo vendors by name; a vendor of the same name already on file is reused, not altered."""
+    existing = {vendor.name: vendor for vendor in Vendor.objects.filter(name__in=VENDORS)}
+    vendors = {}
+    for name, (authorized, expires, fee, website, notes) in VENDORS.items():
+        vendors[name] = existing.get(name) or _save(
+            Vendor(
+                name=name,
+                is_authorized_distributor=authorized,
+                distribution_agreement_expires=expires,
+                processing_fee_per_user=fee,
+                website=website,
+                notes=notes,
+            ),
+            actor=actor,
+        )
+    return vendors
+
+
+def _email(name: str) -> str:
+    local = ".".join(part for part in name.lower().replace("dr. ", "").split())
+    return f"{local}@riverbendhealth.example"
+
+
+def _counted_users(spec, year: int) -> tuple[int, int, int]:
+    _, direct, program, output = spec
+    return _grown(direct, year), _grown(program, year), _grown(output, year)
+
+
+def _create_demo_system(*, actor) -> dict:
+    """Organizations, contacts, metrics, applications, counts and licenses of Riverbend Health."""
+    created = dict.fromkeys(
+        ["organizations", "contacts", "base_metrics", "vendors", "applications", "user_counts", "licenses"], 0
+    )
+    vendors_before = Vendor.objects.count()
+    vendors = demo_vendors(actor=actor)
+    created["vendors"] = Vendor.objects.count() - vendors_before
+    files = {data_file.code: data_file for data_file in DataFile.objects.all()}
+    proxy_factor = (
+        ProxyFactor.objects.filter(category=Category.AMBULATORY_EHR, base_metric=BaseMetric.PHYSICIANS).first()
+    )
+
+    organizations = {}
+    for key, fields in ORGANIZATIONS.items():
+        parent = organizations[fields["parent"]] if fields["parent"] else None
+        organizations[key] = _save(Organization(**{**fields, "parent": parent}), actor=actor)
+        created["organizations"] += 1
+
+    for key, contacts in CONTACTS.items():
+        for role, name, title in contacts:
+            contact = Contact(
+                organization=organizations[key],
+                role=role,
+                name=name,
+                title=title,
+                email=_email(name),
+                phone=organizations[key].phone,
+            )
+            _save(contact, actor=actor)
+            created["contacts"] += 1
+
+    metrics = {}
+    for key, base in BASE_METRICS.items():
+        for year in LICENSE_YEARS:
+            metrics[key, year] = _save(
+                BaseMetrics(
+                    organization=organizations[key],
+                    license_year=year,
+                    source=f"Medical staff office and HR rosters, January {year}",
+                    **{name: _grown(value, year) for name, value in base.items()},
+                ),
+                actor=actor,
+            )
+            created["base_metrics"] += 1
+
+    for plan in APPLICATIONS:
+        application = Application(
+            organization=organizations[plan["organization"]],
+            vendor=vendors[plan["vendor"]] if plan["vendor"] else None,
+            **{name: value for name, value in plan.items() if name not in _PLAN_KEYS},
+        )
+        _save(application, actor=actor)
+        # Each .set() writes one more history row carrying the links, under the same actor and reason.
+        if plan.get("data_files"):
+            application.data_files.set([files[code] for code in plan["data_files"]])
+        if plan.get("other_entities"):
+            application.users_at_other_entities.set([organizations[key] for key in plan["other_entities"]])
+        created["applications"] += 1
+        if not application.has_cpt:
+            continue
+
+        users_by_year = {}
+        for year in LICENSE_YEARS:
+            if not application.in_service_during(year):
+                continue
+            count = _demo_count(plan, application, year, metrics.get((plan["organization"], year)), proxy_factor)
+            _save(count, actor=actor)
+            users_by_year[year] = count.users
+            created["user_counts"] += 1
+
+        previous = None
+        for year, status in sorted(plan.get("statuses", {}).items()):
+            license = _demo_license(plan, application, year, status, users_by_year.get(year), previous)
+            previous = _save(license, actor=actor)
+            created["licenses"] += 1
+    return {"organizations": organizations, "created": created}
+
+
+def _demo_count(plan, application, year: int, metrics, proxy_factor) -> UserCount:
+    spec = plan["users"]
+    count = UserCount(
+        application=application,
+        license_year=year,
+        counted_on=datetime.date(year, 1, 15),
+        counted_by=OFFICER_LOGIN.first_name + " " + OFFICER_LOGIN.last_name,
+    )
+    if spec[0] == counting.PROXY:
+        metric = spec[1]
+        count.method = UserCount.Method.PROXY
+        count.base_metric = metric
+        count.metric_value = Decimal(metrics.value_of(metric))
+        count.metric_source = metrics.source
+        count.factor = proxy_factor.factor if proxy_factor else Decimal(4)
+        count.evidence = "User Proxy Model: physicians on the January roster times the AMA factor for ambulatory EHRs."
+    else:
+        count.method = UserCount.Method.COUNTED
+        count.direct_users, count.program_users, count.output_users = _counted_users(spec, year)
+        count.evidence = plan.get("evidence", "")
+    return count
+
+
+def _demo_license(plan, application, year: int, status: str, users: int | None, previous) -> License:
+    route = _ROUTE_FOR_COVERAGE[application.cpt_coverage]
+    license = License(
+        application=application,
+        license_year=year,
+        route=route,
+        distributor=application.vendor if route != Route.DIRECT else None,
+        status=status,
+        renewal_of=previous,
+        notes=plan.get("license_notes", {}).get(year, ""),
+    )
+    if status in (workflow.ACTIVE, workflow.EXPIRED):
+        license.agreement_number = plan["agreement"].format(year=year)
+    if status in (workflow.ACTIVE, workflow.EXPIRED, workflow.SUBMITTED, workflow.DRAFTED, workflow.COVERED_BY_VENDOR):
+        license.licensed_users = plan.get("licensed_users", {}).get(year, users)
+    if status == workflow.NOT_REQUIRED:
+        license.not_required_reason = plan["not_required_reason"]
+    return license
+
+
+@transaction.atomic
+def seed_demo() -> DemoSeed:
+    """Create the demo accounts and the Riverbend Health system once; later runs create nothing."""
+    users = {login: _demo_user(login) for login in DEMO_LOGINS}
+    admin = users[ADMIN_LOGIN]
+    system = Organization.objects.filter(slug=DEMO_SYSTEM_SLUG).first()
+    created, created_counts = False, {}
+    if system is None:
+        result = _create_demo_system(actor=admin)
+        system, created, created_counts = result["organizations"]["system"], True, result["created"]
+    for login, role in DEMO_ROLES:
+        if not Membership.objects.filter(user=users[login], organization=system, role=role).exists():
+            services.membership_grant(
+                user=users[login], organization=system, role=role, actor=admin, reason=DEMO_REASON
+            )
+            created_counts["memberships"] = created_counts.get("memberships", 0) + 1
+    return DemoSeed(admin=admin, logins=DEMO_LOGINS, created=created, created_counts=created_counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scale runs for benchmarks
+# ---------------------------------------------------------------------------------------------
+
+# Scale rows are valid by construction (valid EINs and NPIs, non-negative users, proxy inputs
+# complete, active licenses with agreement and users, expired only for past years, no license
+# for a no-CPT system); full_clean on every row would dominate the run, so only the first row
+# of each kind is validated, which still fails fast if a generator change breaks a rule.
+
+SCALE_KINDS = [Kind.AMBULATORY_CLINIC, Kind.PHYSICIAN_GROUP, Kind.AMBULATORY_CLINIC, Kind.HOSPITAL]
+SCALE_PLACES = [("Springdale", "IL", "61801"), ("Cedar Falls", "IA", "50613"), ("Maple Grove", "MN", "55311"),
+                ("Fairview", "OH", "44126"), ("Oak Ridge", "TN", "37830")]
+# The three systems each scale organization gets: (name, category, vendor, coverage, data files, users).
+SCALE_APPLICATIONS = [
+    ("Ambulatory EHR", Category.AMBULATORY_EHR, None, None, [STD], counting.PROXY),
+    ("Billing system", Category.BILLING_RCM, "Summit Revenue Systems", Coverage.DIRECT, [STD, RVU], counting.COUNTED),
+    ("Coding encoder", Category.CODING, "Meridian Code Services", Coverage.DISTRIBUTOR, [STD, HCPCS, ICD10],
+     counting.COUNTED),
+]
+# Every tenth organization uses a scheduling system with no CPT instead of an encoder.
+SCALE_NO_CPT_APPLICATION = ("Patient scheduling", Category.OTHER, "Northwind Scheduling", Coverage.NO_CPT, [], None)
+SCALE_2026_STATUSES = [Status.ACTIVE, Status.ACTIVE, Status.SUBMITTED, Status.DRAFTED, Status.NEEDED]
+
+
+def _scale_slug(number: int) -> str:
+    return f"{SCALE_SLUG_PREFIX}{number:0{SCALE_SLUG_DIGITS}d}"
+
+
+def next_scale_number() -> int:
+    """The number after the highest scale organization on file, so repeated runs never collide."""
+    last = (
+        Organization.objects.filter(slug__regex=rf"^{SCALE_SLUG_PREFIX}[0-9]{{{SCALE_SLUG_DIGITS}}}$")
+        .order_by("-slug")
+        .values_list("slug", flat=True)
+        .first()
+    )
+    return int(last.removeprefix(SCALE_SLUG_PREFIX)) + 1 if last else 1
+
+
+def _chunks(items, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _bulk(objs, model, *, actor, result: ScaleSeed):
+    """Insert with one history row each; the ids come back so children can point at them."""
+    if not objs:
+        return objs
+    created = bulk_create_with_history(
+        objs, model, batch_size=BATCH_SIZE, default_user=actor, default_change_reason=SCALE_REASON
+    )
+    if created[0].pk is None or created[0] is not objs[0]:
+        raise RuntimeError(
+            "Scale seeding needs a database that returns ids from bulk inserts (PostgreSQL, or SQLite 3.35 or later)."
+        )
+    result.history_rows += len(objs)
+    return objs
+
+
+def _scale_organization(number: int) -> Organization:
+    city, state, postal_code = SCALE_PLACES[number % len(SCALE_PLACES)]
+    kind = SCALE_KINDS[number % len(SCALE_KINDS)]
+    return Organization(
+        name=f"Benchmark {Kind(kind).label} {number:0{SCALE_SLUG_DIGITS}d}",
+        slug=_scale_slug(number),
+        kind=kind,
+        # EIN prefixes 20-89 are all assigned by the IRS and never start with 00.
+        ein=f"{20 + number % 70:02d}{number % 10**7:07d}",
+        npi=valid_npi(f"1{number % 10**8:08d}"),
+        street=f"{100 + number % 900} Main Street",
+        city=city,
+        state=state,
+        postal_code=postal_code,
+        phone=f"(555) 01{number % 100:02d}",
+        notes="Generated for a benchmark run.",
+    )
+
+
+def _scale_physicians(number: int, year: int) -> int:
+    return 4 + number % 37 + (year - SCALE_YEARS[0])
+
+
+def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleSeed, validate: bool) -> None:
+    organizations = [_scale_organization(number) for number in numbers]
+    if validate:
+        organizations[0].full_clean()
+    _bulk(organizations, Organization, actor=actor, result=result)
+    result.organizations += len(organizations)
+
+    metrics = [
+        BaseMetrics(
+            organization=organization,
+            license_year=year,
+            physicians=_scale_physicians(number, year),
+            billing_providers=_scale_physicians(number, year) + 2,
+            employees=_scale_physicians(number, year) * 6,
+            source=f"Benchmark roster {year}",
+        )
+        for organization, number in zip(organizations, numbers, strict=True)
+        for year in SCALE_YEARS
+    ]
+    if validate:
+        metrics[0].full_clean()
+    _bulk(metrics, BaseMetrics, actor=actor, result=result)
+    result.base_metrics += len(metrics)
+
+    plans = []  # (application, number, data file codes, counting method)
+    for organization, number in zip(organizations, numbers, strict=True):
+        templates = list(SCALE_APPLICATIONS)
+        if number % 10 == 0:
+            templates[2] = SCALE_NO_CPT_APPLICATION
+        for name, category, vendor_name, coverage, codes, method in templates:
+            if category == Category.AMBULATORY_EHR:
+                # Alternate between a distributor's EHR covered by the vendor and one licensed directly.
+                if number % 2:
+                    vendor_name, coverage = "Cedarline Health Systems", Coverage.VENDOR
+                else:
+                    vendor_name, coverage = "Bluestem Clinical", Coverage.DIRECT
+            application = Application(
+                organization=organization,
+                name=name,
+                category=category,
+                vendor=vendors[vendor_name],
+                product_version="2026.1",
+                deployment=Deployment.HOSTED,
+                cpt_coverage=coverage,
+                internal_use="Generated for a benchmark run.",
+                in_service_from=datetime.date(2020, 1, 1),
+            )
+            plans.append((application, number, codes, method))
+    applications = [plan[0] for plan in plans]
+    if validate:
+        applications[0].full_clean()
+    _bulk(applications, Application, actor=actor, result=result)
+    result.applications += len(applications)
+    _scale_data_files(plans, files=files, result=result)
+
+    counts, users = [], {}
+    for application, number, _, method in plans:
+        if method is None:
+            continue
+        for year in SCALE_YEARS:
+            count = UserCount(
+                application=application, license_year=year, method=method, counted_on=datetime.date(year, 1, 15)
+            )
+            if method == counting.PROXY:
+                count.base_metric = BaseMetric.PHYSICIANS
+                count.metric_value = Decimal(_scale_physicians(number, year))
+                count.metric_source = f"Benchmark roster {year}"
+                count.factor = proxy_factor
+            else:
+                count.direct_users = 5 + number % 50
+                count.program_users = number % 7
+                count.output_users = number % 11
+            counts.append(count)
+            users[application.pk, year] = counting.users(count)
+    if validate:
+        counts[0].full_clean()
+    _bulk(counts, UserCount, actor=actor, result=result)
+    result.user_counts += len(counts)
+
+    licenses_2025, licenses_2026 = [], []
+    for application, number, _, method in plans:
+        if method is None:
+            continue
+        route = _ROUTE_FOR_COVERAGE[application.cpt_coverage]
+        distributor = application.vendor if route != Route.DIRECT else None
+        covered = route == Route.VENDOR
+        first = License(
+            application=application,
+            license_year=SCALE_YEARS[0],
+            route=route,
+            distributor=distributor,
+            status=Status.COVERED_BY_VENDOR if covered else Status.EXPIRED,
+            licensed_users=users[application.pk, SCALE_YEARS[0]],
+            agreement_number="" if covered else f"AMA-IU-{SCALE_YEARS[0]}-{application.pk:08d}",
+        )
+        status = Status.COVERED_BY_VENDOR if covered else SCALE_2026_STATUSES[number % len(SCALE_2026_STATUSES)]
+        second = License(
+            application=application,
+            license_year=SCALE_YEARS[1],
+            route=route,
+            distributor=distributor,
+            status=status,
+            licensed_users=None if status == Status.NEEDED else users[application.pk, SCALE_YEARS[1]],
+            agreement_number=f"AMA-IU-{SCALE_YEARS[1]}-{application.pk:08d}" if status == Status.ACTIVE else "",
+            renewal_of=first,
+        )
+        licenses_2025.append(first)
+        licenses_2026.append(second)
+    if validate:
+        licenses_2025[0].full_clean()
+    # Renewals were built before their predecessors had ids; bulk_create picks the ids up from renewal_of.
+    _bulk(licenses_2025, License, actor=actor, result=result)
+    if validate:
+        licenses_2026[0].full_clean()
+    _bulk(licenses_2026, License, actor=actor, result=result)
+    result.licenses += len(licenses_2025) + len(licenses_2026)
+
+
+def _scale_data_files(plans, *, files, result: ScaleSeed) -> None:
+    """Link applications to their data files and write the matching m2m history rows.
+
+    simple-history snapshots an application's links in Historical<Model>_<field> rows that point
+    at the application's history row; bulk inserts skip the m2m signal, so the rows are written here.
+    """
+    Link = Application.data_files.through
+    LinkHistory = django_apps.get_model("licensing", "HistoricalApplication_data_files")
+    links = [
+        Link(application_id=application.pk, datafile_id=files[code].pk)
+        for application, _, codes, _ in plans
+        for code in codes
+    ]
+    if not links:
+        return
+    Link.objects.bulk_create(links, batch_size=BATCH_SIZE)
+    if links[0].pk is None:
+        raise RuntimeError("Scale seeding needs a database that returns ids from bulk inserts.")
+    history_ids = {}
+    HistoricalApplication = Application.history.model
+    for ids in _chunks([plan[0].pk for plan in plans], ID_LOOKUP_CHUNK):
+        history_ids.update(
+            HistoricalApplication.objects.filter(id__in=ids, history_type="+").values_list("id", "history_id")
+        )
+    LinkHistory.objects.bulk_create(
+        [
+            LinkHistory(
+                history_id=history_ids[link.application_id],
+                id=link.pk,
+                application_id=link.application_id,
+                datafile_id=link.datafile_id,
+            )
+            for link in links
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    result.data_file_links += len(links)
+    result.history_rows += len(links)
+
+
+@transaction.atomic
+def seed_scale(*, organizations: int, actor) -> ScaleSeed:
+    """Bulk-create `organizations` more organizations with three systems each, counts and licenses for 2025-2026."""
+    if organizations < 1:
+        raise ValueError("The number of organizations must be at least 1.")
+    vendors = demo_vendors(actor=actor)
+    files = {data_file.code: data_file for data_file in DataFile.objects.all()}
+    factor_row = ProxyFactor.objects.filter(category=Category.AMBULATORY_EHR, base_metric=BaseMetric.PHYSICIANS).first()
+    proxy_factor = factor_row.factor if factor_row else Decimal(4)
+    first = next_scale_number()
+    numbers = list(range(first, first + organizations))
+    if numbers[-1] >= 10**SCALE_SLUG_DIGITS:
+        raise ValueError(f"Scale organizations are numbered up to {10**SCALE_SLUG_DIGITS - 1}.")
+    result = ScaleSeed(first_slug=_scale_slug(numbers[0]), last_slug=_scale_slug(numbers[-1]))
+    for index, chunk in enumerate(_chunks(numbers, SCALE_CHUNK)):
+        _scale_chunk(
+            chunk,
+            actor=actor,
+            vendors=vendors,
+            files=files,
+            proxy_factor=proxy_factor,
+            result=result,
+            validate=index == 0,
+        )
+    return result

@@ -1,0 +1,50 @@
+"""Create the fictional Riverbend Health demo, and optionally bulk organizations for benchmarks."""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from licensing import demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Create fictional demo data (the Riverbend Health system, its affiliates, applications, counts and "
+        "licenses) and the demo logins. Safe to run again: nothing is created twice. "
+        "--scale N adds N more organizations with their applications, counts and licenses for benchmarks."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also bulk-create N benchmark organizations (3 applications each, 2025-2026 counts and licenses).",
+        )
+
+    def handle(self, *args, scale: int, **options):
+        if scale < 0:
+            raise CommandError("--scale must be zero or more.")
+        seeded = demo.seed_demo()
+        if seeded.created:
+            made = ", ".join(f"{number} {name.replace('_', ' ')}" for name, number in seeded.created_counts.items())
+            self.stdout.write(self.style.SUCCESS(f"Created the demo health system Riverbend Health: {made}."))
+        else:
+            self.stdout.write(f"The demo health system ({demo.DEMO_SYSTEM_SLUG}) already exists; nothing to create.")
+
+        if scale:
+            started = time.perf_counter()
+            run = demo.seed_scale(organizations=scale, actor=seeded.admin)
+            seconds = time.perf_counter() - started
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created {run.organizations} benchmark organizations ({run.first_slug} to {run.last_slug}), "
+                    f"{run.applications} applications, {run.user_counts} user counts, {run.licenses} licenses "
+                    f"and {run.history_rows} history rows in {seconds:.1f} s."
+                )
+            )
+
+        self.stdout.write("\nDemo logins (fictional accounts; change or remove them outside a demo):")
+        for login in seeded.logins:
+            self.stdout.write(f"  {login.role:<20} username: {login.username:<14} password: {login.password}")

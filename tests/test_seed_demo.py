@@ -1,0 +1,253 @@
+"""seed_demo: the Riverbend Health demo, its logins, running it twice, and bulk scale runs with full history."""
+
+import math
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from licensing import access, demo, roles
+from licensing.models import (
+    Application,
+    BaseMetrics,
+    Contact,
+    License,
+    Membership,
+    Organization,
+    UserCount,
+    Vendor,
+)
+
+pytestmark = pytest.mark.django_db
+
+DOMAIN_MODELS = [Organization, Contact, BaseMetrics, Vendor, Application, UserCount, License, Membership]
+LinkHistory = apps.get_model("licensing", "HistoricalApplication_data_files")
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The real hasher takes about half a second per demo account; the logins behave the same.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed(*args) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def seeded():
+    return seed()
+
+
+@pytest.fixture
+def system(seeded):
+    return Organization.objects.get(slug=demo.DEMO_SYSTEM_SLUG)
+
+
+def demo_applications():
+    return Application.objects.filter(organization__slug__startswith="riverbend-")
+
+
+def table_sizes() -> dict[str, int]:
+    models = apps.get_app_config("licensing").get_models(include_auto_created=True)
+    sizes = {model._meta.label: model._default_manager.count() for model in models}
+    sizes["users"] = get_user_model().objects.count()
+    return sizes
+
+
+def test_creates_a_health_system_with_four_affiliates(system):
+    assert system.name == "Riverbend Health"
+    assert system.kind == Organization.Kind.HEALTH_SYSTEM
+    assert system.parent is None
+    kinds = sorted(system.affiliates.values_list("kind", flat=True))
+    assert kinds == ["ambulatory_clinic", "ambulatory_clinic", "hospital", "physician_group"]
+    for organization in [system, *system.affiliates.all()]:
+        organization.full_clean()  # EIN and NPI check digit
+        assert len(organization.ein) == 9 and len(organization.npi) == 10
+        assert organization.street and organization.city and organization.state and organization.postal_code
+        assert sorted(organization.contacts.values_list("role", flat=True)) == ["billing", "legal", "primary"]
+        assert sorted(organization.base_metrics.values_list("license_year", flat=True)) == [2023, 2024, 2025, 2026]
+
+
+def test_applications_cover_categories_vendors_and_every_coverage_route(system):
+    applications = demo_applications()
+    assert applications.count() >= 12
+    assert set(applications.values_list("cpt_coverage", flat=True)) == set(Application.Coverage.values)
+    assert len(set(applications.values_list("category", flat=True))) >= 7
+    assert applications.filter(organization=system).exists()
+    assert Vendor.objects.filter(name="Optum360", is_authorized_distributor=True).exists()
+    fee_distributor = Vendor.objects.get(name="Cedarline Health Systems")
+    assert fee_distributor.is_authorized_distributor and str(fee_distributor.processing_fee_per_user) == "1.00"
+    for application in applications:
+        application.full_clean()
+        files = set(application.data_files.values_list("code", flat=True))
+        if application.has_cpt:
+            assert "cpt-standard" in files, application.name
+        else:
+            assert files == set()
+            assert not application.user_counts.exists() and not application.licenses.exists()
+    shared = applications.get(name="Enterprise revenue cycle")
+    assert shared.users_at_other_entities.count() == 4
+    assert shared.users_outside_us and shared.countries_outside_us
+
+
+def test_user_counts_use_both_methods_and_explain_themselves(seeded):
+    counts = UserCount.objects.filter(application__in=demo_applications())
+    counted = counts.filter(method=UserCount.Method.COUNTED)
+    proxy = counts.filter(method=UserCount.Method.PROXY)
+    assert counted.count() >= 20 and proxy.count() >= 8
+    for count in counted:
+        count.full_clean()
+        assert count.users == count.direct_users + count.program_users + count.output_users > 0
+    for count in proxy:
+        count.full_clean()
+        metrics = BaseMetrics.objects.get(organization=count.application.organization, license_year=count.license_year)
+        assert count.base_metric == "physicians"
+        assert count.metric_value == metrics.physicians
+        assert count.factor == 4
+        assert count.users == math.ceil(metrics.physicians * 4)
+    retired = demo_applications().get(name="Legacy lab interface engine")
+    assert sorted(retired.user_counts.values_list("license_year", flat=True)) == [2023, 2024]
+
+
+def test_licenses_reach_every_status_across_2023_to_2026(seeded):
+    licenses = License.objects.filter(application__in=demo_applications())
+    assert set(licenses.values_list("status", flat=True)) == set(License.Status.values)
+    assert set(licenses.values_list("license_year", flat=True)) == {2023, 2024, 2025, 2026}
+    assert not licenses.filter(status=License.Status.EXPIRED, license_year__gte=2026).exists()
+    for license in licenses.select_related("application", "renewal_of"):
+        license.full_clean()
+        first_year = license.application.licenses.order_by("license_year").first().license_year
+        if license.license_year == first_year:
+            assert license.renewal_of is None
+        else:
+            assert license.renewal_of.application_id == license.application_id
+            assert license.renewal_of.license_year == license.license_year - 1
+    active = licenses.filter(status=License.Status.ACTIVE)
+    assert active.count() >= 4
+    assert all(license.agreement_number and license.licensed_users for license in active)
+    assert licenses.get(status=License.Status.NOT_REQUIRED).not_required_reason
+
+
+def test_officer_and_auditor_have_memberships_groups_and_working_logins(seeded, system, client):
+    users = get_user_model().objects
+    admin, officer, auditor = (users.get(username=login.username) for login in demo.DEMO_LOGINS)
+    assert admin.is_superuser and admin.is_staff
+    assert Membership.objects.get(user=officer).organization == system
+    assert Membership.objects.get(user=officer).role == Membership.Role.OFFICER
+    assert Membership.objects.get(user=auditor).role == Membership.Role.AUDITOR
+    assert list(officer.groups.values_list("name", flat=True)) == [roles.OFFICER_GROUP]
+    assert list(auditor.groups.values_list("name", flat=True)) == [roles.AUDITOR_GROUP]
+    assert officer.is_staff and auditor.is_staff and not officer.is_superuser
+    # The officer's membership of the system covers its four affiliates.
+    assert access.organizations(officer, access.CHANGE).count() == 5
+    assert access.organizations(auditor, access.CHANGE).count() == 0
+    for login in demo.DEMO_LOGINS:
+        assert f"username: {login.username}" in seeded and f"password: {login.password}" in seeded
+        assert client.login(username=login.username, password=login.password), login.username
+        client.logout()
+
+
+def test_every_demo_object_has_history_naming_the_demo_admin(seeded):
+    admin = get_user_model().objects.get(username=demo.ADMIN_LOGIN.username)
+    checked = 0
+    for model in DOMAIN_MODELS:
+        for obj in model.objects.all():
+            if model is Vendor and obj.name not in demo.VENDORS:
+                continue
+            rows = obj.history.all()
+            assert rows.exists(), obj
+            assert all(row.history_user_id == admin.pk for row in rows), obj
+            assert all(row.history_change_reason == demo.DEMO_REASON for row in rows), obj
+            checked += 1
+    assert checked > 150
+    # .set() on data files writes the links into history too.
+    inpatient = demo_applications().get(name="Cedarline Inpatient EHR")
+    latest = inpatient.history.first()
+    codes = sorted(latest.data_files.values_list("datafile__code", flat=True))
+    assert codes == ["ama-hcpcs", "ama-icd10", "cpt-standard"]
+
+
+def test_running_twice_creates_nothing_and_still_prints_the_logins(seeded):
+    before = table_sizes()
+    again = seed()
+    assert table_sizes() == before
+    assert "already exists" in again
+    for login in demo.DEMO_LOGINS:
+        assert f"password: {login.password}" in again
+
+
+def scale_objects(slug_prefix="scale-"):
+    organizations = Organization.objects.filter(slug__startswith=slug_prefix)
+    return {
+        Organization: organizations,
+        BaseMetrics: BaseMetrics.objects.filter(organization__in=organizations),
+        Application: Application.objects.filter(organization__in=organizations),
+        UserCount: UserCount.objects.filter(application__organization__in=organizations),
+        License: License.objects.filter(application__organization__in=organizations),
+    }
+
+
+def test_scale_creates_organizations_with_applications_counts_licenses_and_one_history_row_each(seeded):
+    admin = get_user_model().objects.get(username=demo.ADMIN_LOGIN.username)
+    output = seed("--scale", "20")
+    assert "Created 20 benchmark organizations (scale-0000001 to scale-0000020)" in output
+    objects = scale_objects()
+    sizes = {model: queryset.count() for model, queryset in objects.items()}
+    # Two of the 20 (numbers 10 and 20) have a no-CPT scheduling system: no count, no license.
+    assert sizes == {Organization: 20, BaseMetrics: 40, Application: 60, UserCount: 116, License: 116}
+    for model, queryset in objects.items():
+        history = model.history.filter(id__in=queryset.values("pk"))
+        assert history.count() == sizes[model], model
+        recorded = history.filter(history_type="+", history_user=admin, history_change_reason=demo.SCALE_REASON)
+        assert recorded.count() == sizes[model], model
+        for obj in queryset:
+            obj.full_clean()  # valid by construction
+    licenses = objects[License]
+    assert set(licenses.values_list("status", flat=True)) == {
+        "expired",
+        "covered_by_vendor",
+        "active",
+        "submitted",
+        "drafted",
+        "needed",
+    }
+    for renewal in licenses.filter(license_year=2026).select_related("renewal_of"):
+        assert (renewal.renewal_of.application_id, renewal.renewal_of.license_year) == (renewal.application_id, 2025)
+
+
+def test_scale_writes_the_data_file_links_into_history(seeded):
+    seed("--scale", "20")
+    applications = scale_objects()[Application]
+    links = Application.data_files.through.objects.filter(application__in=applications)
+    link_history = LinkHistory.objects.filter(application_id__in=applications.values("pk"))
+    assert links.count() == 20 * (1 + 2) + 18 * 3  # EHR 1 file, billing 2; 18 encoders 3 each, scheduling none
+    assert link_history.count() == links.count()
+    assert set(link_history.values_list("id", "application_id", "datafile_id")) == set(
+        links.values_list("id", "application_id", "datafile_id")
+    )
+    for application in applications:
+        snapshot = application.history.get()
+        assert set(snapshot.data_files.values_list("datafile_id", flat=True)) == set(
+            application.data_files.values_list("pk", flat=True)
+        )
+
+
+def test_scale_runs_can_be_repeated_and_continue_the_numbering(seeded):
+    seed("--scale", "3")
+    output = seed("--scale", "2")
+    assert "(scale-0000004 to scale-0000005)" in output
+    slugs = sorted(Organization.objects.filter(slug__startswith="scale-").values_list("slug", flat=True))
+    assert slugs == [f"scale-{number:07d}" for number in range(1, 6)]
+    assert Organization.objects.filter(slug__startswith="riverbend-").count() == 5
+
+
+def test_scale_rejects_a_negative_number():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="zero or more"):
+        seed("--scale", "-1")
