@@ -43,9 +43,6 @@ class PageChangeList(ChangeList):
 class ScopedAdmin(SimpleHistoryAdmin):
     """Admin for an organization's data: every queryset, choice and object goes through licensing.access."""
 
-    class Media:
-        css = {"all": ["licensing/admin.css"]}
-
     show_full_result_count = False
     list_per_page = 100
     list_max_show_all = 500
