@@ -14,13 +14,11 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
-from simple_history.utils import bulk_create_with_history
 
-from licensing import counting, services, workflow
+from licensing import counting, history, services, workflow
 from licensing.identifiers import npi_check_digit
 from licensing.models import (
     Application,
@@ -47,8 +45,6 @@ SCALE_SLUG_DIGITS = 7
 # Organizations per round trip of a scale run: bounds memory while keeping INSERTs large.
 SCALE_CHUNK = 1000
 BATCH_SIZE = 1000
-# Stays under SQLite's default of 999 parameters per query.
-ID_LOOKUP_CHUNK = 900
 
 Kind = Organization.Kind
 Category = Application.Category
@@ -605,13 +601,11 @@ def _chunks(items, size: int):
         yield items[start : start + size]
 
 
-def _bulk(objs, model, *, actor, result: ScaleSeed):
-    """Insert with one history row each; the ids come back so children can point at them."""
+def _bulk(objs, model, *, actor, result: ScaleSeed, m2m=None):
+    """Insert with one stamped history row each; the ids come back so children can point at them."""
     if not objs:
         return objs
-    created = bulk_create_with_history(
-        objs, model, batch_size=BATCH_SIZE, default_user=actor, default_change_reason=SCALE_REASON
-    )
+    created = history.bulk_create(objs, model, actor=actor, reason=SCALE_REASON, batch_size=BATCH_SIZE, m2m=m2m)
     if created[0].pk is None or created[0] is not objs[0]:
         raise RuntimeError(
             "Scale seeding needs a database that returns ids from bulk inserts (PostgreSQL, or SQLite 3.35 or later)."
@@ -694,9 +688,11 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
     applications = [plan[0] for plan in plans]
     if validate:
         applications[0].full_clean()
-    _bulk(applications, Application, actor=actor, result=result)
+    links = [[files[code].pk for code in plan[2]] for plan in plans]
+    _bulk(applications, Application, actor=actor, result=result, m2m={"data_files": links})
     result.applications += len(applications)
-    _scale_data_files(plans, files=files, result=result)
+    result.data_file_links += sum(len(ids) for ids in links)
+    result.history_rows += sum(len(ids) for ids in links)
 
     counts, users = [], {}
     for application, number, _, method in plans:
@@ -759,46 +755,6 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
         licenses_2026[0].full_clean()
     _bulk(licenses_2026, License, actor=actor, result=result)
     result.licenses += len(licenses_2025) + len(licenses_2026)
-
-
-def _scale_data_files(plans, *, files, result: ScaleSeed) -> None:
-    """Link applications to their data files and write the matching m2m history rows.
-
-    simple-history snapshots an application's links in Historical<Model>_<field> rows that point
-    at the application's history row; bulk inserts skip the m2m signal, so the rows are written here.
-    """
-    Link = Application.data_files.through
-    LinkHistory = django_apps.get_model("licensing", "HistoricalApplication_data_files")
-    links = [
-        Link(application_id=application.pk, datafile_id=files[code].pk)
-        for application, _, codes, _ in plans
-        for code in codes
-    ]
-    if not links:
-        return
-    Link.objects.bulk_create(links, batch_size=BATCH_SIZE)
-    if links[0].pk is None:
-        raise RuntimeError("Scale seeding needs a database that returns ids from bulk inserts.")
-    history_ids = {}
-    HistoricalApplication = Application.history.model
-    for ids in _chunks([plan[0].pk for plan in plans], ID_LOOKUP_CHUNK):
-        history_ids.update(
-            HistoricalApplication.objects.filter(id__in=ids, history_type="+").values_list("id", "history_id")
-        )
-    LinkHistory.objects.bulk_create(
-        [
-            LinkHistory(
-                history_id=history_ids[link.application_id],
-                id=link.pk,
-                application_id=link.application_id,
-                datafile_id=link.datafile_id,
-            )
-            for link in links
-        ],
-        batch_size=BATCH_SIZE,
-    )
-    result.data_file_links += len(links)
-    result.history_rows += len(links)
 
 
 @transaction.atomic

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
-from simple_history.models import HistoricalRecords
 
+from licensing.history import AuditedHistoricalRecords
 from licensing.models.organizations import Organization
 
 
@@ -22,7 +22,7 @@ class DataFile(models.Model):
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["pk"]
@@ -52,7 +52,7 @@ class Vendor(models.Model):
     website = models.URLField(blank=True)
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -139,7 +139,7 @@ class Application(models.Model):
     owner = models.CharField("system owner", max_length=200, blank=True, help_text="Person or department accountable.")
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords(m2m_fields=[data_files, users_at_other_entities])
+    history = AuditedHistoricalRecords(m2m_fields=[data_files, users_at_other_entities])
 
     class Meta:
         ordering = ["organization", "name", "pk"]

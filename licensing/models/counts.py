@@ -5,9 +5,9 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
-from simple_history.models import HistoricalRecords
 
 from licensing import counting
+from licensing.history import AuditedHistoricalRecords
 from licensing.models.applications import Application
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 
@@ -36,7 +36,7 @@ class ProxyFactor(models.Model):
     source = models.CharField(max_length=300, help_text="Where the factor comes from, with a link if public.")
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["category", "base_metric"]
@@ -102,7 +102,7 @@ class UserCount(models.Model):
     counted_by = models.CharField(max_length=200, blank=True)
     evidence = models.TextField(blank=True, help_text="How the number was reached: rosters, reports, file names.")
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["application", "-license_year"]

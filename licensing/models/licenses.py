@@ -5,8 +5,8 @@ import datetime
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
-from simple_history.models import HistoricalRecords
 
+from licensing.history import AuditedHistoricalRecords
 from licensing.models.applications import Application, Vendor
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 
@@ -61,7 +61,7 @@ class License(models.Model):
     )
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["application", "-license_year"]

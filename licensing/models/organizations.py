@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
-from simple_history.models import HistoricalRecords
 
+from licensing.history import AuditedHistoricalRecords
 from licensing.identifiers import DigitsField, validate_ein, validate_npi
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 
@@ -44,7 +44,7 @@ class Organization(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["name", "pk"]
@@ -103,7 +103,7 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["organization", "role"]
@@ -134,7 +134,7 @@ class BaseMetrics(models.Model):
     employees = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=300, blank=True, help_text="Where the figures come from, e.g. HR roster 2026-01-05.")
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         verbose_name = "base metrics"

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
+from licensing.history import AuditedHistoricalRecords
 from licensing.models.applications import DataFile
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 
@@ -53,7 +53,7 @@ class RateSchedule(models.Model):
     source_url = models.URLField(max_length=300, blank=True)
     notes = models.TextField(blank=True)
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-license_year"]
@@ -84,7 +84,7 @@ class DataFileRate(models.Model):
         help_text="A fixed yearly fee on top of the per-user rate, e.g. $1,050 for the CPT-SNOMED map in 2024.",
     )
 
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["schedule", "data_file"]

@@ -1,0 +1,333 @@
+"""The audit trail: every history row is stamped with its organization, who, what changed, and a hash chain.
+
+Each historical model (django-simple-history) carries extra audit columns (AuditedHistory). One
+function, `stamp`, fills them, whether the row comes from a save (pre_create_historical_record
+signal) or from the bulk helpers here, since simple-history's own bulk path sends no signals.
+
+Tamper evidence: row_hash = SHA-256 over the row's canonical content and the previous row's hash
+of the same object (a chain per object). licensing.verification walks the chains.
+"""
+
+import datetime
+import hashlib
+import json
+from decimal import Decimal
+
+from django.db import connection, models, transaction
+from django.dispatch import receiver
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
+
+from licensing import access
+
+
+class AuditedHistory(models.Model):
+    """Audit columns every historical model adds to what simple-history records."""
+
+    organization_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    history_user_name = models.CharField(max_length=150, blank=True, editable=False)
+    changed_fields = models.TextField(blank=True, editable=False, help_text="Comma-framed names: ,status,licensed_users,")
+    previous_history_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    row_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class AuditedHistoricalRecords(HistoricalRecords):
+    """HistoricalRecords with the audit columns and the index the organization audit trail reads by."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("bases", [AuditedHistory])
+        super().__init__(*args, **kwargs)
+
+    def get_meta_options(self, model):
+        options = super().get_meta_options(model)
+        short = model._meta.model_name[:14]
+        options["indexes"] = [models.Index(fields=["organization_id", "-history_date"], name=f"hist_{short}_org_date")]
+        return options
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical content and hashing
+# ---------------------------------------------------------------------------------------------
+
+
+def tracked_fields(history_model) -> list:
+    return list(history_model.tracked_fields)
+
+
+def m2m_field_names(model) -> list[str]:
+    history_options = getattr(model._meta, "simple_history_manager_attribute", None)
+    if not history_options:
+        return []
+    return [field.name for field in getattr(model.history.model, "_history_m2m_fields", [])]
+
+
+def _canonical_value(field, value):
+    if value is None:
+        return None
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    if isinstance(field, models.DecimalField):
+        return str(Decimal(value).quantize(Decimal(1).scaleb(-field.decimal_places)))
+    if isinstance(field, models.DateTimeField):
+        value = field.to_python(value)
+        return value.astimezone(datetime.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+    if isinstance(field, models.DateField):
+        return field.to_python(value).isoformat()
+    if isinstance(field, (models.BooleanField, models.IntegerField, models.BigAutoField, models.AutoField)):
+        return field.to_python(value)
+    return str(value)
+
+
+def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
+    """What the hash covers: the tracked values, the m2m links, who, when, why, and the chain link."""
+    values = {field.attname: _canonical_value(field, getattr(history_row, field.attname)) for field in history_row.tracked_fields}
+    return {
+        "values": values,
+        "m2m": {name: sorted(ids) for name, ids in sorted(m2m_ids.items())},
+        "type": history_row.history_type,
+        "date": _canonical_value(models.DateTimeField(), history_row.history_date),
+        "user_id": history_row.history_user_id,
+        "user_name": history_row.history_user_name,
+        "reason": history_row.history_change_reason or "",
+        "organization_id": history_row.organization_id,
+        "previous_hash": history_row.previous_hash,
+    }
+
+
+def row_hash(history_row, m2m_ids: dict[str, list[int]]) -> str:
+    payload = json.dumps(canonical_content(history_row, m2m_ids), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def m2m_history_model_of(history_model, field):
+    """simple-history's model holding the m2m links recorded with each history row."""
+    return HistoricalRecords.m2m_models[field]
+
+
+def stored_m2m_ids(history_row) -> dict[str, list[int]]:
+    """The m2m links recorded with a stored history row (one query per m2m field)."""
+    result = {}
+    for field in getattr(type(history_row), "_history_m2m_fields", []):
+        related = getattr(history_row, field.name)
+        target = field.m2m_reverse_field_name()
+        result[field.name] = list(related.values_list(f"{target}_id", flat=True))
+    return result
+
+
+def live_m2m_ids(instance) -> dict[str, list[int]]:
+    """The m2m links of a live object now: what simple-history is about to copy into the history row."""
+    result = {}
+    for field in getattr(instance.history.model, "_history_m2m_fields", []) if instance.pk else []:
+        result[field.name] = list(getattr(instance, field.name).values_list("pk", flat=True))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Stamping rows
+# ---------------------------------------------------------------------------------------------
+
+
+def organization_id_of(instance) -> int | None:
+    """The organization a tracked object belongs to, for the organization audit trail."""
+    name = instance._meta.model_name
+    if name not in access.ORGANIZATION_PATHS:
+        return None
+    path = access.ORGANIZATION_PATHS[name]
+    if not path:
+        return instance.pk
+    if path == "organization":
+        return instance.organization_id
+    if path == "application__organization":
+        if "application" in instance._state.fields_cache:
+            return instance.application.organization_id
+        from licensing.models import Application
+
+        return Application.objects.filter(pk=instance.application_id).values_list("organization_id", flat=True).first()
+    raise ValueError(f"No organization path for {name}")
+
+
+def changed_between(previous: dict | None, current: dict) -> list[str]:
+    """Names of the tracked values and m2m fields that differ from the previous row (all, for a first row)."""
+    if previous is None:
+        return [name for name, value in current["values"].items() if value not in (None, "")] + [
+            name for name, ids in current["m2m"].items() if ids
+        ]
+    names = [name for name, value in current["values"].items() if previous["values"].get(name) != value]
+    names += [name for name, ids in current["m2m"].items() if previous["m2m"].get(name, []) != ids]
+    return names
+
+
+def _previous_row(history_model, object_id):
+    pk_name = history_model.instance_type._meta.pk.attname
+    return history_model.objects.filter(**{pk_name: object_id}).order_by("-history_id").first()
+
+
+def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=None, organization_id=None) -> None:
+    """Fill the audit columns of an unsaved history row: organization, user name, changes, chain and hash."""
+    history_row.organization_id = organization_id if organization_id is not None else organization_id_of(instance)
+    user = history_row.history_user
+    history_row.history_user_name = user.get_username() if user is not None else ""
+    current_m2m = m2m_ids if m2m_ids is not None else live_m2m_ids(instance)
+    history_row.previous_history_id = previous.history_id if previous is not None else None
+    history_row.previous_hash = previous.row_hash if previous is not None else ""
+    content = canonical_content(history_row, current_m2m)
+    earlier = None
+    if previous is not None:
+        earlier = canonical_content(previous, previous_m2m if previous_m2m is not None else stored_m2m_ids(previous))
+    history_row.changed_fields = "," + ",".join(changed_between(earlier, content)) + "," if history_row.history_type != "-" else ""
+    history_row.row_hash = row_hash(history_row, current_m2m)
+
+
+@receiver(pre_create_historical_record)
+def stamp_saved_row(sender, instance, history_instance, **kwargs):
+    if not isinstance(history_instance, AuditedHistory):
+        return
+    if connection.in_atomic_block and history_instance.history_type != "-":
+        # Serialise appends to this object's chain: a concurrent save waits until this one commits.
+        type(instance)._default_manager.select_for_update().filter(pk=instance.pk).values_list("pk").first()
+    previous = _previous_row(sender, instance.pk)
+    stamp(history_instance, instance=instance, previous=previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk writes with history (simple-history's bulk helpers skip the signal, so they skip the stamp)
+# ---------------------------------------------------------------------------------------------
+
+
+def _history_row(history_model, obj, *, history_type, actor, reason, when):
+    row = history_model(
+        history_date=when,
+        history_user=actor,
+        history_change_reason=reason,
+        history_type=history_type,
+        **{field.attname: getattr(obj, field.attname) for field in history_model.tracked_fields},
+    )
+    return row
+
+
+@transaction.atomic
+def bulk_create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m: dict | None = None, organization_ids=None):
+    """Insert `objs` and one stamped history row each; `m2m` maps a field name to each object's id list.
+
+    `organization_ids` (one per object) saves a lookup when the caller knows them.
+    """
+    objs = model.objects.bulk_create(objs, batch_size=batch_size)
+    history_model = model.history.model
+    links = [{} for _ in objs]
+    for name, id_lists in (m2m or {}).items():
+        field = model._meta.get_field(name)
+        through = field.remote_field.through
+        source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+        per_object = [
+            [through(**{f"{source}_id": obj.pk, f"{target}_id": target_id}) for target_id in ids]
+            for obj, ids in zip(objs, id_lists, strict=True)
+        ]
+        through.objects.bulk_create([link for group in per_object for link in group], batch_size=batch_size)
+        for index, group in enumerate(per_object):
+            links[index][name] = group
+    if organization_ids is None:
+        organization_ids = _organization_ids(model, objs)
+    when = timezone.now()
+    rows = []
+    for index, obj in enumerate(objs):
+        row = _history_row(history_model, obj, history_type="+", actor=actor, reason=reason, when=when)
+        stamp(row, instance=obj, m2m_ids=_link_ids(history_model, links[index]), organization_id=organization_ids[index])
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
+    _bulk_m2m_history(history_model, rows, links, batch_size)
+    return objs
+
+
+def _link_ids(history_model, links: dict) -> dict[str, list[int]]:
+    result = {}
+    for field in getattr(history_model, "_history_m2m_fields", []):
+        target = field.m2m_reverse_field_name()
+        result[field.name] = [getattr(link, f"{target}_id") for link in links.get(field.name, [])]
+    return result
+
+
+def _organization_ids(model, objs) -> list:
+    path = access.ORGANIZATION_PATHS.get(model._meta.model_name)
+    if path == "application__organization":
+        from licensing.models import Application
+
+        ids = {obj.application_id for obj in objs}
+        owners = dict(Application.objects.filter(pk__in=ids).values_list("pk", "organization_id"))
+        return [owners.get(obj.application_id) for obj in objs]
+    return [organization_id_of(obj) for obj in objs]
+
+
+def _bulk_m2m_history(history_model, rows, links_per_row, batch_size):
+    """Copy each row's link rows into simple-history's m2m history table, as its own save path does."""
+    for field in getattr(history_model, "_history_m2m_fields", []):
+        m2m_history_model = m2m_history_model_of(history_model, field)
+        names = [f.attname for f in field.remote_field.through._meta.concrete_fields]
+        copies = [
+            m2m_history_model(history=row, **{name: getattr(link, name) for name in names})
+            for row, links in zip(rows, links_per_row, strict=True)
+            for link in links.get(field.name, [])
+        ]
+        m2m_history_model.objects.bulk_create(copies, batch_size=batch_size)
+
+
+def _live_links(model, objs) -> list[dict]:
+    """Each object's current link rows per tracked m2m field (one query per field)."""
+    result = [{} for _ in objs]
+    position = {obj.pk: index for index, obj in enumerate(objs)}
+    for field in getattr(model.history.model, "_history_m2m_fields", []):
+        through = field.remote_field.through
+        source = field.m2m_field_name()
+        for link in through.objects.filter(**{f"{source}_id__in": list(position)}):
+            result[position[getattr(link, f"{source}_id")]].setdefault(field.name, []).append(link)
+    return result
+
+
+@transaction.atomic
+def bulk_update(objs, model, fields: list[str], *, actor, reason: str, batch_size: int = 1000):
+    """Update `fields` of `objs` and write one stamped "~" history row each, chained to the object's last row."""
+    objs = list(objs)
+    ids = [obj.pk for obj in objs]
+    # Lock the rows so no concurrent save appends to these chains between reading and writing.
+    list(model._default_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+    model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+    history_model = model.history.model
+    pk_name = model._meta.pk.attname
+    latest = {}
+    for row in history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "-history_id"):
+        latest.setdefault(getattr(row, pk_name), row)
+    links = _live_links(model, objs)
+    when = timezone.now()
+    rows = []
+    for obj, obj_links in zip(objs, links, strict=True):
+        row = _history_row(history_model, obj, history_type="~", actor=actor, reason=reason, when=when)
+        stamp(row, instance=obj, previous=latest.get(obj.pk), m2m_ids=_link_ids(history_model, obj_links))
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
+    _bulk_m2m_history(history_model, rows, links, batch_size)
+    return objs
+
+
+def record_missing(model, *, reason: str) -> int:
+    """Write a first history row for objects that have none (reference data loaded by migrations)."""
+    history_model = model.history.model
+    pk_name = model._meta.pk.attname
+    recorded = history_model.objects.values(pk_name)
+    missing = list(model._default_manager.exclude(pk__in=recorded))
+    if not missing:
+        return 0
+    links = _live_links(model, missing)
+    organization_ids = _organization_ids(model, missing)
+    when = timezone.now()
+    rows = []
+    for obj, obj_links, organization_id in zip(missing, links, organization_ids, strict=True):
+        row = _history_row(history_model, obj, history_type="+", actor=None, reason=reason, when=when)
+        stamp(row, instance=obj, m2m_ids=_link_ids(history_model, obj_links), organization_id=organization_id)
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows)
+    _bulk_m2m_history(history_model, rows, links, 1000)
+    return len(rows)

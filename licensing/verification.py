@@ -1,0 +1,135 @@
+"""Tamper evidence: walk every history chain and report each place where the record was altered.
+
+Three checks per object: each row's hash matches its content (an edited row fails); each row links
+to the hash of the row before it (a deleted or inserted row breaks the link); the newest row matches
+the live object, or records its deletion (a removed newest row, or an edit that bypassed history,
+shows up as a mismatch).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.apps import apps
+
+from licensing import history
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    record_type: str
+    object_id: int
+    history_id: int | None
+    problem: str
+    expected: str
+    found: str
+
+    def __str__(self):
+        row = f"history row {self.history_id}" if self.history_id else "no history row"
+        return f"{self.record_type} {self.object_id}, {row}: {self.problem} (expected {self.expected}, found {self.found})"
+
+
+def tracked_models() -> list:
+    return [model for model in apps.get_app_config("licensing").get_models() if hasattr(model, "history")
+            and isinstance(getattr(model.history, "model", None), type)
+            and issubclass(model.history.model, history.AuditedHistory)]
+
+
+def _stored_links(history_model, history_ids) -> dict[int, dict[str, list[int]]]:
+    result = defaultdict(dict)
+    for field in getattr(history_model, "_history_m2m_fields", []):
+        m2m_model = history.m2m_history_model_of(history_model, field)
+        target = field.m2m_reverse_field_name()
+        for history_id in history_ids:
+            result[history_id].setdefault(field.name, [])
+        for history_id, target_id in m2m_model.objects.filter(history_id__in=history_ids).values_list(
+            "history_id", f"{target}_id"
+        ):
+            result[history_id][field.name].append(target_id)
+    return result
+
+
+def _live_links(model, object_ids) -> dict[int, dict[str, list[int]]]:
+    result = defaultdict(dict)
+    for field in getattr(model.history.model, "_history_m2m_fields", []):
+        through = field.remote_field.through
+        source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+        for object_id in object_ids:
+            result[object_id].setdefault(field.name, [])
+        for object_id, target_id in through.objects.filter(**{f"{source}_id__in": object_ids}).values_list(
+            f"{source}_id", f"{target}_id"
+        ):
+            result[object_id][field.name].append(target_id)
+    return result
+
+
+def verify_model(model, *, organization_id: int | None = None) -> Iterator[ChainBreak]:
+    history_model = model.history.model
+    pk_name = model._meta.pk.attname
+    label = model._meta.verbose_name
+    rows = history_model.objects.all()
+    live = model._default_manager.all()
+    if organization_id is not None:
+        object_ids = history_model.objects.filter(organization_id=organization_id).values(pk_name)
+        rows = rows.filter(**{f"{pk_name}__in": object_ids})
+        live = live.filter(pk__in=object_ids)
+    all_ids = sorted(set(rows.values_list(pk_name, flat=True)) | set(live.values_list("pk", flat=True)))
+    for start in range(0, len(all_ids), CHUNK):
+        ids = all_ids[start : start + CHUNK]
+        chunk_rows = list(history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "history_id"))
+        stored = _stored_links(history_model, [row.history_id for row in chunk_rows])
+        objects = {obj.pk: obj for obj in model._default_manager.filter(pk__in=ids)}
+        links = _live_links(model, list(objects))
+        chains = defaultdict(list)
+        for row in chunk_rows:
+            chains[getattr(row, pk_name)].append(row)
+        for object_id in ids:
+            yield from _verify_chain(label, object_id, chains.get(object_id, []), stored, objects.get(object_id), links)
+
+
+def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterator[ChainBreak]:
+    previous = None
+    for row in chain:
+        expected_previous = previous.row_hash if previous is not None else ""
+        if row.previous_hash != expected_previous:
+            yield ChainBreak(label, object_id, row.history_id, "link to the previous row is broken",
+                             expected_previous or "(first row)", row.previous_hash or "(first row)")
+        recomputed = history.row_hash(row, stored.get(row.history_id, {}))
+        if recomputed != row.row_hash:
+            yield ChainBreak(label, object_id, row.history_id, "row content does not match its hash", recomputed, row.row_hash)
+        previous = row
+    if live_object is None:
+        if previous is not None and previous.history_type != "-":
+            yield ChainBreak(label, object_id, previous.history_id, "object is gone but its history records no deletion",
+                             "a deletion row", f"last row of type {previous.history_type}")
+        return
+    if previous is None:
+        yield ChainBreak(label, object_id, None, "object has no history", "at least one row", "none")
+        return
+    if previous.history_type == "-":
+        yield ChainBreak(label, object_id, previous.history_id, "history records a deletion but the object exists",
+                         "no live object", "live object")
+        return
+    expected = history.canonical_content(previous, stored.get(previous.history_id, {}))
+    current = history.canonical_content(_as_history_row(previous, live_object), links.get(object_id, {}))
+    if expected["values"] != current["values"] or expected["m2m"] != current["m2m"]:
+        differing = sorted(
+            name for name in expected["values"] if expected["values"][name] != current["values"].get(name)
+        ) + sorted(name for name in expected["m2m"] if expected["m2m"][name] != current["m2m"].get(name))
+        yield ChainBreak(label, object_id, previous.history_id, "live object differs from its newest history row",
+                         "the values of the newest row", "changes in " + ", ".join(differing))
+
+
+def _as_history_row(newest, live_object):
+    """A copy of the newest row carrying the live object's values, to compare field by field."""
+    copy = type(newest)(**{field.attname: getattr(newest, field.attname) for field in newest._meta.concrete_fields})
+    for field in newest.tracked_fields:
+        setattr(copy, field.attname, getattr(live_object, field.attname))
+    return copy
+
+
+def verify(*, organization_id: int | None = None) -> list[ChainBreak]:
+    """Every break in every chain (of one organization's records, when given)."""
+    return [broken for model in tracked_models() for broken in verify_model(model, organization_id=organization_id)]
