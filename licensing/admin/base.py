@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.functional import lazy
 from django.utils.html import format_html
@@ -32,6 +33,13 @@ def position_badge(status) -> str:
     return format_html('<span class="position position-{}" title="{}">{}</span>', status.position, status.reason, status.label)
 
 
+class ReadOnlyHistoryMixin:
+    """History is evidence: simple-history's per-version form (which can revert) is closed to everyone."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        raise PermissionDenied("Past versions cannot be restored or edited. Make a new change instead; history keeps both.")
+
+
 class PageChangeList(ChangeList):
     """A changelist that lets its admin load what the columns need for the whole page at once."""
 
@@ -40,7 +48,7 @@ class PageChangeList(ChangeList):
         self.model_admin.prepare_page(request, self.result_list)
 
 
-class ScopedAdmin(SimpleHistoryAdmin):
+class ScopedAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Admin for an organization's data: every queryset, choice and object goes through licensing.access."""
 
     show_full_result_count = False
@@ -143,7 +151,7 @@ class ScopedInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ReferenceAdmin(SimpleHistoryAdmin):
+class ReferenceAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Admin for reference data shared by every organization (rates, factors, vendors, data files)."""
 
     list_per_page = 100

@@ -47,6 +47,7 @@ class ApplicationInline(ScopedInline):
 @admin.register(Organization)
 class OrganizationAdmin(ScopedAdmin):
     form = OrganizationForm
+    change_form_template = "admin/licensing/organization/change_form.html"
     list_display = ["name", "kind", "parent", "ein_display", "application_count", "royalty_this_year", "needs_action"]
     list_select_related = ["parent"]
     list_filter = ["kind"]
@@ -64,6 +65,20 @@ class OrganizationAdmin(ScopedAdmin):
         (with_year("Estimated royalty"), {"fields": ["royalty_summary"]}),
         ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
     ]
+
+    def get_urls(self):
+        from django.urls import path
+
+        from licensing.admin import as_of_views, audit_views, verify_views
+
+        def view(function):
+            return self.admin_site.admin_view(function(self))
+
+        return [
+            path("<int:object_id>/audit-trail/", view(audit_views.audit_trail_view), name="licensing_organization_audit_trail"),
+            path("<int:object_id>/as-of/", view(as_of_views.as_of_view), name="licensing_organization_as_of"),
+            path("<int:object_id>/verify/", view(verify_views.verify_view), name="licensing_organization_verify"),
+        ] + super().get_urls()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
