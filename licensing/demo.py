@@ -539,10 +539,13 @@ def _demo_license(plan, application, year: int, status: str, users: int | None, 
 
 
 @transaction.atomic
-def seed_demo() -> DemoSeed:
-    """Create the demo accounts and the Riverbend Health system once; later runs create nothing."""
+def seed_demo(*, actor=None) -> DemoSeed:
+    """Create the demo accounts and the Riverbend Health system once; later runs create nothing.
+
+    `actor` is recorded on every history row written; by default the demo administrator.
+    """
     users = {login: _demo_user(login) for login in DEMO_LOGINS}
-    admin = users[ADMIN_LOGIN]
+    admin = actor or users[ADMIN_LOGIN]
     system = Organization.objects.filter(slug=DEMO_SYSTEM_SLUG).first()
     created, created_counts = False, {}
     if system is None:

@@ -153,6 +153,8 @@ def organization_id_of(instance) -> int | None:
 
 def changed_between(previous: dict | None, current: dict) -> list[str]:
     """Names of the tracked values and m2m fields that differ from the previous row (all, for a first row)."""
+    # The id never changes and would only clutter every "created" entry.
+    current = {**current, "values": {name: value for name, value in current["values"].items() if name != "id"}}
     if previous is None:
         return [name for name, value in current["values"].items() if value not in (None, "")] + [
             name for name, ids in current["m2m"].items() if ids

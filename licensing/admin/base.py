@@ -2,15 +2,19 @@
 
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import models
 from django.http import Http404
+from django.template.response import TemplateResponse
 from django.utils.functional import lazy
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from licensing import access, standing
+from licensing import access, changes, standing
 
 this_year = standing.current_license_year
 # Column headings name the year they show, evaluated per request so they roll over on January 1.
@@ -34,10 +38,134 @@ def position_badge(status) -> str:
 
 
 class ReadOnlyHistoryMixin:
-    """History is evidence: simple-history's per-version form (which can revert) is closed to everyone."""
+    """History pages an auditor can read: newest first, who, when, why, and each field as old -> new.
+
+    History is evidence: simple-history's per-version form (which can revert) is closed to everyone.
+    """
+
+    history_list_per_page = 100
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         raise PermissionDenied("Past versions cannot be restored or edited. Make a new change instead; history keeps both.")
+
+    def history_view(self, request, object_id, extra_context=None):
+        history_model = self.model.history.model
+        pk_name = self.model._meta.pk.attname
+        rows = history_model.objects.filter(**{pk_name: object_id}).order_by("-history_date", "-history_id")
+        obj = self.get_queryset(request).filter(pk=object_id).first()
+        if obj is None:
+            # A deleted record: its history stays readable to those who could see its organization.
+            newest = rows.first()
+            if newest is None or not self.may_read_deleted(request, newest):
+                raise Http404("No such record, or it belongs to an organization you do not have access to.")
+            obj = newest.instance
+        if not self.has_view_history_or_change_history_permission(request, obj):
+            raise PermissionDenied
+        page = Paginator(rows, self.history_list_per_page).get_page(request.GET.get("p"))
+        described = changes.describe(page.object_list)
+        versions = [
+            {"row": row, "action": changes.action_label(row), "changes": described[(history_model, row.history_id)]}
+            for row in page.object_list
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj}",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "object": obj,
+            "versions": versions,
+            "page_obj": page,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/licensing/object_history.html", context)
+
+    def may_read_deleted(self, request, newest_row) -> bool:
+        if request.user.is_superuser:
+            return True
+        if newest_row.organization_id is None:
+            return self.has_view_permission(request)
+        return access.organizations(request.user).filter(pk=newest_row.organization_id).exists()
+
+
+REASON_FIELD = "change_reason"
+# The numbers the royalty rests on: every edit must say why (issue 3, "complete capture").
+REASON_REQUIRED = {"usercount", "license"}
+REASON_MISSING = "Say why this changed, e.g. 'January recount' or 'AMA agreement signed'. It is kept in the history."
+
+
+def reason_required(model) -> bool:
+    return model._meta.model_name in REASON_REQUIRED
+
+
+class ReasonForm(forms.ModelForm):
+    """Adds 'Reason for this change', stored as the history row's change reason."""
+
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Shown to auditors in the history. Required when changing user counts and licenses.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and reason_required(self._meta.model) and self.has_changed() and not cleaned.get(REASON_FIELD, "").strip():
+            self.add_error(REASON_FIELD, REASON_MISSING)
+        return cleaned
+
+
+class ReasonInlineFormSet(forms.BaseInlineFormSet):
+    """Edits of counts and licenses in an inline need the parent page's reason too."""
+
+    def clean(self):
+        super().clean()
+        if not reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
+            return
+        if any(form.instance.pk and form.has_changed() for form in self.forms):
+            raise forms.ValidationError(
+                f"You changed {self.model._meta.verbose_name_plural} here: {REASON_MISSING} (field at the top of the page)."
+            )
+
+    def save_new(self, form, commit=True):
+        form.instance._change_reason = _reason(self.data, default="Added in the admin")
+        return super().save_new(form, commit)
+
+    def save_existing(self, form, obj, commit=True):
+        obj._change_reason = _reason(self.data, default="Edited in the admin")
+        return super().save_existing(form, obj, commit)
+
+
+def _reason(data, *, default: str) -> str:
+    return (data.get(REASON_FIELD) or "").strip() or default
+
+
+class ReasonMixin:
+    """Every admin save records who (simple-history) and why (this mixin) in the history row."""
+
+    # Django 6's default, adopted now: an address typed without a scheme is taken as https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
+            kwargs["form"] = type(f"{self.form.__name__}WithReason", (ReasonForm, self.form), {})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        may_edit = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        if may_edit and not any(REASON_FIELD in (options.get("fields") or ()) for _, options in fieldsets):
+            fieldsets.append(("Reason for this change", {"fields": [REASON_FIELD]}))
+        return fieldsets
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = _reason(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        obj._change_reason = "Deleted in the admin"
+        obj._history_user = request.user
+        super().delete_model(request, obj)
 
 
 class PageChangeList(ChangeList):
@@ -48,7 +176,7 @@ class PageChangeList(ChangeList):
         self.model_admin.prepare_page(request, self.result_list)
 
 
-class ScopedAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+class ScopedAdmin(ReasonMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Admin for an organization's data: every queryset, choice and object goes through licensing.access."""
 
     show_full_result_count = False
@@ -93,12 +221,6 @@ class ScopedAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
             kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.VIEW)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def history_view(self, request, object_id, extra_context=None):
-        # simple-history falls back to the history of objects outside get_queryset(); refuse those.
-        if not self.get_queryset(request).filter(pk=object_id).exists() and not request.user.is_superuser:
-            raise Http404("No such record, or it belongs to an organization you do not have access to.")
-        return super().history_view(request, object_id, extra_context)
-
 
 class ApplicationYearAdmin(ScopedAdmin):
     """Admin for records of one application in one license year (counts, licenses): shows their standing."""
@@ -132,6 +254,7 @@ class ScopedInline(admin.TabularInline):
 
     extra = 0
     show_change_link = True
+    formset = ReasonInlineFormSet
 
     def has_add_permission(self, request, obj=None):
         return super().has_add_permission(request, obj) and (obj is None or access.can(request.user, obj, access.CHANGE))
@@ -151,7 +274,7 @@ class ScopedInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ReferenceAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+class ReferenceAdmin(ReasonMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Admin for reference data shared by every organization (rates, factors, vendors, data files)."""
 
     list_per_page = 100

@@ -1,11 +1,12 @@
 from django.contrib import admin
 
-from licensing.admin.base import ReferenceAdmin
+from licensing.admin.base import ReasonInlineFormSet, ReferenceAdmin
 from licensing.models import DataFileRate, RateSchedule
 
 
 class DataFileRateInline(admin.TabularInline):
     model = DataFileRate
+    formset = ReasonInlineFormSet
     fields = ["data_file", "per_user", "flat_fee"]
     extra = 0
 

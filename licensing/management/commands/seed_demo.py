@@ -2,6 +2,7 @@
 
 import time
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from licensing import demo
@@ -22,11 +23,21 @@ class Command(BaseCommand):
             metavar="N",
             help="Also bulk-create N benchmark organizations (3 applications each, 2025-2026 counts and licenses).",
         )
+        parser.add_argument(
+            "--actor",
+            metavar="USERNAME",
+            help="Person recorded in the history as having made these changes (default: the demo administrator).",
+        )
 
-    def handle(self, *args, scale: int, **options):
+    def handle(self, *args, scale: int, actor: str | None = None, **options):
         if scale < 0:
             raise CommandError("--scale must be zero or more.")
-        seeded = demo.seed_demo()
+        person = None
+        if actor:
+            person = get_user_model().objects.filter(username=actor).first()
+            if person is None:
+                raise CommandError(f"No person with username '{actor}'. Create the account first, or leave out --actor.")
+        seeded = demo.seed_demo(actor=person)
         if seeded.created:
             made = ", ".join(f"{number} {name.replace('_', ' ')}" for name, number in seeded.created_counts.items())
             self.stdout.write(self.style.SUCCESS(f"Created the demo health system Riverbend Health: {made}."))

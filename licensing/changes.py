@@ -1,0 +1,144 @@
+"""History rows as an auditor reads them: which fields changed, old -> new, in words, never raw ids.
+
+Works on a batch of history rows of any tracked models in a fixed number of queries: one for the
+previous rows, one per m2m field, one per related model named in the batch.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+
+from licensing import history
+
+EMPTY = "(empty)"
+# Decimal fields that hold dollars; other decimals (factors, base metric values) print as numbers.
+MONEY_FIELDS = {"entity_fee", "per_user", "flat_fee", "processing_fee_per_user", "projection_step"}
+ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+def action_label(row) -> str:
+    return ACTIONS.get(row.history_type, row.history_type)
+
+
+def changed_names(row) -> list[str]:
+    return [name for name in (row.changed_fields or "").strip(",").split(",") if name]
+
+
+def _field_label(model, name: str) -> str:
+    field = model._meta.get_field(name)
+    return str(field.verbose_name)[:1].upper() + str(field.verbose_name)[1:]
+
+
+def _format(field, value, names: dict) -> str:
+    if value is None or value == "":
+        return EMPTY
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, models.ForeignKey):
+        return names.get((field.related_model, value), f"(removed record #{value})")
+    if isinstance(field, models.BooleanField):
+        return "Yes" if value else "No"
+    if isinstance(field, models.DecimalField):
+        amount = Decimal(value)
+        if field.name in MONEY_FIELDS:
+            return f"${amount:,.2f}"
+        return f"{amount.normalize():f}"
+    if isinstance(field, models.DateTimeField):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(field, models.DateField):
+        return value.isoformat()
+    return str(value)
+
+
+def _m2m_links(history_model, history_ids) -> dict[tuple[int, str], list[int]]:
+    links = defaultdict(list)
+    for field in getattr(history_model, "_history_m2m_fields", []):
+        m2m_model = history.m2m_history_model_of(history_model, field)
+        target = field.m2m_reverse_field_name()
+        for history_id, target_id in m2m_model.objects.filter(history_id__in=history_ids).values_list(
+            "history_id", f"{target}_id"
+        ):
+            links[(history_id, field.name)].append(target_id)
+    return links
+
+
+def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
+    """FieldChanges per (history model, history_id) for every row given."""
+    by_model = defaultdict(list)
+    for row in rows:
+        by_model[type(row)].append(row)
+    previous_rows, links, wanted = {}, {}, defaultdict(set)
+    for history_model, group in by_model.items():
+        model = history_model.instance_type
+        previous_ids = [row.previous_history_id for row in group if row.previous_history_id]
+        for row in history_model.objects.filter(history_id__in=previous_ids):
+            previous_rows[(history_model, row.history_id)] = row
+        ids = [row.history_id for row in group] + previous_ids
+        links[history_model] = _m2m_links(history_model, ids)
+        for row in group:
+            previous = previous_rows.get((history_model, row.previous_history_id))
+            for name in changed_names(row):
+                field = _concrete_or_none(model, name)
+                if isinstance(field, models.ForeignKey):
+                    for source in (row, previous):
+                        if source is not None and getattr(source, field.attname) is not None:
+                            wanted[field.related_model].add(getattr(source, field.attname))
+        for field in getattr(history_model, "_history_m2m_fields", []):
+            for (_, name), target_ids in links[history_model].items():
+                if name == field.name:
+                    wanted[field.related_model].update(target_ids)
+    names = {}
+    for related, ids in wanted.items():
+        for obj in related._default_manager.filter(pk__in=ids):
+            names[(related, obj.pk)] = str(obj)
+    result = {}
+    for history_model, group in by_model.items():
+        model = history_model.instance_type
+        for row in group:
+            previous = previous_rows.get((history_model, row.previous_history_id))
+            result[(history_model, row.history_id)] = _row_changes(model, history_model, row, previous, links[history_model], names)
+    return result
+
+
+def _concrete_or_none(model, name):
+    # get_field knows attnames too ("vendor_id"), which is how changed_fields names foreign keys.
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+def _row_changes(model, history_model, row, previous, links, names) -> list[FieldChange]:
+    if row.history_type == "-":
+        return []
+    m2m_names = {field.name: field for field in getattr(history_model, "_history_m2m_fields", [])}
+    changes = []
+    for name in changed_names(row):
+        field = _concrete_or_none(model, name)
+        if field is None:
+            continue
+        if name in m2m_names:
+            old = _m2m_text(field, links.get((previous.history_id, name), []) if previous else [], names)
+            new = _m2m_text(field, links.get((row.history_id, name), []), names)
+        else:
+            old = _format(field, getattr(previous, field.attname), names) if previous is not None else EMPTY
+            new = _format(field, getattr(row, field.attname), names)
+        changes.append(FieldChange(field.name, _field_label(model, field.name), old, new))
+    return changes
+
+
+def _m2m_text(field, ids, names) -> str:
+    if not ids:
+        return EMPTY
+    return ", ".join(sorted(names.get((field.related_model, pk), f"(removed record #{pk})") for pk in ids))
