@@ -10,7 +10,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-BENCHMARKS = [["seed_scale.py", "--orgs", os.environ.get("BENCH_ORGS", "10000")]]
+BENCHMARKS = [
+    ["seed_scale.py", "--orgs", os.environ.get("BENCH_ORGS", "10000")],
+    ["pdf_render.py"],
+]
 
 
 def postgres_answers() -> bool:

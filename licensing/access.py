@@ -20,6 +20,7 @@ ORGANIZATION_PATHS = {
     "application": "organization",
     "usercount": "application__organization",
     "license": "application__organization",
+    "filing": "organization",
 }
 
 

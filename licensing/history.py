@@ -13,11 +13,12 @@ import hashlib
 import json
 from decimal import Decimal
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
+from django.db.models.signals import m2m_changed, post_delete, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
-from simple_history.signals import pre_create_historical_record
+from simple_history.signals import post_create_historical_record, pre_create_historical_record
 
 from licensing import access
 
@@ -42,6 +43,16 @@ class AuditedHistoricalRecords(HistoricalRecords):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("bases", [AuditedHistory])
         super().__init__(*args, **kwargs)
+
+    def finalize(self, sender, **kwargs):
+        super().finalize(sender, **kwargs)
+        if sender is self.cls:
+            sender._audited_history = self
+
+    def create_historical_record(self, instance, history_type, using=None):
+        # One transaction around read-previous, stamp and insert, so the chain lock holds until the row exists.
+        with transaction.atomic(using=using):
+            super().create_historical_record(instance, history_type, using)
 
     def get_meta_options(self, model):
         options = super().get_meta_options(model)
@@ -91,7 +102,7 @@ def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
         "m2m": {name: sorted(ids) for name, ids in sorted(m2m_ids.items())},
         "type": history_row.history_type,
         "date": _canonical_value(models.DateTimeField(), history_row.history_date),
-        "user_id": history_row.history_user_id,
+        # The user id is left out: deleting an account nulls it (SET_NULL), which is no tampering.
         "user_name": history_row.history_user_name,
         "reason": history_row.history_change_reason or "",
         "organization_id": history_row.organization_id,
@@ -189,11 +200,39 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
 def stamp_saved_row(sender, instance, history_instance, **kwargs):
     if not isinstance(history_instance, AuditedHistory):
         return
-    if connection.in_atomic_block and history_instance.history_type != "-":
-        # Serialise appends to this object's chain: a concurrent save waits until this one commits.
-        type(instance)._default_manager.select_for_update().filter(pk=instance.pk).values_list("pk").first()
+    if history_instance.history_type != "-":
+        # Serialise appends to this object's chain (a concurrent save waits until this one commits), and
+        # record what the database holds: an m2m change may come through an instance loaded before a save.
+        attnames = [field.attname for field in history_instance.tracked_fields]
+        stored = type(instance)._default_manager.select_for_update().filter(pk=instance.pk).values(*attnames).first()
+        for name, value in (stored or {}).items():
+            setattr(history_instance, name, value)
     previous = _previous_row(sender, instance.pk)
     stamp(history_instance, instance=instance, previous=previous)
+
+
+def record_type(history_model) -> str:
+    return history_model.instance_type._meta.label_lower
+
+
+def move_heads(rows) -> None:
+    """Point each record's chain head at its newest row (one upsert for the whole batch)."""
+    from licensing.models import ChainHead
+
+    heads = {}
+    for row in rows:
+        key = (record_type(type(row)), getattr(row, row.instance_type._meta.pk.attname))
+        heads[key] = ChainHead(record_type=key[0], object_id=key[1], history_id=row.history_id, row_hash=row.row_hash)
+    ChainHead.objects.bulk_create(
+        list(heads.values()), batch_size=1000, update_conflicts=True,
+        unique_fields=["record_type", "object_id"], update_fields=["history_id", "row_hash"],
+    )
+
+
+@receiver(post_create_historical_record)
+def move_saved_head(sender, history_instance, **kwargs):
+    if isinstance(history_instance, AuditedHistory):
+        move_heads([history_instance])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +281,7 @@ def bulk_create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m:
         rows.append(row)
     rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
     _bulk_m2m_history(history_model, rows, links, batch_size)
+    move_heads(rows)
     return objs
 
 
@@ -297,6 +337,9 @@ def bulk_update(objs, model, fields: list[str], *, actor, reason: str, batch_siz
     # Lock the rows so no concurrent save appends to these chains between reading and writing.
     list(model._default_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
     model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+    # History records what the database now holds, including fields the caller's copies had stale.
+    fresh = model._default_manager.in_bulk(ids)
+    objs = [fresh[obj.pk] for obj in objs]
     history_model = model.history.model
     pk_name = model._meta.pk.attname
     latest = {}
@@ -311,6 +354,7 @@ def bulk_update(objs, model, fields: list[str], *, actor, reason: str, batch_siz
         rows.append(row)
     rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
     _bulk_m2m_history(history_model, rows, links, batch_size)
+    move_heads(rows)
     return objs
 
 
@@ -332,4 +376,65 @@ def record_missing(model, *, reason: str) -> int:
         rows.append(row)
     rows = history_model.objects.bulk_create(rows)
     _bulk_m2m_history(history_model, rows, links, 1000)
+    move_heads(rows)
     return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Link changes that simple-history does not see on the tracked side
+# ---------------------------------------------------------------------------------------------
+
+
+def _tracked_m2m_fields():
+    """(model, m2m field) for every tracked many-to-many field of an audited model."""
+    from django.apps import apps
+
+    for model in apps.get_app_config("licensing").get_models():
+        for field in getattr(getattr(model, "_audited_history", None) and model.history.model, "_history_m2m_fields", []):
+            yield model, field
+
+
+def _record_link_change(model, object_ids, *, reason: str) -> None:
+    records = model._audited_history
+    for obj in model._default_manager.filter(pk__in=object_ids):
+        obj._change_reason = reason
+        records.create_historical_record(obj, "~")
+
+
+@receiver(m2m_changed)
+def record_reverse_link_change(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """A change made from the other side (data_file.applications.add(app)) is recorded on each application."""
+    if not reverse:
+        return
+    for tracked_model, field in _tracked_m2m_fields():
+        if field.remote_field.through is not sender:
+            continue
+        if action == "pre_clear":
+            source = field.m2m_field_name()
+            target = field.m2m_reverse_field_name()
+            instance._cleared_link_owners = list(sender.objects.filter(**{f"{target}_id": instance.pk}).values_list(f"{source}_id", flat=True))
+        elif action in ("post_add", "post_remove"):
+            _record_link_change(tracked_model, pk_set or [], reason=f"{field.verbose_name} changed from {instance}")
+        elif action == "post_clear":
+            _record_link_change(tracked_model, getattr(instance, "_cleared_link_owners", []), reason=f"{field.verbose_name} cleared from {instance}")
+
+
+@receiver(pre_delete)
+def remember_linked_owners(sender, instance, **kwargs):
+    """Deleting a linked record removes its link rows by cascade, without m2m signals: note who loses a link."""
+    owners = []
+    for tracked_model, field in _tracked_m2m_fields():
+        if field.related_model is sender:
+            through = field.remote_field.through
+            ids = list(through.objects.filter(**{f"{field.m2m_reverse_field_name()}_id": instance.pk}).values_list(
+                f"{field.m2m_field_name()}_id", flat=True))
+            if ids:
+                owners.append((tracked_model, ids))
+    if owners:
+        instance._link_owners_before_delete = owners
+
+
+@receiver(post_delete)
+def record_cascaded_link_removal(sender, instance, **kwargs):
+    for tracked_model, ids in getattr(instance, "_link_owners_before_delete", []):
+        _record_link_change(tracked_model, ids, reason=f"Link to deleted {sender._meta.verbose_name} {instance} removed")

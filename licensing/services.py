@@ -3,11 +3,15 @@
 Admin actions, management commands and seeds call these; nothing else writes these rules.
 """
 
-from django.contrib.auth.models import Group
-from django.db import transaction
+import hashlib
 
-from licensing import roles, workflow
-from licensing.models import License, Membership
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from licensing import filings, roles, workflow
+from licensing.models import Contact, Filing, License, Membership
 
 
 def _record(obj, *, actor, reason: str) -> None:
@@ -79,3 +83,94 @@ def membership_sync_groups(*, user) -> None:
     if wanted and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Filings: the CPT licensing application
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def filing_prepare(*, organization, license_year: int, actor, reason: str = "") -> Filing:
+    """Start a draft application for a year, including every application that needs a direct license."""
+    filing = Filing(organization=organization, license_year=license_year)
+    contact = organization.contacts.filter(role=Contact.Role.LEGAL).first() or organization.contacts.filter(
+        role=Contact.Role.PRIMARY
+    ).first()
+    if contact is not None:
+        filing.signatory_name, filing.signatory_title = contact.name, contact.title
+    filing.full_clean()
+    _record(filing, actor=actor, reason=reason or f"Application for {license_year} prepared")
+    filing.save()
+    filing.applications.set(filings.default_applications(organization, license_year))
+    return filing
+
+
+def filing_pdf(filing: Filing) -> bytes:
+    """The PDF to hand out: the frozen bytes once submitted, a fresh DRAFT rendering before."""
+    if filing.is_frozen:
+        return bytes(filing.pdf)
+    from licensing import pdf
+
+    return pdf.render_application(filings.snapshot(filing), draft=True)
+
+
+@transaction.atomic
+def filing_submit(*, filing: Filing, actor, reason: str = "") -> Filing:
+    """Freeze the filing: store the data snapshot and the PDF bytes with their SHA-256, then mark it submitted."""
+    from licensing import pdf
+
+    filing = Filing.objects.select_for_update().get(pk=filing.pk)
+    if filing.is_frozen:
+        raise ValidationError(f"This application was already submitted on {filing.submitted_at:%Y-%m-%d}; start a correction instead.")
+    problems = filings.submission_problems(filing)
+    if problems:
+        raise ValidationError(problems)
+    now = timezone.now()
+    filing.status = Filing.Status.SUBMITTED
+    filing.submitted_at, filing.submitted_by = now, actor
+    filing.snapshot = filings.snapshot(filing, generated_at=now)
+    filing.pdf = pdf.render_application(filing.snapshot, draft=False)
+    filing.pdf_sha256 = hashlib.sha256(filing.pdf).hexdigest()
+    filing.full_clean()
+    _record(filing, actor=actor, reason=reason or "Submitted to the AMA")
+    filing.save()
+    return filing
+
+
+def filing_verify(filing: Filing) -> bool:
+    """Whether the stored PDF still has the SHA-256 recorded when it was submitted."""
+    return bool(filing.pdf) and hashlib.sha256(bytes(filing.pdf)).hexdigest() == filing.pdf_sha256
+
+
+@transaction.atomic
+def filing_record_outcome(*, filing: Filing, status: str, ama_reference: str, actor, reason: str = "") -> Filing:
+    """Record the AMA's answer to a submitted filing: accepted or rejected, with its reference."""
+    if filing.status != Filing.Status.SUBMITTED or status not in (Filing.Status.ACCEPTED, Filing.Status.REJECTED):
+        raise ValidationError("Only a submitted application can be marked accepted or rejected.")
+    filing.status, filing.ama_reference = status, ama_reference
+    filing.full_clean()
+    _record(filing, actor=actor, reason=reason or f"AMA {Filing.Status(status).label.lower()} the application")
+    filing.save()
+    return filing
+
+
+@transaction.atomic
+def filing_correct(*, filing: Filing, actor, reason: str = "") -> Filing:
+    """Start a new draft that supersedes a submitted filing; the submitted one stays exactly as sent."""
+    if not filing.is_frozen:
+        raise ValidationError("A draft can be edited directly; corrections are for submitted applications.")
+    if Filing.objects.filter(supersedes=filing).exists():
+        raise ValidationError("A correction of this application already exists; edit that one.")
+    correction = Filing(
+        organization=filing.organization,
+        license_year=filing.license_year,
+        signatory_name=filing.signatory_name,
+        signatory_title=filing.signatory_title,
+        supersedes=filing,
+    )
+    correction.full_clean()
+    _record(correction, actor=actor, reason=reason or f"Correction of {filing.document_id}")
+    correction.save()
+    correction.applications.set(filing.applications.all())
+    return correction

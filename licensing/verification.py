@@ -1,9 +1,9 @@
 """Tamper evidence: walk every history chain and report each place where the record was altered.
 
-Three checks per object: each row's hash matches its content (an edited row fails); each row links
-to the hash of the row before it (a deleted or inserted row breaks the link); the newest row matches
-the live object, or records its deletion (a removed newest row, or an edit that bypassed history,
-shows up as a mismatch).
+Four checks per object: each row's hash matches its content (an edited row fails); each row links
+to the hash of the row before it (a deleted or inserted row breaks the link); the newest row is the
+recorded chain head (a removed newest row shows, even one that changed nothing); the newest row
+matches the live object, or records its deletion (an edit that bypassed history shows).
 """
 
 from collections import defaultdict
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.apps import apps
 
 from licensing import history
+from licensing.models import ChainHead
 
 CHUNK = 500
 
@@ -81,12 +82,18 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
         chunk_rows = list(history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "history_id"))
         stored = _stored_links(history_model, [row.history_id for row in chunk_rows])
         objects = {obj.pk: obj for obj in model._default_manager.filter(pk__in=ids)}
+        heads = {
+            head.object_id: head
+            for head in ChainHead.objects.filter(record_type=history.record_type(history_model), object_id__in=ids)
+        }
         links = _live_links(model, list(objects))
         chains = defaultdict(list)
         for row in chunk_rows:
             chains[getattr(row, pk_name)].append(row)
         for object_id in ids:
-            yield from _verify_chain(label, object_id, chains.get(object_id, []), stored, objects.get(object_id), links)
+            chain = chains.get(object_id, [])
+            yield from _verify_chain(label, object_id, chain, stored, objects.get(object_id), links)
+            yield from _verify_head(label, object_id, chain, heads.get(object_id))
 
 
 def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterator[ChainBreak]:
@@ -120,6 +127,19 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
         ) + sorted(name for name in expected["m2m"] if expected["m2m"][name] != current["m2m"].get(name))
         yield ChainBreak(label, object_id, previous.history_id, "live object differs from its newest history row",
                          "the values of the newest row", "changes in " + ", ".join(differing))
+
+
+def _verify_head(label, object_id, chain, head) -> Iterator[ChainBreak]:
+    """The chain must end where its head says: removing the newest row, even of a no-change save, shows."""
+    if not chain:
+        return
+    newest = chain[-1]
+    if head is None:
+        yield ChainBreak(label, object_id, newest.history_id, "no chain head recorded for this record",
+                         "a chain head", "none")
+    elif (head.history_id, head.row_hash) != (newest.history_id, newest.row_hash):
+        yield ChainBreak(label, object_id, newest.history_id, "newest row is not the recorded end of the chain",
+                         f"row {head.history_id} ({head.row_hash[:12]})", f"row {newest.history_id} ({newest.row_hash[:12]})")
 
 
 def _as_history_row(newest, live_object):

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from licensing.models import Contact, DataFile, ProxyFactor, RateSchedule, Vendor
+from licensing.models import Contact, DataFile, Filing, ProxyFactor, RateSchedule, Vendor
 from tests.factories import (
     ApplicationFactory,
     BaseMetricsFactory,
@@ -18,7 +18,9 @@ from tests.factories import (
     member,
 )
 
-ORGANIZATION_CHANGELISTS = ["organization", "contact", "basemetrics", "application", "usercount", "license", "membership"]
+ORGANIZATION_CHANGELISTS = [
+    "organization", "contact", "basemetrics", "application", "usercount", "license", "membership", "filing",
+]
 REFERENCE_CHANGELISTS = ["vendor", "datafile", "proxyfactor", "rateschedule"]
 # Queries a changelist may make: session, user, permissions, the count, the page, and per-page bulk loads.
 BUDGET = 16
@@ -37,6 +39,7 @@ def populate(parent, rows: int) -> None:
         UserCountFactory(application=application, license_year=2026, direct_users=10 + i)
         LicenseFactory(application=application, license_year=2026, licensed_users=10, distributor=vendor)
         BaseMetricsFactory(organization=organization)
+        Filing.objects.create(organization=organization, license_year=2026).applications.set([application])
         Contact.objects.create(organization=organization, role="primary", name=f"Pat {i}")
         member(UserFactory(), organization, "auditor")
         DataFile.objects.create(code=f"extra-{rows}-{i}", name=f"Extra file {rows}-{i}")

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from licensing import roles
-from licensing.models import Application, Contact, Organization
+from licensing.models import Application, Contact, Filing, Organization
 from tests.admin_forms import page_form_data, post_admin_form
 from tests.factories import (
     ApplicationFactory,
@@ -32,6 +32,7 @@ def records_of(organization, tag):
         "basemetrics": BaseMetricsFactory(organization=organization),
         "contact": Contact.objects.create(organization=organization, role="primary", name=f"{tag} Contact Person"),
         "membership": member(UserFactory(username=f"{tag.lower()}-staff"), organization, "auditor"),
+        "filing": Filing.objects.create(organization=organization, license_year=2026),
     }
 
 
@@ -45,7 +46,9 @@ def change_url(obj):
     return f"/admin/licensing/{obj._meta.model_name}/{obj.pk}/change/"
 
 
-@pytest.mark.parametrize("model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership"])
+@pytest.mark.parametrize(
+    "model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership", "filing"]
+)
 def test_officer_gets_404_for_other_organizations_records(officer_client, world, model):
     theirs = world["b"][model]
     assert officer_client.get(change_url(theirs)).status_code == 404
@@ -54,7 +57,9 @@ def test_officer_gets_404_for_other_organizations_records(officer_client, world,
     assert officer_client.get(change_url(world["affiliate"][model])).status_code == 200
 
 
-@pytest.mark.parametrize("model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership"])
+@pytest.mark.parametrize(
+    "model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership", "filing"]
+)
 def test_officer_lists_never_show_other_organizations(officer_client, world, model):
     response = officer_client.get(f"/admin/licensing/{model}/")
     shown = set(response.context["cl"].result_list)
@@ -101,7 +106,7 @@ def test_auditor_is_in_the_auditor_group_only(auditor):
     assert list(auditor.groups.values_list("name", flat=True)) == [roles.AUDITOR_GROUP]
 
 
-@pytest.mark.parametrize("model", ["organization", "application", "usercount", "license", "basemetrics", "contact"])
+@pytest.mark.parametrize("model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "filing"])
 def test_auditor_post_to_change_view_is_refused(auditor_client, world, model):
     obj = world["a"][model]
     page = auditor_client.get(change_url(obj))

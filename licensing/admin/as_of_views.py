@@ -1,12 +1,201 @@
-"""Placeholder replaced by the feature's implementation (work in progress)."""
+"""The organization's "As of a date" page: what it looked like at a chosen moment, on screen or as CSV.
 
-from django.http import Http404
+The reconstruction is licensing.as_of (history rows only); this page scopes it to one organization
+the person may view, turns it into rows and renders them. It writes nothing.
+"""
+
+import csv
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from licensing import as_of
+from licensing.admin.base import dollars
+from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
+
+MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# Cells starting with these are run as formulas by spreadsheets (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def audit_trail_view(model_admin):
+class MomentForm(forms.Form):
+    at = forms.DateTimeField(
+        label="As of",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format=MOMENT_FORMAT),
+        error_messages={
+            "invalid": "That is not a date and time. Enter one like 2026-03-01 14:30, or pick it in the calendar."
+        },
+        help_text="Local time. Leave empty for now.",
+    )
+
+    def clean_at(self):
+        at = self.cleaned_data["at"]
+        # License years run from FIRST_LICENSE_YEAR to LAST_LICENSE_YEAR; nothing can be recorded outside them.
+        if at is not None and not FIRST_LICENSE_YEAR <= at.year <= LAST_LICENSE_YEAR:
+            raise forms.ValidationError(
+                f"Choose a moment between {FIRST_LICENSE_YEAR} and {LAST_LICENSE_YEAR}, the license years the portal covers."
+            )
+        return at
+
+
+@dataclass(frozen=True)
+class Row:
+    """One application as the page and the CSV show it."""
+
+    item: as_of.ApplicationThen
+
+    @property
+    def name(self) -> str:
+        return self.item.application.name
+
+    @property
+    def category(self) -> str:
+        return self.item.application.get_category_display()
+
+    @property
+    def coverage(self) -> str:
+        return self.item.application.get_cpt_coverage_display()
+
+    @property
+    def method(self) -> str:
+        return self.item.count.get_method_display() if self.item.count is not None else ""
+
+    @property
+    def license_status(self) -> str:
+        return self.item.license.get_status_display() if self.item.license is not None else "No license"
+
+    @property
+    def licensed_users(self) -> int | None:
+        return self.item.license.licensed_users if self.item.license is not None else None
+
+    @property
+    def per_user_text(self) -> str:
+        line = self.item.royalty
+        return dollars(line.per_user) if line else ""
+
+    @property
+    def royalty_text(self) -> str:
+        line = self.item.royalty
+        return dollars(line.amount, estimate=line.is_estimate) if line else ""
+
+    @property
+    def true_up_text(self) -> str:
+        status = self.item.position
+        return dollars(status.true_up_cost) if status is not None and status.true_up_cost else ""
+
+    def csv_values(self) -> list:
+        item, line, status = self.item, self.item.royalty, self.item.position
+        return [
+            self.name,
+            self.category,
+            self.coverage,
+            "yes" if item.in_service else "no",
+            item.users,
+            self.method,
+            item.basis,
+            self.license_status,
+            self.licensed_users,
+            line.per_user if line else None,
+            line.amount if line else None,
+            ("estimate" if line.is_estimate else "published") if line and line.amount is not None else None,
+            line.note if line else None,
+            status.label if status else None,
+            status.reason if status else None,
+            status.true_up_cost if status and status.true_up_cost else None,
+            "yes" if item.deleted_since else "no",
+        ]
+
+
+def csv_header(year: int) -> list[str]:
+    return [
+        "Application", "Category", "CPT covered by", f"In service {year}", "Users", "Method",
+        "How the users were derived", "License status", "Licensed users", "Per user", "Royalty",
+        "Rates", "Royalty note", "Position", "Position detail", "True-up cost", "Deleted since",
+    ]
+
+
+def spreadsheet_safe(value) -> str:
+    """A cell value as text; text a spreadsheet would run as a formula gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_response(snapshot: as_of.OrganizationThen, rows: list[Row]) -> HttpResponse:
+    stamp = timezone.localtime(snapshot.moment).strftime("%Y-%m-%dT%H%M")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{snapshot.organization.slug}_as-of_{stamp}.csv"'
+    writer = csv.writer(response)
+    header = csv_header(snapshot.license_year)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([spreadsheet_safe(value) for value in row.csv_values()])
+    total = snapshot.royalty
+    if total is not None and rows:
+        royalty_column = header.index("Royalty")
+        note_column = header.index("Royalty note")
+        for label, amount, note in [
+            ("Applications total", total.applications_total, ""),
+            ("Entity fee", total.entity_fee, total.entity_fee_note),
+            ("Total", total.total, "estimate" if total.is_estimate else "published rates"),
+        ]:
+            cells = [""] * len(header)
+            cells[0], cells[royalty_column], cells[note_column] = label, amount, note
+            writer.writerow([spreadsheet_safe(value) for value in cells])
+    return response
+
+
+def totals(total) -> list[tuple[str, str]]:
+    """The footer lines of the page: applications, entity fee once, total (royalty.organization_royalty)."""
+    return [
+        ("Applications", dollars(total.applications_total)),
+        (total.entity_fee_note, dollars(total.entity_fee)),
+        (f"Total ({'estimate' if total.is_estimate else 'published rates'})", dollars(total.total)),
+    ]
+
+
+def as_of_view(model_admin):
+    """The page for one organization: GET with `at` (a date-time) and optionally `format=csv`."""
+
+    @require_GET
     def view(request, object_id):
-        raise Http404
+        # get_object 404s for organizations outside the person's scope, so their ids reveal nothing.
+        organization = model_admin.get_object(request, str(object_id))
+        if not model_admin.has_view_permission(request, organization):
+            raise PermissionDenied("Looking at an organization as of a date needs view access to it.")
+        if request.GET.get("at", "").strip():
+            form = MomentForm(request.GET)
+            moment = form.cleaned_data["at"] if form.is_valid() else None
+        else:
+            moment = timezone.now()
+            form = MomentForm(initial={"at": moment})
+        snapshot = as_of.organization_as_of(organization, moment) if moment is not None else None
+        rows = [Row(item) for item in snapshot.applications] if snapshot else []
+        if snapshot is not None and request.GET.get("format") == "csv":
+            return csv_response(snapshot, rows)
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "original": organization,
+            "title": f"{organization} as of a date",
+            "form": form,
+            "snapshot": snapshot,
+            "rows": rows,
+            "total": snapshot.royalty if snapshot else None,
+            # With its offset, so the CSV is of exactly this moment whatever the time zone does that day.
+            "moment_value": timezone.localtime(moment).isoformat() if moment else "",
+            "totals": totals(snapshot.royalty) if snapshot and snapshot.royalty else [],
+        }
+        return TemplateResponse(request, "admin/licensing/organization/as_of.html", context)
+
     return view
-
-
-as_of_view = verify_view = audit_trail_view

@@ -69,7 +69,7 @@ class OrganizationAdmin(ScopedAdmin):
     def get_urls(self):
         from django.urls import path
 
-        from licensing.admin import as_of_views, audit_views, verify_views
+        from licensing.admin import as_of_views, audit_views, filings, verify_views
 
         def view(function):
             return self.admin_site.admin_view(function(self))
@@ -78,6 +78,7 @@ class OrganizationAdmin(ScopedAdmin):
             path("<int:object_id>/audit-trail/", view(audit_views.audit_trail_view), name="licensing_organization_audit_trail"),
             path("<int:object_id>/as-of/", view(as_of_views.as_of_view), name="licensing_organization_as_of"),
             path("<int:object_id>/verify/", view(verify_views.verify_view), name="licensing_organization_verify"),
+            path("<int:object_id>/prepare-filing/", view(filings.prepare_view), name="licensing_organization_prepare_filing"),
         ] + super().get_urls()
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -1,7 +1,9 @@
 """The licensing domain model, one module per concept."""
 
 from licensing.models.applications import Application, DataFile, Vendor
+from licensing.models.chains import ChainHead
 from licensing.models.counts import BaseMetric, ProxyFactor, UserCount
+from licensing.models.filings import Filing
 from licensing.models.licenses import License
 from licensing.models.memberships import Membership
 from licensing.models.organizations import BaseMetrics, Contact, Organization
@@ -11,9 +13,11 @@ __all__ = [
     "Application",
     "BaseMetric",
     "BaseMetrics",
+    "ChainHead",
     "Contact",
     "DataFile",
     "DataFileRate",
+    "Filing",
     "License",
     "Membership",
     "Organization",

@@ -1,0 +1,192 @@
+"""Officers prepare, preview, submit and re-download the AMA application; what was sent never changes."""
+
+import hashlib
+import io
+import zipfile
+
+import pytest
+from django.db import connection
+from pypdf import PdfReader
+
+from licensing.models import Contact, Filing
+from tests.admin_forms import field_errors, post_admin_form
+from tests.factories import ApplicationFactory, LicenseFactory, UserCountFactory, VendorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+@pytest.fixture
+def hospital(org_a):
+    Contact.objects.create(organization=org_a, role="legal", name="Morgan Lee", title="General Counsel")
+    billing = ApplicationFactory(organization=org_a, name="Patient Accounting", category="billing_rcm", data_files=["cpt-standard", "cpt-rvu"])
+    coder = ApplicationFactory(organization=org_a, name="Encoder Pro", category="coding")
+    ApplicationFactory(organization=org_a, name="Vendor EHR", category="ambulatory_ehr", cpt_coverage="vendor", vendor=VendorFactory())
+    UserCountFactory(application=billing, license_year=2026, direct_users=40, program_users=5, output_users=3)
+    UserCountFactory(application=coder, license_year=2026, direct_users=12)
+    LicenseFactory(application=billing, license_year=2026, licensed_users=48)
+    return org_a
+
+
+def prepare(client, organization, year=2026) -> Filing:
+    response = client.post(f"/admin/licensing/organization/{organization.pk}/prepare-filing/", {"license_year": year})
+    assert response.status_code == 302, response.content[:500]
+    return Filing.objects.get(organization=organization, license_year=year)
+
+
+def test_prepare_includes_direct_applications_and_the_signatory(officer_client, hospital):
+    filing = prepare(officer_client, hospital)
+    assert sorted(app.name for app in filing.applications.all()) == ["Encoder Pro", "Patient Accounting"]
+    assert (filing.status, filing.signatory_name, filing.signatory_title) == ("draft", "Morgan Lee", "General Counsel")
+    page = officer_client.get(f"/admin/licensing/filing/{filing.pk}/change/").content.decode()
+    assert "Preview PDF (draft)" in page
+
+
+def test_draft_preview_is_watermarked_and_prefilled(officer_client, hospital):
+    filing = prepare(officer_client, hospital)
+    response = officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/")
+    assert response["Content-Type"] == "application/pdf"
+    assert "CPT-license-application_alpha-health_2026_DRAFT.pdf" in response["Content-Disposition"]
+    text = pdf_text(response.content)
+    for expected in ["DRAFT", "Alpha Health", "Patient Accounting", "Encoder Pro", "48", "12"]:
+        assert expected in text, expected
+    assert "Vendor EHR" not in text
+
+
+def test_submit_refuses_with_what_is_missing(officer_client, hospital):
+    filing = prepare(officer_client, hospital)
+    uncounted = ApplicationFactory(organization=hospital, name="Lab Interface")
+    filing.applications.add(uncounted)
+    response = officer_client.post(f"/admin/licensing/filing/{filing.pk}/submit/", follow=True)
+    shown = " ".join(messages_of(response))
+    assert "Not submitted" in shown
+    assert "Lab Interface: no user count for 2026" in shown
+    assert "attestations" in shown
+    filing.refresh_from_db()
+    assert (filing.status, filing.pdf_sha256, filing.pdf) == ("draft", "", None)
+
+
+def test_filing_without_signatory_or_applications_cannot_be_submitted(officer_client, org_a):
+    filing = prepare(officer_client, org_a)
+    response = officer_client.post(f"/admin/licensing/filing/{filing.pk}/submit/", follow=True)
+    shown = " ".join(messages_of(response))
+    assert "signatory's name and title" in shown and "includes no applications" in shown
+    assert Filing.objects.get(pk=filing.pk).status == "draft"
+
+
+def attest(client, filing):
+    response = post_admin_form(
+        client, f"/admin/licensing/filing/{filing.pk}/change/",
+        {"attests_accurate": True, "attests_will_report_changes": True},
+    )
+    assert response.status_code == 302, field_errors(response)
+
+
+def submit(client, filing) -> Filing:
+    attest(client, filing)
+    response = client.post(f"/admin/licensing/filing/{filing.pk}/submit/", follow=True)
+    assert any("Submitted and frozen" in message for message in messages_of(response)), messages_of(response)
+    return Filing.objects.get(pk=filing.pk)
+
+
+def test_submission_freezes_bytes_that_later_changes_never_touch(officer_client, hospital):
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    assert filing.status == "submitted" and filing.submitted_at is not None
+    assert filing.pdf_sha256 == hashlib.sha256(bytes(filing.pdf)).hexdigest()
+    assert filing.snapshot["applications"][0]["count"]["users"] == 12  # Encoder Pro, sorted by name
+    first = officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").content
+    assert "DRAFT" not in pdf_text(first)
+
+    count = hospital.applications.get(name="Encoder Pro").user_counts.get()
+    count.direct_users = 99
+    count._change_reason = "Recount after submission"
+    count.save()
+    again = officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").content
+    assert hashlib.sha256(again).hexdigest() == hashlib.sha256(first).hexdigest() == filing.pdf_sha256
+    text = pdf_text(again)
+    # The fee table still lists the 12 users counted when it was sent, not today's 99.
+    assert "Encoder Pro 12 $18.50" in text
+    assert "Encoder Pro 99" not in text
+
+    response = officer_client.get(f"/admin/licensing/filing/{filing.pk}/verify/", follow=True)
+    assert any("Match" in message for message in messages_of(response))
+
+
+def test_verify_reports_a_stored_pdf_altered_in_the_database(officer_client, hospital):
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE licensing_filing SET pdf = %s WHERE id = %s", [b"%PDF-1.7 forged", filing.pk])
+    response = officer_client.get(f"/admin/licensing/filing/{filing.pk}/verify/", follow=True)
+    assert any("Mismatch" in message for message in messages_of(response))
+
+
+def test_submitted_filing_cannot_be_edited_and_correction_supersedes(officer_client, hospital):
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    url = f"/admin/licensing/filing/{filing.pk}/change/"
+    assert officer_client.post(url, {"signatory_name": "Someone Else"}).status_code == 403
+    assert Filing.objects.get(pk=filing.pk).signatory_name == "Morgan Lee"
+    response = officer_client.post(f"/admin/licensing/filing/{filing.pk}/correct/", follow=True)
+    correction = Filing.objects.get(supersedes=filing)
+    assert correction.status == "draft"
+    assert sorted(a.name for a in correction.applications.all()) == ["Encoder Pro", "Patient Accounting"]
+    assert any("Correction" in message for message in messages_of(response))
+    original = Filing.objects.get(pk=filing.pk)
+    assert (original.status, original.pdf_sha256) == ("submitted", filing.pdf_sha256)
+
+
+def test_recording_the_amas_answer(officer_client, hospital):
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    officer_client.post(f"/admin/licensing/filing/{filing.pk}/outcome/", {"status": "accepted", "ama_reference": "AMA-2026-7781"})
+    filing.refresh_from_db()
+    assert (filing.status, filing.ama_reference) == ("accepted", "AMA-2026-7781")
+    row = filing.history.order_by("-history_id").first()
+    assert row.history_user_name == "officer-a" and "accepted" in row.history_change_reason
+
+
+def test_zip_of_selected_filings(officer_client, hospital, org_a):
+    submitted = submit(officer_client, prepare(officer_client, hospital))
+    draft = prepare(officer_client, hospital, year=2027)
+    response = officer_client.post(
+        "/admin/licensing/filing/", {"action": "download_zip", "_selected_action": [submitted.pk, draft.pk]}
+    )
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = sorted(archive.namelist())
+    assert names == sorted([
+        "CPT-license-application_alpha-health_2026.pdf",
+        f"CPT-license-application_alpha-health_2027_DRAFT-{draft.pk}.pdf",
+    ])
+    assert archive.read("CPT-license-application_alpha-health_2026.pdf") == bytes(submitted.pdf)
+    for name in names:
+        assert len(PdfReader(io.BytesIO(archive.read(name))).pages) >= 1
+
+
+def test_auditor_downloads_but_cannot_submit(client, auditor, officer_client, hospital):
+    filing = prepare(officer_client, hospital)
+    attest(officer_client, filing)
+    client.force_login(auditor)
+    assert client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").status_code == 200
+    assert client.post(f"/admin/licensing/filing/{filing.pk}/submit/").status_code == 403
+    assert client.post(f"/admin/licensing/organization/{hospital.pk}/prepare-filing/", {"license_year": 2026}).status_code == 403
+    assert Filing.objects.get(pk=filing.pk).status == "draft"
+
+
+def test_other_organizations_filings_are_not_found(client, officer_client, hospital, org_b):
+    from tests.factories import UserFactory, member
+
+    filing = prepare(officer_client, hospital)
+    outsider = UserFactory(username="officer-b")
+    member(outsider, org_b, "officer")
+    client.force_login(outsider)
+    for suffix in ["change/", "pdf/", "verify/"]:
+        assert client.get(f"/admin/licensing/filing/{filing.pk}/{suffix}").status_code == 404
+    assert client.post(f"/admin/licensing/filing/{filing.pk}/submit/").status_code == 404
+    zipped = client.post("/admin/licensing/filing/", {"action": "download_zip", "_selected_action": [filing.pk]})
+    assert zipped.status_code == 302  # nothing selectable: the admin says no items were selected
