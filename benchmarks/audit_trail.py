@@ -20,22 +20,23 @@ import statistics
 import sys
 import time
 import tracemalloc
+import typing
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from seed_scale import PostgresTarget, SQLiteTarget, database_label  # noqa: E402  (beside this file)
+from seed_scale import PostgresTarget, SQLiteTarget, database_label  # noqa: E402 (benchmarks are scripts; the path is set just above)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START_MARKER = "<!-- audit-trail-results:start -->"
 END_MARKER = "<!-- audit-trail-results:end -->"
 TABLE_HEADER = (
-    "| Date | Database | History rows | Rows of the organization | First page, superuser: median / p95 (ms) "
-    "| First page, officer: median / p95 (ms) | Queries | Filtered pages: median (ms) | CSV, 10,000 changes (s) "
-    "| CSV peak Python memory (MB) |\n"
-    "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"
+    "| Date | Database | Load (1 min) | History rows | Rows of the organization "
+    "| First page, superuser: median / p95 (ms) | First page, officer: median / p95 (ms) | Queries "
+    "| Filtered pages: median (ms) | CSV, 10,000 changes (s) | CSV peak Python memory (MB) |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"
 )
 # The issue's requirement for the first page, PostgreSQL, median.
 BUDGET_MS = 500
@@ -52,14 +53,25 @@ TARGET_APPLICATIONS = 30
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default="", help="postgres://... to run on PostgreSQL; empty for a temporary SQLite file")
+    parser.add_argument(
+        "--database-url", default="", help="postgres://... to run on PostgreSQL; empty for a temporary SQLite file"
+    )
     parser.add_argument("--total", type=int, default=1_000_000, help="history rows in the database (default 1,000,000)")
-    parser.add_argument("--org-rows", type=int, default=100_000, help="history rows of the measured organization (default 100,000)")
-    parser.add_argument("--orgs", type=int, default=10_000, help="organizations seed_demo --scale creates (default 10,000)")
+    parser.add_argument(
+        "--org-rows", type=int, default=100_000, help="history rows of the measured organization (default 100,000)"
+    )
+    parser.add_argument(
+        "--orgs", type=int, default=10_000, help="organizations seed_demo --scale creates (default 10,000)"
+    )
     parser.add_argument("--repeat", type=int, default=20, help="renders timed per person (default 20)")
-    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the first page's slowest queries")
+    parser.add_argument(
+        "--explain", action="store_true", help="print EXPLAIN ANALYZE of the first page's slowest queries"
+    )
     parser.add_argument("--verify", action="store_true", help="check the organization's hash chains after building")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards and print its URL")
+    parser.add_argument(
+        "--existing", default="", metavar="URL", help="measure a database a --keep run left (no build, no drop)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="print the result only; leave docs/benchmarks.md alone")
     return parser.parse_args()
 
@@ -98,7 +110,9 @@ def reference_models():
 def organization_rows(organization_id: int) -> int:
     from licensing import audit_trail
 
-    return sum(t.history_model.objects.filter(organization_id=organization_id).count() for t in audit_trail.RECORD_TYPES)
+    return sum(
+        t.history_model.objects.filter(organization_id=organization_id).count() for t in audit_trail.RECORD_TYPES
+    )
 
 
 def people_and_target(orgs: int):
@@ -126,32 +140,69 @@ def people_and_target(orgs: int):
         existing = target.applications.count()
         apps = [
             Application(
-                organization=target, name=f"Clinical system {n:02d}", category=categories[n % len(categories)],
-                vendor=vendors[n % len(vendors)], product_version="2026.1", in_service_from=datetime.date(2020, 1, 1),
+                organization=target,
+                name=f"Clinical system {n:02d}",
+                category=categories[n % len(categories)],
+                vendor=vendors[n % len(vendors)],
+                product_version="2026.1",
+                in_service_from=datetime.date(2020, 1, 1),
             )
             for n in range(TARGET_APPLICATIONS - existing)
         ]
         standard = DataFile.objects.get(code=demo.STD).pk
-        history.bulk_create(apps, Application, actor=admin, reason="Benchmark", m2m={"data_files": [[standard] for _ in apps]})
         history.bulk_create(
-            [UserCount(application=app, license_year=year, direct_users=10) for app in apps for year in demo.SCALE_YEARS],
-            UserCount, actor=admin, reason="Benchmark",
+            apps, Application, actor=admin, reason="Benchmark", m2m={"data_files": [[standard] for _ in apps]}
+        )
+        history.bulk_create(
+            [
+                UserCount(application=app, license_year=year, direct_users=10)
+                for app in apps
+                for year in demo.SCALE_YEARS
+            ],
+            UserCount,
+            actor=admin,
+            reason="Benchmark",
         )
         history.bulk_create(
             [License(application=app, license_year=year, status="needed") for app in apps for year in demo.SCALE_YEARS],
-            License, actor=admin, reason="Benchmark",
+            License,
+            actor=admin,
+            reason="Benchmark",
         )
         history.bulk_create(
-            [Contact(organization=target, role=role, name=f"Benchmark {role} contact", title="Manager")
-             for role in ["primary", "billing", "legal"]],
-            Contact, actor=admin, reason="Benchmark",
+            [
+                Contact(organization=target, role=role, name=f"Benchmark {role} contact", title="Manager")
+                for role in ["primary", "billing", "legal"]
+            ],
+            Contact,
+            actor=admin,
+            reason="Benchmark",
         )
         included = list(target.applications.values_list("pk", flat=True)[:5])
         history.bulk_create(
-            [Filing(organization=target, license_year=year) for year in demo.SCALE_YEARS], Filing,
-            actor=admin, reason="Benchmark", m2m={"applications": [included, included]},
+            [Filing(organization=target, license_year=year) for year in demo.SCALE_YEARS],
+            Filing,
+            actor=admin,
+            reason="Benchmark",
+            m2m={"applications": [included, included]},
         )
     return admin, officer, people, target
+
+
+def existing_people_and_target():
+    from django.contrib.auth import get_user_model
+
+    from licensing import demo
+    from licensing.models import Organization
+
+    User = get_user_model()
+    people = list(User.objects.filter(username__startswith="bench-person-").order_by("username"))
+    return (
+        User.objects.get(username=demo.ADMIN_LOGIN.username),
+        User.objects.get(username="bench-officer"),
+        people,
+        Organization.objects.get(slug=demo._scale_slug(1)),
+    )
 
 
 # How each record type changes from one version to the next; `v` counts the object's versions.
@@ -200,7 +251,9 @@ def _mutate_license(obj, v):
     obj.licensed_users = 10 + v % 50
     if v % 4 == 0:
         obj.status = LICENSE_STATUSES[(v // 4) % len(LICENSE_STATUSES)]
-        obj.agreement_number = f"AMA-IU-{obj.license_year}-{obj.pk:08d}" if obj.status == "active" else obj.agreement_number
+        obj.agreement_number = (
+            f"AMA-IU-{obj.license_year}-{obj.pk:08d}" if obj.status == "active" else obj.agreement_number
+        )
     if v % 6 == 0:
         obj.notes = f"Reviewed in round {v}"
 
@@ -216,7 +269,7 @@ class Versions:
     follow it in other passes; the next id per historical table is shared by every Versions of that table.
     """
 
-    next_ids: dict = {}
+    next_ids: typing.ClassVar[dict] = {}
 
     def __init__(self, model, objects, organization_ids: dict, mutate):
         from django.db.models import Max
@@ -233,7 +286,9 @@ class Versions:
         ids = [obj.pk for obj in self.objects]
         self.latest = {}
         for start in range(0, len(ids), 10_000):
-            rows = self.history_model.objects.filter(**{f"{pk_name}__in": ids[start : start + 10_000]}).order_by(pk_name, "-history_id")
+            rows = self.history_model.objects.filter(**{f"{pk_name}__in": ids[start : start + 10_000]}).order_by(
+                pk_name, "-history_id"
+            )
             for row in rows:
                 self.latest.setdefault(getattr(row, pk_name), row)
         self.m2m_fields = list(getattr(self.history_model, "_history_m2m_fields", []))
@@ -245,7 +300,9 @@ class Versions:
                 self.links[getattr(link, f"{source}_id")].setdefault(field.name, []).append(link)
         self.versions = {obj.pk: 0 for obj in self.objects}
         if self.history_model not in Versions.next_ids:
-            Versions.next_ids[self.history_model] = (self.history_model.objects.aggregate(top=Max("history_id"))["top"] or 0) + 1
+            Versions.next_ids[self.history_model] = (
+                self.history_model.objects.aggregate(top=Max("history_id"))["top"] or 0
+            ) + 1
         self.stamp = history.stamp
         self.m2m_history_model_of = history.m2m_history_model_of
 
@@ -273,22 +330,30 @@ class Versions:
             )
             Versions.next_ids[self.history_model] += 1
             links = self._link_ids(obj.pk)
-            self.stamp(row, instance=obj, previous=self.latest.get(obj.pk), previous_m2m=links, m2m_ids=links,
-                       organization_id=self.organization_ids[obj.pk])
+            self.stamp(
+                row,
+                instance=obj,
+                previous=self.latest.get(obj.pk),
+                previous_m2m=links,
+                m2m_ids=links,
+                organization_id=self.organization_ids[obj.pk],
+            )
             self.latest[obj.pk] = row
             rows.append(row)
             for field in self.m2m_fields:
                 m2m_history = self.m2m_history_model_of(self.history_model, field)
                 names = [f.attname for f in field.remote_field.through._meta.concrete_fields]
-                m2m_rows += [(m2m_history, m2m_history(history=row, **{n: getattr(link, n) for n in names}))
-                             for link in self.links[obj.pk].get(field.name, [])]
+                m2m_rows += [
+                    (m2m_history, m2m_history(history=row, **{n: getattr(link, n) for n in names}))
+                    for link in self.links[obj.pk].get(field.name, [])
+                ]
         insert(self.history_model, rows)
         for m2m_history, group in itertools.groupby(m2m_rows, key=lambda pair: pair[0]):
             m2m_history.objects.bulk_create([copy for _, copy in group], batch_size=BATCH)
         return len(rows)
 
     def finish(self):
-        """Move each record's chain head (if licensing.history keeps them) and the table's id sequence past the new rows."""
+        """Point each record's chain head (if licensing.history keeps them) at its newest row; move the id sequence."""
         from licensing import history
 
         move_heads = getattr(history, "move_heads", None)
@@ -319,13 +384,18 @@ def insert(model, rows) -> None:
     fields = model._meta.concrete_fields
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                values = [getattr(row, f.attname) for f in fields]
-                if json_fields:
-                    values = [Jsonb(v) if f.attname in json_fields and v is not None else v for f, v in zip(fields, values)]
-                copy.write_row(values)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            values = [getattr(row, f.attname) for f in fields]
+            if json_fields:
+                values = [
+                    Jsonb(v) if f.attname in json_fields and v is not None else v
+                    for f, v in zip(fields, values, strict=True)
+                ]
+            copy.write_row(values)
 
 
 def clock_from(start: datetime.datetime):
@@ -339,14 +409,27 @@ def build_history(total: int, org_rows: int, people, target) -> None:
     from django.db import transaction
 
     from licensing.models import (
-        Application, BaseMetrics, Contact, Filing, License, Membership, Organization, UserCount, Vendor,
+        Application,
+        BaseMetrics,
+        Contact,
+        Filing,
+        License,
+        Membership,
+        Organization,
+        UserCount,
+        Vendor,
     )
 
     vendor_ids = list(Vendor.objects.order_by("pk").values_list("pk", flat=True)[:3])
     mutations = {
-        Organization: _mutate_organization, Contact: _mutate_contact, BaseMetrics: _mutate_basemetrics,
-        Membership: _mutate_membership, Application: lambda obj, v: _mutate_application(obj, v, vendor_ids),
-        UserCount: _mutate_usercount, License: _mutate_license, Filing: _mutate_filing,
+        Organization: _mutate_organization,
+        Contact: _mutate_contact,
+        BaseMetrics: _mutate_basemetrics,
+        Membership: _mutate_membership,
+        Application: lambda obj, v: _mutate_application(obj, v, vendor_ids),
+        UserCount: _mutate_usercount,
+        License: _mutate_license,
+        Filing: _mutate_filing,
     }
     owned_by_target = {
         Organization: Organization.objects.filter(pk=target.pk),
@@ -359,15 +442,19 @@ def build_history(total: int, org_rows: int, people, target) -> None:
         Filing: Filing.objects.filter(organization=target),
     }
     target_sets = {
-        model: Versions(model, queryset.order_by("pk"), {}, mutations[model]) for model, queryset in owned_by_target.items()
+        model: Versions(model, queryset.order_by("pk"), {}, mutations[model])
+        for model, queryset in owned_by_target.items()
     }
     for versions in target_sets.values():
         versions.organization_ids = {obj.pk: target.pk for obj in versions.objects}
 
     # Everyone else's counts, licenses and base metrics get new versions too, spread over the same years.
     other_sets = []
-    for model, path in [(License, "application__organization_id"), (UserCount, "application__organization_id"),
-                        (BaseMetrics, "organization_id")]:
+    for model, path in [
+        (License, "application__organization_id"),
+        (UserCount, "application__organization_id"),
+        (BaseMetrics, "organization_id"),
+    ]:
         queryset = model.objects.exclude(**{path: target.pk}).order_by("pk")
         owners = dict(queryset.values_list("pk", path))
         other_sets.append(Versions(model, queryset, owners, mutations[model]))
@@ -404,7 +491,10 @@ def build_history(total: int, org_rows: int, people, target) -> None:
                     objs = list({obj.pk: obj for _, obj in group}.values())
                     written_other += versions.write(objs, clock, people, "Benchmark change")
                 due = round((round_number + 1) * other_versions / ROUNDS) - written_other
-        print(f"  round {round_number + 1}/{ROUNDS}: {written_target:,} target rows, {written_other:,} other rows", flush=True)
+        print(
+            f"  round {round_number + 1}/{ROUNDS}: {written_target:,} target rows, {written_other:,} other rows",
+            flush=True,
+        )
     for versions in list(target_sets.values()) + other_sets:
         versions.finish()
     # The target's live records take their newest versions, so "Verify history" finds its chains intact
@@ -434,7 +524,7 @@ def timed_renders(client, url: str, repeat: int) -> list[float]:
         started = time.perf_counter()
         response = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200 or response.context and response.context.get("problems"):
+        if response.status_code != 200 or (response.context and response.context.get("problems")):
             raise SystemExit(f"{url} answered {response.status_code}: {response.content[:300]!r}")
     return times
 
@@ -492,6 +582,8 @@ def measure(target, officer, admin, people, repeat: int, show_plans: bool) -> di
     superuser_client, officer_client = Client(), Client()
     superuser_client.force_login(admin)
     officer_client.force_login(officer)
+    # The benchmark machine is shared: the load beside the measurement explains outliers.
+    load = os.getloadavg()[0]
     superuser_times = timed_renders(superuser_client, base, repeat)
     officer_times = timed_renders(officer_client, base, repeat)
     queries, captured = query_count(officer_client, base)
@@ -504,7 +596,10 @@ def measure(target, officer, admin, people, repeat: int, show_plans: bool) -> di
         "month": f"{base}?since=2026-03-01&until=2026-03-31",
         "page 50": f"{base}?p=50",
     }
-    filtered_ms = {name: statistics.median(timed_renders(officer_client, url, max(3, repeat // 4))) for name, url in filtered.items()}
+    filtered_ms = {
+        name: statistics.median(timed_renders(officer_client, url, max(3, repeat // 4)))
+        for name, url in filtered.items()
+    }
     csv_url = f"{base}?format=csv"
     csv_seconds = statistics.median([csv_export(officer_client, csv_url, 10_000) for _ in range(3)])
     tracemalloc.start()
@@ -512,6 +607,7 @@ def measure(target, officer, admin, people, repeat: int, show_plans: bool) -> di
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
+        "load": load,
         "superuser_median": statistics.median(superuser_times),
         "superuser_p95": p95(superuser_times),
         "officer_median": statistics.median(officer_times),
@@ -531,8 +627,9 @@ def measure(target, officer, admin, people, repeat: int, show_plans: bool) -> di
 def table_row(result: dict) -> str:
     filtered = ", ".join(f"{name} {ms:.0f}" for name, ms in result["filtered"].items())
     return (
-        f"| {result['date']} | {result['database']} | {result['history_rows']:,} | {result['organization_rows']:,} "
-        f"| {result['superuser_median']:.0f} / {result['superuser_p95']:.0f} | {result['officer_median']:.0f} / {result['officer_p95']:.0f} "
+        f"| {result['date']} | {result['database']} | {result['load']:.1f} | {result['history_rows']:,} "
+        f"| {result['organization_rows']:,} | {result['superuser_median']:.0f} / {result['superuser_p95']:.0f} "
+        f"| {result['officer_median']:.0f} / {result['officer_p95']:.0f} "
         f"| {result['queries']} | {filtered} | {result['csv_seconds']:.2f} | {result['csv_peak_mb']:.1f} |"
     )
 
@@ -545,10 +642,15 @@ def update_docs(result: dict) -> None:
     head, rest = text.split(START_MARKER, 1)
     body, tail = rest.split(END_MARKER, 1)
     rows = [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| Date")]
+
+    def key_of(row):
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        return (cells[1], cells[3], cells[4])
+
     key = (result["database"], f"{result['history_rows']:,}", f"{result['organization_rows']:,}")
-    rows = [row for row in rows if tuple(cell.strip() for cell in row.strip("|").split("|")[1:4]) != key]
+    rows = [row for row in rows if key_of(row) != key]
     rows.append(table_row(result))
-    rows.sort(key=lambda row: [cell.strip() for cell in row.strip("|").split("|")][1:4])
+    rows.sort(key=key_of)
     DOCS.write_text(f"{head}{START_MARKER}\n{TABLE_HEADER}\n" + "\n".join(rows) + f"\n{END_MARKER}{tail}")
 
 
@@ -558,7 +660,10 @@ def main():
         raise SystemExit("--org-rows must be below --total")
     url = args.database_url
     target_db = AuditPostgresTarget(url) if url else SQLiteTarget()
-    target_db.create()
+    if args.existing:
+        target_db.url, args.keep = args.existing, True
+    else:
+        target_db.create()
     started = time.perf_counter()
     try:
         os.environ.update(
@@ -567,7 +672,9 @@ def main():
                 "DJANGO_SETTINGS_MODULE": "portal.settings",
                 # Production-like: no query log kept in memory, no debug pages.
                 "DEBUG": "False",
-                "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-0123456789"),
+                "SECRET_KEY": os.environ.get(
+                    "SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-0123456789"
+                ),
             }
         )
         import django
@@ -578,20 +685,31 @@ def main():
 
         call_command("migrate", verbosity=0)
         database = database_label()
-        print(f"Building {args.total:,} history rows ({args.org_rows:,} for one organization) on {database}...", flush=True)
-        admin, officer, people, target = people_and_target(args.orgs)
-        seeded = time.perf_counter()
-        print(f"  seed_demo --scale {args.orgs}: {seeded - started:.0f} s", flush=True)
-        build_history(args.total, args.org_rows, [admin, officer, *people], target)
-        analyze()
+        if args.existing:
+            admin, officer, people, target = existing_people_and_target()
+        else:
+            print(
+                f"Building {args.total:,} history rows ({args.org_rows:,} for one organization) on {database}...",
+                flush=True,
+            )
+            admin, officer, people, target = people_and_target(args.orgs)
+            seeded = time.perf_counter()
+            print(f"  seed_demo --scale {args.orgs}: {seeded - started:.0f} s", flush=True)
+            build_history(args.total, args.org_rows, [admin, officer, *people], target)
+            analyze()
         built = time.perf_counter()
         if args.verify:
             from licensing import verification
 
             breaks = verification.verify(organization_id=target.pk)
-            print(f"  verify: {len(breaks)} break(s) in the organization's history" + "".join(f"\n    {b}" for b in breaks[:5]))
+            print(
+                f"  verify: {len(breaks)} break(s) in the organization's history"
+                + "".join(f"\n    {b}" for b in breaks[:5])
+            )
         total, organization = history_rows(), organization_rows(target.pk)
-        print(f"  built in {built - started:.0f} s: {total:,} history rows, {organization:,} of {target.name}", flush=True)
+        print(
+            f"  built in {built - started:.0f} s: {total:,} history rows, {organization:,} of {target.name}", flush=True
+        )
         result = measure(target, officer, admin, people, args.repeat, args.explain)
         connections.close_all()
     finally:
@@ -600,10 +718,13 @@ def main():
         else:
             target_db.drop()
 
-    result.update(date=datetime.date.today().isoformat(), database=database, history_rows=total, organization_rows=organization)
+    result.update(
+        date=datetime.date.today().isoformat(), database=database, history_rows=total, organization_rows=organization
+    )
     verdict = "within" if result["superuser_median"] < BUDGET_MS and result["officer_median"] < BUDGET_MS else "OVER"
     print(
-        f"Audit trail first page on {database} with {total:,} history rows ({organization:,} for the organization): "
+        f"Load {result['load']:.1f}. Audit trail first page on {database} with {total:,} history rows "
+        f"({organization:,} for the organization): "
         f"superuser median {result['superuser_median']:.0f} ms (p95 {result['superuser_p95']:.0f}), "
         f"officer median {result['officer_median']:.0f} ms (p95 {result['officer_p95']:.0f}), "
         f"{verdict} the {BUDGET_MS} ms budget; {result['queries']} queries. "

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seed_scale import PostgresTarget, SQLiteTarget, database_label
+from seed_scale import PostgresTarget, SQLiteTarget, database_label  # noqa: E402 (benchmarks are scripts; the path is set just above)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START_MARKER = "<!-- pdf-render-results:start -->"

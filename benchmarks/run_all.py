@@ -13,6 +13,7 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0
 BENCHMARKS = [
     ["seed_scale.py", "--orgs", os.environ.get("BENCH_ORGS", "10000")],
     ["pdf_render.py"],
+    ["audit_trail.py"],
 ]
 
 

@@ -12,7 +12,7 @@ def record_reference_history(sender, using="default", **kwargs):
 
     with transaction.atomic(using=using):
         for name in REFERENCE_MODELS:
-            history.record_missing(sender.get_model(name), reason="Reference data loaded by a data migration")
+            history.record_missing(sender.get_model(name), reason=history.MIGRATION_BASELINE_REASON)
 
 
 class LicensingConfig(AppConfig):

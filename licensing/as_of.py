@@ -31,8 +31,7 @@ from licensing.models import (
     Vendor,
 )
 
-# The change reason licensing.apps gives the first history row of reference data loaded by data migrations.
-MIGRATION_BASELINE_REASON = "Reference data loaded by a data migration"
+MIGRATION_BASELINE_REASON = history.MIGRATION_BASELINE_REASON
 
 
 def license_year_of(moment: datetime.datetime) -> int:

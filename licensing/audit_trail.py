@@ -59,21 +59,29 @@ class RecordType:
         return RECORD_TYPES.index(self)
 
 
-def _named(value, fallback: str) -> str:
-    return value if value else fallback
+# Labels read the row itself and the names _load_rows annotates, so a label costs no query.
+def _metrics_label(row) -> str:
+    return f"{row.organization_name or 'Base metrics'} {row.license_year}"
+
+
+def _membership_label(row) -> str:
+    return f"{row.person_name or f'person #{row.user_id}'} ({row.get_role_display()})"
+
+
+def _application_year_label(row) -> str:
+    return f"{row.application_name or f'application #{row.application_id}'} {row.license_year}"
 
 
 # What the trail lists, in the order the filter offers them. A new organization-owned model is one line
 # here (and one in licensing.access.ORGANIZATION_PATHS, which a test checks against this list).
-# Each label reads only the row itself and the names _load_rows annotates, so it costs no query.
 RECORD_TYPES = (
     RecordType("organization", lambda row: row.name),
     RecordType("contact", lambda row: f"{row.name} ({row.get_role_display()})"),
-    RecordType("basemetrics", lambda row: f"{_named(row.organization_name, 'Base metrics')} {row.license_year}"),
-    RecordType("membership", lambda row: f"{_named(row.person_name, f'person #{row.user_id}')} ({row.get_role_display()})"),
+    RecordType("basemetrics", _metrics_label),
+    RecordType("membership", _membership_label),
     RecordType("application", lambda row: row.name),
-    RecordType("usercount", lambda row: f"{_named(row.application_name, f'application #{row.application_id}')} {row.license_year}"),
-    RecordType("license", lambda row: f"{_named(row.application_name, f'application #{row.application_id}')} {row.license_year}"),
+    RecordType("usercount", _application_year_label),
+    RecordType("license", _application_year_label),
     RecordType("filing", lambda row: f"CPT license application {row.license_year}"),
 )
 BY_KEY = {record_type.key: record_type for record_type in RECORD_TYPES}
@@ -92,7 +100,7 @@ class Filters:
     field: str | None = None
 
     def field_name(self) -> str | None:
-        """The model field's name (FieldChange.field) of the field filter: "distributor" for "license.distributor_id"."""
+        """The field filter's model field name, as in FieldChange.field: "distributor" for "license.distributor_id"."""
         if not self.field:
             return None
         key, attname = self.field.split(".", 1)
@@ -153,7 +161,9 @@ def field_label(value: str) -> str:
 def people(organization_id: int) -> list[str]:
     """Usernames on this organization's history rows (SYSTEM_PERSON for rows without one), in one query."""
     branches = [
-        record_type.history_model.objects.filter(organization_id=organization_id).order_by().values_list("history_user_name")
+        record_type.history_model.objects.filter(organization_id=organization_id)
+        .order_by()
+        .values_list("history_user_name")
         for record_type in RECORD_TYPES
     ]
     names = {name for (name,) in branches[0].union(*branches[1:])}
@@ -211,7 +221,9 @@ def _after(record_type: RecordType, key: Key) -> Q:
     return Q(history_date__lte=key.when) & (Q(history_date__lt=key.when) | same_moment)
 
 
-def keys(organization_id: int, filters: Filters, *, start: int = 0, stop: int = PAGE_SIZE, after: Key | None = None) -> list[Key]:
+def keys(
+    organization_id: int, filters: Filters, *, start: int = 0, stop: int = PAGE_SIZE, after: Key | None = None
+) -> list[Key]:
     """Rows `start` to `stop` of the trail (after `after`, if given), as Keys, in one query."""
     if stop <= start:
         return []
@@ -237,7 +249,9 @@ def keys(organization_id: int, filters: Filters, *, start: int = 0, stop: int = 
 
 def count(organization_id: int, filters: Filters) -> int:
     """How many rows the trail has under these filters, in one query."""
-    union = _union([_branch(record_type, organization_id, filters).values("history_id") for record_type in filters.record_types()])
+    union = _union(
+        [_branch(record_type, organization_id, filters).values("history_id") for record_type in filters.record_types()]
+    )
     return union.count() if union is not None else 0
 
 
@@ -275,9 +289,14 @@ def _load_rows(record_type: RecordType, history_ids: list[int]) -> dict[int, mod
         Application = apps.get_model("licensing", "Application")
         # A deleted application keeps the name its last history row recorded.
         last_recorded = (
-            BY_KEY["application"].history_model.objects.filter(id=OuterRef("application_id")).order_by("-history_id").values("name")[:1]
+            BY_KEY["application"]
+            .history_model.objects.filter(id=OuterRef("application_id"))
+            .order_by("-history_id")
+            .values("name")[:1]
         )
-        rows = rows.annotate(application_name=Coalesce(_name_of(Application, "application_id"), Subquery(last_recorded)))
+        rows = rows.annotate(
+            application_name=Coalesce(_name_of(Application, "application_id"), Subquery(last_recorded))
+        )
     if "user" in fields:
         rows = rows.annotate(person_name=_name_of(get_user_model(), "user_id", get_user_model().USERNAME_FIELD))
     if "organization" in fields:
@@ -332,7 +351,18 @@ def all_entries(organization_id: int, filters: Filters, *, chunk_size: int | Non
 # Export lines
 # ---------------------------------------------------------------------------------------------
 
-EXPORT_HEADER = ["Date", "Person", "Record type", "Record id", "Record", "Action", "Field", "Old value", "New value", "Reason"]
+EXPORT_HEADER = [
+    "Date",
+    "Person",
+    "Record type",
+    "Record id",
+    "Record",
+    "Action",
+    "Field",
+    "Old value",
+    "New value",
+    "Reason",
+]
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -350,7 +380,14 @@ def export_lines(entry: Entry, *, field_name: str | None = None) -> Iterator[lis
     With `field_name` (the field filter), only that field's changes: the other fields the row changed are
     on the trail page, but an export of one field's changes lists that field alone.
     """
-    common = [timezone.localtime(entry.when), entry.person or SYSTEM_LABEL, entry.record_type.label, entry.object_id, entry.record, entry.action]
+    common = [
+        timezone.localtime(entry.when),
+        entry.person or SYSTEM_LABEL,
+        entry.record_type.label,
+        entry.object_id,
+        entry.record,
+        entry.action,
+    ]
     chosen = [change for change in entry.changes if field_name is None or change.field == field_name]
     if not chosen:
         if field_name is None:

@@ -100,7 +100,9 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
                     wanted[field.related_model].update(target_ids)
     names = {}
     for related, ids in wanted.items():
-        for obj in related._default_manager.filter(pk__in=ids):
+        # Names like "Billing system (Alpha Health)" read their required parents; load them in the same query.
+        parents = [f.name for f in related._meta.concrete_fields if isinstance(f, models.ForeignKey) and not f.null]
+        for obj in related._default_manager.select_related(*parents).filter(pk__in=ids):
             names[(related, obj.pk)] = str(obj)
     result = {}
     for history_model, group in by_model.items():

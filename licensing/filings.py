@@ -98,6 +98,13 @@ def _count_section(count) -> dict:
     return section
 
 
+def _fee_note(line, file_names: dict, year: int) -> str:
+    """The royalty note in words: data files by name, not by code."""
+    if line.unpriced_files:
+        return f"No {year} rate for: " + ", ".join(file_names.get(code, code) for code in line.unpriced_files)
+    return line.note
+
+
 def snapshot(filing, *, generated_at=None) -> dict:
     """Everything the application PDF shows, as JSON-ready values (strings for money)."""
     organization = filing.organization
@@ -107,6 +114,7 @@ def snapshot(filing, *, generated_at=None) -> dict:
     table = royalty.RateTable.load()
     rates, rates_problem = standing.rates_for(table, year)
     by_app = standing.standings(applications, [year], table=table) if applications else {}
+    file_names = dict(DataFile.objects.values_list("code", "name"))
     sections, fee_lines = [], []
     for application in applications:
         item = by_app[(application.pk, year)]
@@ -133,9 +141,8 @@ def snapshot(filing, *, generated_at=None) -> dict:
             "per_user": _money(line.per_user) if line else None,
             "flat_fees": _money(line.flat_fees) if line else None,
             "amount": _money(line.amount) if line else None,
-            "note": line.note if line else rates_problem,
+            "note": _fee_note(line, file_names, year) if line else rates_problem,
         })
-    file_names = dict(DataFile.objects.values_list("code", "name"))
     total = None
     if rates is not None:
         total = royalty.organization_royalty([(a, by_app[(a.pk, year)].users, by_app[(a.pk, year)].license) for a in applications], rates=rates)
@@ -159,9 +166,10 @@ def snapshot(filing, *, generated_at=None) -> dict:
             "contact": _contact(organization),
         },
         "other_entities": sorted({name for section in sections for name in section["other_entities"]}),
+        # Kept as typed per application: country names such as "Korea, Republic of" contain commas.
         "users_outside_us": sorted({
-            country.strip() for section in sections if section["users_outside_us"]
-            for country in section["countries_outside_us"].split(",") if country.strip()
+            section["countries_outside_us"].strip() for section in sections
+            if section["users_outside_us"] and section["countries_outside_us"].strip()
         }),
         "internet_use": [
             {"application": section["name"], "explanation": section["internet_use"]}

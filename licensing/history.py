@@ -22,6 +22,9 @@ from simple_history.signals import post_create_historical_record, pre_create_his
 
 from licensing import access
 
+# The reason on the first history row of reference data that data migrations loaded.
+MIGRATION_BASELINE_REASON = "Reference data loaded by a data migration"
+
 
 class AuditedHistory(models.Model):
     """Audit columns every historical model adds to what simple-history records."""
@@ -57,7 +60,12 @@ class AuditedHistoricalRecords(HistoricalRecords):
     def get_meta_options(self, model):
         options = super().get_meta_options(model)
         short = model._meta.model_name[:14]
-        options["indexes"] = [models.Index(fields=["organization_id", "-history_date"], name=f"hist_{short}_org_date")]
+        options["indexes"] = [
+            # The audit trail pages newest first per organization; the id breaks ties on equal dates.
+            models.Index(fields=["organization_id", "-history_date", "-history_id"], name=f"hist_{short}_org_date"),
+            # The audit trail's person filter lists who appears in an organization's history.
+            models.Index(fields=["organization_id", "history_user_name"], name=f"hist_{short}_org_user"),
+        ]
         return options
 
 

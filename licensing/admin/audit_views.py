@@ -46,14 +46,17 @@ class TrailFilterForm(forms.Form):
         label="Person",
         required=False,
         error_messages={
-            "invalid_choice": "No one named “%(value)s” appears in this organization's history; choose a person from the list."
+            "invalid_choice": "No one named “%(value)s” appears in this organization's history; "
+            "choose a person from the list."
         },
     )
     type = forms.MultipleChoiceField(
         label="Record type",
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"invalid_choice": "“%(value)s” is not a kind of record on the audit trail; tick one of the listed kinds."},
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a kind of record on the audit trail; tick one of the listed kinds."
+        },
     )
     field = forms.ChoiceField(
         label="Field",
@@ -67,7 +70,7 @@ class TrailFilterForm(forms.Form):
             (name, "system (no person)" if name == audit_trail.SYSTEM_PERSON else name) for name in people
         ]
         self.fields["type"].choices = [(record_type.key, record_type.label) for record_type in audit_trail.RECORD_TYPES]
-        self.fields["field"].choices = [("", "Any field")] + audit_trail.field_choices()
+        self.fields["field"].choices = [("", "Any field"), *audit_trail.field_choices()]
 
     def clean(self):
         cleaned = super().clean()
@@ -101,7 +104,9 @@ def audit_trail_view(model_admin):
             raise PermissionDenied("The audit trail needs view access to this organization.")
         form = TrailFilterForm(request.GET, people=audit_trail.people(organization.pk))
         export = request.GET.get("format", "")
-        problems = [] if export in EXPORT_FORMATS | {""} else [f"“{export}” is not an export format; choose CSV or XLSX."]
+        problems = (
+            [] if export in EXPORT_FORMATS | {""} else [f"“{export}” is not an export format; choose CSV or XLSX."]
+        )
         if form.is_valid() and not problems:
             if export == "csv":
                 return csv_response(organization, form.filters())
@@ -207,15 +212,13 @@ def xlsx_response(organization, filters) -> HttpResponse:
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    written = 0
-    for line in _lines(organization, filters):
+    for written, line in enumerate(_lines(organization, filters)):
         if written == XLSX_MAX_LINES:
             sheet.append(["More changes than a worksheet holds; narrow the filters or export CSV for the rest."])
             break
         # Excel stores dates without a time zone; the header names the one used.
         line[0] = line[0].replace(tzinfo=None)
         sheet.append([audit_trail.safe_cell(value) for value in line])
-        written += 1
     content = io.BytesIO()
     workbook.save(content)
     response = HttpResponse(content.getvalue(), content_type=XLSX_TYPE)

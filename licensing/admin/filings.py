@@ -77,7 +77,7 @@ class FilingAdmin(ScopedAdmin):
     def short_hash(self, obj):
         return f"{obj.pdf_sha256[:12]}..." if obj.pdf_sha256 else "-"
 
-    @admin.display(description="Ready to submit?")
+    @admin.display(description="Ready to submit")
     def readiness(self, obj):
         if not obj.pk:
             return "Save the draft to check it."
