@@ -47,6 +47,12 @@ def sees_everything(user) -> bool:
     return bool(user and user.is_active and user.is_superuser)
 
 
+def may_add_top_level_organization(user) -> bool:
+    """Officers add affiliates of organizations they manage; only an administrator adds a new top level,
+    since a top-level organization is reachable through no membership until one is granted."""
+    return sees_everything(user)
+
+
 def is_scoped(model) -> bool:
     return model._meta.model_name in ORGANIZATION_PATHS
 

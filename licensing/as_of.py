@@ -66,19 +66,11 @@ def objects_as_of(model, moment: datetime.datetime, *, migration_baseline: bool 
 
 
 def linked_ids(application_rows, field_name: str) -> dict[int, list[int]]:
-    """The m2m links recorded with each application history row: {history_id: [target ids]} (one query)."""
-    history_model = Application.history.model
-    field = next(f for f in history_model._history_m2m_fields if f.name == field_name)
-    links_model = history.m2m_history_model_of(history_model, field)
-    target = field.m2m_reverse_field_name()
-    result = defaultdict(list)
-    history_ids = [row.history_id for row in application_rows]
-    if history_ids:
-        for history_id, target_id in links_model.objects.filter(history_id__in=history_ids).values_list(
-            "history_id", f"{target}_id"
-        ).order_by("history_id", f"{target}_id"):
-            result[history_id].append(target_id)
-    return result
+    """The m2m links recorded with each application history row: {history_id: [target ids]}."""
+    recorded = history.recorded_links(
+        Application.history.model, [row.history_id for row in application_rows], fields=[field_name]
+    )
+    return {history_id: links.get(field_name, []) for history_id, links in recorded.items()}
 
 
 def rate_table_as_of(moment: datetime.datetime, data_files: dict[int, DataFile]) -> royalty.RateTable:

@@ -61,18 +61,6 @@ def _format(field, value, names: dict) -> str:
     return str(value)
 
 
-def _m2m_links(history_model, history_ids) -> dict[tuple[int, str], list[int]]:
-    links = defaultdict(list)
-    for field in getattr(history_model, "_history_m2m_fields", []):
-        m2m_model = history.m2m_history_model_of(history_model, field)
-        target = field.m2m_reverse_field_name()
-        for history_id, target_id in m2m_model.objects.filter(history_id__in=history_ids).values_list(
-            "history_id", f"{target}_id"
-        ):
-            links[(history_id, field.name)].append(target_id)
-    return links
-
-
 def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
     """FieldChanges per (history model, history_id) for every row given."""
     by_model = defaultdict(list)
@@ -85,7 +73,7 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
         for row in history_model.objects.filter(history_id__in=previous_ids):
             previous_rows[(history_model, row.history_id)] = row
         ids = [row.history_id for row in group] + previous_ids
-        links[history_model] = _m2m_links(history_model, ids)
+        links[history_model] = history.recorded_links(history_model, ids)
         for row in group:
             previous = previous_rows.get((history_model, row.previous_history_id))
             for name in changed_names(row):
@@ -95,9 +83,8 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
                         if source is not None and getattr(source, field.attname) is not None:
                             wanted[field.related_model].add(getattr(source, field.attname))
         for field in getattr(history_model, "_history_m2m_fields", []):
-            for (_, name), target_ids in links[history_model].items():
-                if name == field.name:
-                    wanted[field.related_model].update(target_ids)
+            for row_links in links[history_model].values():
+                wanted[field.related_model].update(row_links.get(field.name, []))
     names = {}
     for related, ids in wanted.items():
         # Names like "Billing system (Alpha Health)" read their required parents; load them in the same query.
@@ -131,8 +118,8 @@ def _row_changes(model, history_model, row, previous, links, names) -> list[Fiel
         if field is None:
             continue
         if name in m2m_names:
-            old = _m2m_text(field, links.get((previous.history_id, name), []) if previous else [], names)
-            new = _m2m_text(field, links.get((row.history_id, name), []), names)
+            old = _m2m_text(field, links.get(previous.history_id, {}).get(name, []) if previous else [], names)
+            new = _m2m_text(field, links.get(row.history_id, {}).get(name, []), names)
         else:
             old = _format(field, getattr(previous, field.attname), names) if previous is not None else EMPTY
             new = _format(field, getattr(row, field.attname), names)

@@ -74,17 +74,6 @@ class AuditedHistoricalRecords(HistoricalRecords):
 # ---------------------------------------------------------------------------------------------
 
 
-def tracked_fields(history_model) -> list:
-    return list(history_model.tracked_fields)
-
-
-def m2m_field_names(model) -> list[str]:
-    history_options = getattr(model._meta, "simple_history_manager_attribute", None)
-    if not history_options:
-        return []
-    return [field.name for field in getattr(model.history.model, "_history_m2m_fields", [])]
-
-
 def _canonical_value(field, value):
     if value is None:
         return None
@@ -128,14 +117,27 @@ def m2m_history_model_of(history_model, field):
     return HistoricalRecords.m2m_models[field]
 
 
-def stored_m2m_ids(history_row) -> dict[str, list[int]]:
-    """The m2m links recorded with a stored history row (one query per m2m field)."""
-    result = {}
-    for field in getattr(type(history_row), "_history_m2m_fields", []):
-        related = getattr(history_row, field.name)
+def recorded_links(history_model, history_ids, *, fields=None) -> dict[int, dict[str, list[int]]]:
+    """The m2m links recorded with each history row: {history_id: {field: [target ids]}} (one query per field).
+
+    `fields` limits it to those m2m field names.
+    """
+    result = {history_id: {} for history_id in history_ids}
+    for field in getattr(history_model, "_history_m2m_fields", []):
+        if fields is not None and field.name not in fields:
+            continue
         target = field.m2m_reverse_field_name()
-        result[field.name] = list(related.values_list(f"{target}_id", flat=True))
+        for links in result.values():
+            links[field.name] = []
+        rows = m2m_history_model_of(history_model, field).objects.filter(history_id__in=list(result))
+        for history_id, target_id in rows.values_list("history_id", f"{target}_id").order_by("history_id", f"{target}_id"):
+            result[history_id][field.name].append(target_id)
     return result
+
+
+def stored_m2m_ids(history_row) -> dict[str, list[int]]:
+    """The m2m links recorded with one stored history row."""
+    return recorded_links(type(history_row), [history_row.history_id])[history_row.history_id]
 
 
 def live_m2m_ids(instance) -> dict[str, list[int]]:
@@ -285,7 +287,7 @@ def bulk_create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m:
     rows = []
     for index, obj in enumerate(objs):
         row = _history_row(history_model, obj, history_type="+", actor=actor, reason=reason, when=when)
-        stamp(row, instance=obj, m2m_ids=_link_ids(history_model, links[index]), organization_id=organization_ids[index])
+        stamp(row, instance=obj, m2m_ids=link_ids(history_model, links[index]), organization_id=organization_ids[index])
         rows.append(row)
     rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
     _bulk_m2m_history(history_model, rows, links, batch_size)
@@ -293,7 +295,7 @@ def bulk_create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m:
     return objs
 
 
-def _link_ids(history_model, links: dict) -> dict[str, list[int]]:
+def link_ids(history_model, links: dict) -> dict[str, list[int]]:
     result = {}
     for field in getattr(history_model, "_history_m2m_fields", []):
         target = field.m2m_reverse_field_name()
@@ -325,7 +327,7 @@ def _bulk_m2m_history(history_model, rows, links_per_row, batch_size):
         m2m_history_model.objects.bulk_create(copies, batch_size=batch_size)
 
 
-def _live_links(model, objs) -> list[dict]:
+def live_links(model, objs) -> list[dict]:
     """Each object's current link rows per tracked m2m field (one query per field)."""
     result = [{} for _ in objs]
     position = {obj.pk: index for index, obj in enumerate(objs)}
@@ -353,12 +355,12 @@ def bulk_update(objs, model, fields: list[str], *, actor, reason: str, batch_siz
     latest = {}
     for row in history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "-history_id"):
         latest.setdefault(getattr(row, pk_name), row)
-    links = _live_links(model, objs)
+    links = live_links(model, objs)
     when = timezone.now()
     rows = []
     for obj, obj_links in zip(objs, links, strict=True):
         row = _history_row(history_model, obj, history_type="~", actor=actor, reason=reason, when=when)
-        stamp(row, instance=obj, previous=latest.get(obj.pk), m2m_ids=_link_ids(history_model, obj_links))
+        stamp(row, instance=obj, previous=latest.get(obj.pk), m2m_ids=link_ids(history_model, obj_links))
         rows.append(row)
     rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
     _bulk_m2m_history(history_model, rows, links, batch_size)
@@ -374,13 +376,13 @@ def record_missing(model, *, reason: str) -> int:
     missing = list(model._default_manager.exclude(pk__in=recorded))
     if not missing:
         return 0
-    links = _live_links(model, missing)
+    links = live_links(model, missing)
     organization_ids = _organization_ids(model, missing)
     when = timezone.now()
     rows = []
     for obj, obj_links, organization_id in zip(missing, links, organization_ids, strict=True):
         row = _history_row(history_model, obj, history_type="+", actor=None, reason=reason, when=when)
-        stamp(row, instance=obj, m2m_ids=_link_ids(history_model, obj_links), organization_id=organization_id)
+        stamp(row, instance=obj, m2m_ids=link_ids(history_model, obj_links), organization_id=organization_id)
         rows.append(row)
     rows = history_model.objects.bulk_create(rows)
     _bulk_m2m_history(history_model, rows, links, 1000)

@@ -130,10 +130,19 @@ class ApplicationRoyalty:
     is_estimate: bool
     unpriced_files: tuple[str, ...] = ()
     note: str = ""
+    licensed_directly: bool = False
 
     @property
     def pays_entity_fee(self) -> bool:
-        return self.coverage == DIRECT and self.note != "License not required"
+        return self.licensed_directly
+
+
+def check_data_files(cpt_coverage: str, data_files) -> None:
+    """The royalty is priced per AMA data file, so a system that uses CPT must say which files it uses."""
+    from django.core.exceptions import ValidationError
+
+    if cpt_coverage != NO_CPT and not data_files:
+        raise ValidationError({"data_files": "Tick the AMA data files this system uses (at least CPT Standard)."})
 
 
 def data_file_codes(application) -> list[str]:
@@ -170,6 +179,7 @@ def application_royalty(application, *, users: int | None, rates: YearRates, lic
         note = note or "Users not counted"
     return ApplicationRoyalty(
         **common,
+        licensed_directly=application.cpt_coverage == DIRECT,
         per_user=money(per_user),
         flat_fees=money(flat_fees),
         amount=amount,

@@ -38,34 +38,6 @@ def tracked_models() -> list:
             and issubclass(model.history.model, history.AuditedHistory)]
 
 
-def _stored_links(history_model, history_ids) -> dict[int, dict[str, list[int]]]:
-    result = defaultdict(dict)
-    for field in getattr(history_model, "_history_m2m_fields", []):
-        m2m_model = history.m2m_history_model_of(history_model, field)
-        target = field.m2m_reverse_field_name()
-        for history_id in history_ids:
-            result[history_id].setdefault(field.name, [])
-        for history_id, target_id in m2m_model.objects.filter(history_id__in=history_ids).values_list(
-            "history_id", f"{target}_id"
-        ):
-            result[history_id][field.name].append(target_id)
-    return result
-
-
-def _live_links(model, object_ids) -> dict[int, dict[str, list[int]]]:
-    result = defaultdict(dict)
-    for field in getattr(model.history.model, "_history_m2m_fields", []):
-        through = field.remote_field.through
-        source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
-        for object_id in object_ids:
-            result[object_id].setdefault(field.name, [])
-        for object_id, target_id in through.objects.filter(**{f"{source}_id__in": object_ids}).values_list(
-            f"{source}_id", f"{target}_id"
-        ):
-            result[object_id][field.name].append(target_id)
-    return result
-
-
 def verify_model(model, *, organization_id: int | None = None) -> Iterator[ChainBreak]:
     history_model = model.history.model
     pk_name = model._meta.pk.attname
@@ -80,13 +52,14 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
     for start in range(0, len(all_ids), CHUNK):
         ids = all_ids[start : start + CHUNK]
         chunk_rows = list(history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "history_id"))
-        stored = _stored_links(history_model, [row.history_id for row in chunk_rows])
+        stored = history.recorded_links(history_model, [row.history_id for row in chunk_rows])
         objects = {obj.pk: obj for obj in model._default_manager.filter(pk__in=ids)}
         heads = {
             head.object_id: head
             for head in ChainHead.objects.filter(record_type=history.record_type(history_model), object_id__in=ids)
         }
-        links = _live_links(model, list(objects))
+        live = list(objects.values())
+        links = {obj.pk: history.link_ids(history_model, obj_links) for obj, obj_links in zip(live, history.live_links(model, live), strict=True)}
         chains = defaultdict(list)
         for row in chunk_rows:
             chains[getattr(row, pk_name)].append(row)

@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from licensing import standing
+from licensing import royalty, standing
 from licensing.admin.base import (
     ReferenceAdmin,
     ScopedAdmin,
@@ -24,9 +25,10 @@ class ApplicationForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        # The royalty is priced per data file, so a system using CPT must say which files it uses.
-        if cleaned.get("cpt_coverage") != Application.Coverage.NO_CPT and not cleaned.get("data_files"):
-            self.add_error("data_files", "Tick the AMA data files this system uses (at least CPT Standard).")
+        try:
+            royalty.check_data_files(cleaned.get("cpt_coverage"), cleaned.get("data_files"))
+        except ValidationError as problem:
+            self.add_error(None, problem)
         return cleaned
 
 

@@ -19,8 +19,7 @@ class OrganizationForm(forms.ModelForm):
 
     def clean_parent(self):
         parent = self.cleaned_data.get("parent")
-        # Officers create affiliates of organizations they manage; only an administrator adds a new top level.
-        if parent is None and self.user is not None and not access.sees_everything(self.user):
+        if parent is None and self.user is not None and not access.may_add_top_level_organization(self.user):
             raise forms.ValidationError("Choose the parent organization this entity belongs to.")
         return parent
 
