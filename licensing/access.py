@@ -1,27 +1,27 @@
 """Which organizations a person may see and change: the one place every queryset is scoped.
 
-A membership at an organization covers it and its affiliates (organizations nest at most
-three levels, see Organization.clean), so scoping is one SQL filter with no per-row checks.
-Officers may change what they see; auditors only view. Superusers see everything.
+Each model declares how it reaches its organization (licensing.ownership); `restrict` turns that into
+one SQL filter, and a model that declares nothing gives an empty queryset (fail closed). A membership
+at an organization covers it and its affiliates (organizations nest at most three levels, see
+Organization.clean), so scoping needs no per-row checks. Officers may change what they see; auditors
+only view. Superusers see everything.
+
+`scope(user)` answers "may this person see or change organization X" from two queries made once per
+request (the ids are kept on the user object the request carries), so a page asks once, not per row.
 """
+
+from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Q
 
+from licensing import ownership
+from licensing.choices import MembershipRole
+
 VIEW = "view"
 CHANGE = "change"
-
-# How each organization-owned model reaches its organization.
-ORGANIZATION_PATHS = {
-    "organization": "",
-    "contact": "organization",
-    "basemetrics": "organization",
-    "membership": "organization",
-    "application": "organization",
-    "usercount": "application__organization",
-    "license": "application__organization",
-    "filing": "organization",
-}
+# The attribute on the user object that carries the scope for the rest of the request.
+_SCOPE_CACHE = "_licensing_scope"
 
 
 def _member_of(user, action: str):
@@ -29,22 +29,25 @@ def _member_of(user, action: str):
 
     memberships = Membership.objects.filter(user_id=user.pk)
     if action == CHANGE:
-        memberships = memberships.filter(role=Membership.Role.OFFICER)
+        memberships = memberships.filter(role=MembershipRole.OFFICER)
     return memberships.values("organization_id")
 
 
-def _covered(prefix: str, members) -> Q:
+def _covered(declared: ownership.OwnedBy, members) -> Q:
     """Organizations that are a membership's organization, its affiliate, or an affiliate's affiliate."""
-    lead = f"{prefix}__" if prefix else ""
     return (
-        Q(**{f"{lead}pk__in": members})
-        | Q(**{f"{lead}parent__in": members})
-        | Q(**{f"{lead}parent__parent__in": members})
+        Q(**{declared.lookup("pk") + "__in": members})
+        | Q(**{declared.lookup("parent") + "__in": members})
+        | Q(**{declared.lookup("parent__parent") + "__in": members})
     )
 
 
+def is_active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
 def sees_everything(user) -> bool:
-    return bool(user and user.is_active and user.is_superuser)
+    return is_active(user) and bool(user.is_superuser)
 
 
 def may_add_top_level_organization(user) -> bool:
@@ -54,19 +57,23 @@ def may_add_top_level_organization(user) -> bool:
 
 
 def is_scoped(model) -> bool:
-    return model._meta.model_name in ORGANIZATION_PATHS
+    """Whether rows of `model` belong to organizations (and so are filtered per person)."""
+    return ownership.owned_by(model) is not None
 
 
 def restrict(queryset: models.QuerySet, user, action: str = VIEW) -> models.QuerySet:
-    """The part of `queryset` that `user` may `action`; reference data (rates, vendors) is not scoped."""
-    model = queryset.model
-    if not is_scoped(model):
-        return queryset
-    if user is None or not user.is_authenticated or not user.is_active:
+    """The part of `queryset` that `user` may `action`.
+
+    Reference data is shared: every signed-in person reads it. A model that declares no ownership
+    gives nothing to anyone, superusers included, so a forgotten declaration shows as an empty page.
+    """
+    declared = ownership.declaration(queryset.model)
+    if declared is None or not is_active(user):
         return queryset.none()
-    if sees_everything(user):
+    if isinstance(declared, ownership.SharedReference) or sees_everything(user):
         return queryset
-    return queryset.filter(_covered(ORGANIZATION_PATHS[model._meta.model_name], _member_of(user, action)))
+    assert isinstance(declared, ownership.OwnedBy)
+    return queryset.filter(_covered(declared, _member_of(user, action)))
 
 
 def organizations(user, action: str = VIEW) -> models.QuerySet:
@@ -75,17 +82,71 @@ def organizations(user, action: str = VIEW) -> models.QuerySet:
     return restrict(Organization.objects.all(), user, action)
 
 
-def organization_of(obj):
-    """The organization an object belongs to, following ORGANIZATION_PATHS."""
-    path = ORGANIZATION_PATHS[obj._meta.model_name]
-    for step in path.split("__") if path else []:
-        obj = getattr(obj, step)
-    return obj
+@dataclass(frozen=True)
+class Scope:
+    """The organizations one person may view and change, read once per request."""
+
+    everything: bool
+    viewable: frozenset[int]
+    changeable: frozenset[int]
+
+    def allows(self, organization_id: int | None, action: str = VIEW) -> bool:
+        if self.everything:
+            return True
+        return organization_id in (self.changeable if action == CHANGE else self.viewable)
+
+
+NOBODY = Scope(everything=False, viewable=frozenset(), changeable=frozenset())
+
+
+def scope(user) -> Scope:
+    """What `user` may see and change, cached on the user object (one request's lifetime)."""
+    if not is_active(user):
+        return NOBODY
+    if sees_everything(user):
+        return Scope(everything=True, viewable=frozenset(), changeable=frozenset())
+    cached = getattr(user, _SCOPE_CACHE, None)
+    if cached is None:
+        cached = _read_scope(user)
+        setattr(user, _SCOPE_CACHE, cached)
+    return cached
+
+
+def _read_scope(user) -> Scope:
+    from licensing.models import Membership, Organization
+
+    roles = dict(Membership.objects.filter(user_id=user.pk).values_list("organization_id", "role"))
+    if not roles:
+        return NOBODY
+    ids = list(roles)
+    covered = Organization.objects.filter(Q(pk__in=ids) | Q(parent__in=ids) | Q(parent__parent__in=ids))
+    viewable, changeable = set(), set()
+    for pk, parent, grandparent in covered.values_list("pk", "parent_id", "parent__parent_id"):
+        viewable.add(pk)
+        if MembershipRole.OFFICER in {roles.get(pk), roles.get(parent), roles.get(grandparent)}:
+            changeable.add(pk)
+    return Scope(everything=False, viewable=frozenset(viewable), changeable=frozenset(changeable))
+
+
+def forget(user) -> None:
+    """Drop the cached scope after the person's memberships changed within the same request."""
+    if user is not None and hasattr(user, _SCOPE_CACHE):
+        delattr(user, _SCOPE_CACHE)
 
 
 def can(user, obj, action: str = VIEW) -> bool:
-    """Whether `user` may `action` this one object (one query)."""
-    if obj is None or not is_scoped(type(obj)):
+    """Whether `user` may `action` this one object as far as organizations go (model permissions are the
+    admin's to check); reference data belongs to no organization, so scoping never stands in its way.
+
+    No query beyond the cached scope when the object's organization is at hand (one step away, or its
+    relations already loaded).
+    """
+    if obj is None:
+        return False
+    declared = ownership.declaration(obj)
+    if declared is None or not is_active(user):
+        return False
+    if isinstance(declared, ownership.SharedReference):
         return True
-    organization = organization_of(obj)
-    return organizations(user, action).filter(pk=organization.pk).exists()
+    return scope(user).allows(ownership.organization_id_of(obj), action)
+

@@ -1,18 +1,21 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-REFERENCE_MODELS = ["DataFile", "RateSchedule", "DataFileRate", "ProxyFactor"]
 
-
-def record_reference_history(sender, using="default", **kwargs):
-    """Reference data arrives by data migrations, which write no history; give each row its first version."""
+def after_migrate(sender, using="default", **kwargs):
+    """After every `migrate`: reference data loaded by data migrations gets its first history row, and the
+    role groups are synced with the models' declarations (so a new model needs no data migration of its own)."""
     from django.db import transaction
 
-    from licensing import history
+    from licensing import ownership, roles
+    from licensing.audit import bulk
+    from licensing.audit.records import MIGRATION_BASELINE_REASON
 
     with transaction.atomic(using=using):
-        for name in REFERENCE_MODELS:
-            history.record_missing(sender.get_model(name), reason=history.MIGRATION_BASELINE_REASON)
+        for model in ownership.reference_models():
+            if ownership.declaration(model).seeded_by_migration:
+                bulk.record_missing(model, reason=MIGRATION_BASELINE_REASON)
+        roles.sync_roles()
 
 
 class LicensingConfig(AppConfig):
@@ -21,4 +24,8 @@ class LicensingConfig(AppConfig):
     verbose_name = "CPT licensing"
 
     def ready(self):
-        post_migrate.connect(record_reference_history, sender=self, dispatch_uid="licensing-reference-history")
+        from licensing import checks  # noqa: F401  (registers the ownership system check)
+        from licensing.audit import signals
+
+        signals.connect()
+        post_migrate.connect(after_migrate, sender=self, dispatch_uid="licensing-after-migrate")

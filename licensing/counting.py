@@ -5,17 +5,28 @@ AMA user definition (domain.md 1a): a user is anyone who (a) accesses CPT in the
 Each person is counted once, under the first kind that applies, so the kinds simply add up.
 User Proxy Model (AMA, "CPT licensing for health care delivery organizations"): users are a
 base metric times a factor; a part-user is a user, so the product is rounded up.
+
+Pure functions: they read the values they are given and never query (defaults from reference data
+come from licensing.standing.proxy_defaults).
 """
+
+from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
-COUNTED = "counted"
-PROXY = "proxy"
+from licensing.choices import CountMethod
+
+if TYPE_CHECKING:
+    from licensing.models import UserCount
+
+COUNTED = CountMethod.COUNTED
+PROXY = CountMethod.PROXY
 USER_KINDS = ("direct_users", "program_users", "output_users")
-PROXY_FIELDS = ("base_metric", "metric_value", "factor")
+PROXY_FIELDS = ("base_metric", "metric_value", "factor", "metric_source")
 
 
 def counted_users(direct: int | None, program: int | None, output: int | None) -> int:
@@ -28,7 +39,7 @@ def proxy_users(metric_value: Decimal | None, factor: Decimal | None) -> int | N
     return math.ceil(Decimal(metric_value) * Decimal(factor))
 
 
-def users(count) -> int | None:
+def users(count: UserCount | None) -> int | None:
     """Users a UserCount gives; None when a proxy count lacks its inputs."""
     if count is None:
         return None
@@ -37,7 +48,7 @@ def users(count) -> int | None:
     return counted_users(count.direct_users, count.program_users, count.output_users)
 
 
-def explain(count) -> str:
+def explain(count: UserCount) -> str:
     """One line a compliance officer can read out to the AMA: how the number was reached."""
     if count.method == PROXY:
         metric = count.get_base_metric_display().lower() if count.base_metric else "base metric"
@@ -48,54 +59,53 @@ def explain(count) -> str:
     )
 
 
-def normalize(count) -> None:
-    """Clear the inputs of the method not in use, so a stored count has one explanation only."""
-    if count.method == PROXY:
-        for field in USER_KINDS:
-            setattr(count, field, None)
-    else:
-        count.base_metric = ""
-        count.metric_value = None
-        count.factor = None
-        count.metric_source = ""
+def _filled(value: object) -> bool:
+    return value is not None and value != ""
 
 
-def check(count) -> None:
-    """Refuse a count that cannot be explained; messages name the field to fix."""
-    errors = {}
+def inputs_of_the_other_method(count: UserCount) -> list[str]:
+    """Fields filled in for the method not chosen: a count has one explanation, so these would be lost."""
+    other = USER_KINDS if count.method == PROXY else PROXY_FIELDS
+    return [name for name in other if _filled(getattr(count, name))]
+
+
+def check(count: UserCount) -> None:
+    """Refuse a count that cannot be explained; messages name the field to fix.
+
+    Negative numbers are the fields' own validators' to report (once); this adds what needs the whole count.
+    """
+    errors: dict[str, str] = {}
+    mixed = inputs_of_the_other_method(count)
+    if mixed:
+        chosen, other = (
+            ("the User Proxy Model", "the counted users (a), (b) and (c)")
+            if count.method == PROXY
+            else ("counted users", "the proxy inputs (base metric, value, factor, source)")
+        )
+        for name in mixed:
+            errors[name] = (
+                f"This count uses {chosen}, so leave {other} empty: clear this field, or switch the method."
+            )
     if count.method == PROXY:
         if not count.base_metric:
-            errors["base_metric"] = "Choose the base metric the proxy estimate starts from, e.g. physicians."
+            errors.setdefault("base_metric", "Choose the base metric the proxy estimate starts from, e.g. physicians.")
         if count.metric_value is None:
-            errors["metric_value"] = "Enter the base metric's value for this year, e.g. the number of physicians."
+            errors.setdefault(
+                "metric_value", "Enter the base metric's value for this year, e.g. the number of physicians."
+            )
         if count.factor is None:
-            errors["factor"] = "Enter the proxy factor (users per unit of the base metric); no default exists for this kind of application."
+            errors.setdefault(
+                "factor",
+                "Enter the proxy factor (users per unit of the base metric); "
+                "no default exists for this kind of application.",
+            )
     else:
-        negative = [field for field in USER_KINDS if (getattr(count, field) or 0) < 0]
-        for field in negative:
-            errors[field] = "Users cannot be negative."
+        negative = any((getattr(count, field) or 0) < 0 for field in USER_KINDS)
         if not negative and counted_users(count.direct_users, count.program_users, count.output_users) == 0:
-            errors["direct_users"] = (
+            errors.setdefault(
+                "direct_users",
                 "A counted count needs at least one person under (a), (b) or (c). "
-                "If nobody uses CPT in this system, mark its license as not required instead."
+                "If nobody uses CPT in this system, mark its license as not required instead.",
             )
     if errors:
         raise ValidationError(errors)
-
-
-def proxy_defaults(*, application, license_year: int, base_metric: str):
-    """The factor and metric value a proxy count would take from reference data, if any.
-
-    Returns (metric_value, metric_source, factor), each None when nothing is on file.
-    """
-    from licensing.models import BaseMetrics, ProxyFactor
-
-    factor = (
-        ProxyFactor.objects.filter(category=application.category, base_metric=base_metric)
-        .values_list("factor", flat=True)
-        .first()
-    )
-    metrics = BaseMetrics.objects.filter(organization_id=application.organization_id, license_year=license_year).first()
-    value = metrics.value_of(base_metric) if metrics else None
-    source = (metrics.source or f"Base metrics {license_year}") if value is not None else None
-    return (Decimal(value) if value is not None else None), source, factor

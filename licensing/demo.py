@@ -18,7 +18,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
-from licensing import counting, history, services, workflow
+from licensing import counting, services
+from licensing.choices import CountMethod, LicenseStatus
 from licensing.identifiers import npi_check_digit
 from licensing.models import (
     Application,
@@ -359,11 +360,7 @@ def _grown(value: int | None, year: int) -> int | None:
 
 def _save(obj, *, actor, reason: str = DEMO_REASON):
     """Validate, then save with the actor and reason on the history row."""
-    obj.full_clean()
-    obj._history_user = actor
-    obj._change_reason = reason
-    obj.save()
-    return obj
+    return services.record_save(obj, actor=actor, reason=reason)
 
 
 def _demo_user(login: DemoLogin):
@@ -503,7 +500,7 @@ def _demo_count(plan, application, year: int, metrics, proxy_factor) -> UserCoun
         counted_on=datetime.date(year, 1, 15),
         counted_by=OFFICER_LOGIN.first_name + " " + OFFICER_LOGIN.last_name,
     )
-    if spec[0] == counting.PROXY:
+    if spec[0] == CountMethod.PROXY:
         metric = spec[1]
         count.method = UserCount.Method.PROXY
         count.base_metric = metric
@@ -529,11 +526,11 @@ def _demo_license(plan, application, year: int, status: str, users: int | None, 
         renewal_of=previous,
         notes=plan.get("license_notes", {}).get(year, ""),
     )
-    if status in (workflow.ACTIVE, workflow.EXPIRED):
+    if status in (LicenseStatus.ACTIVE, LicenseStatus.EXPIRED):
         license.agreement_number = plan["agreement"].format(year=year)
-    if status in (workflow.ACTIVE, workflow.EXPIRED, workflow.SUBMITTED, workflow.DRAFTED, workflow.COVERED_BY_VENDOR):
+    if status in (LicenseStatus.ACTIVE, LicenseStatus.EXPIRED, LicenseStatus.SUBMITTED, LicenseStatus.DRAFTED, LicenseStatus.COVERED_BY_VENDOR):
         license.licensed_users = plan.get("licensed_users", {}).get(year, users)
-    if status == workflow.NOT_REQUIRED:
+    if status == LicenseStatus.NOT_REQUIRED:
         license.not_required_reason = plan["not_required_reason"]
     return license
 
@@ -574,10 +571,10 @@ SCALE_PLACES = [("Springdale", "IL", "61801"), ("Cedar Falls", "IA", "50613"), (
                 ("Fairview", "OH", "44126"), ("Oak Ridge", "TN", "37830")]
 # The three systems each scale organization gets: (name, category, vendor, coverage, data files, users).
 SCALE_APPLICATIONS = [
-    ("Ambulatory EHR", Category.AMBULATORY_EHR, None, None, [STD], counting.PROXY),
-    ("Billing system", Category.BILLING_RCM, "Summit Revenue Systems", Coverage.DIRECT, [STD, RVU], counting.COUNTED),
+    ("Ambulatory EHR", Category.AMBULATORY_EHR, None, None, [STD], CountMethod.PROXY),
+    ("Billing system", Category.BILLING_RCM, "Summit Revenue Systems", Coverage.DIRECT, [STD, RVU], CountMethod.COUNTED),
     ("Coding encoder", Category.CODING, "Meridian Code Services", Coverage.DISTRIBUTOR, [STD, HCPCS, ICD10],
-     counting.COUNTED),
+     CountMethod.COUNTED),
 ]
 # Every tenth organization uses a scheduling system with no CPT instead of an encoder.
 SCALE_NO_CPT_APPLICATION = ("Patient scheduling", Category.OTHER, "Northwind Scheduling", Coverage.NO_CPT, [], None)
@@ -608,7 +605,7 @@ def _bulk(objs, model, *, actor, result: ScaleSeed, m2m=None):
     """Insert with one stamped history row each; the ids come back so children can point at them."""
     if not objs:
         return objs
-    created = history.bulk_create(objs, model, actor=actor, reason=SCALE_REASON, batch_size=BATCH_SIZE, m2m=m2m)
+    created = services.record_bulk_create(objs, model, actor=actor, reason=SCALE_REASON, batch_size=BATCH_SIZE, m2m=m2m)
     if created[0].pk is None or created[0] is not objs[0]:
         raise RuntimeError(
             "Scale seeding needs a database that returns ids from bulk inserts (PostgreSQL, or SQLite 3.35 or later)."
@@ -705,7 +702,7 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
             count = UserCount(
                 application=application, license_year=year, method=method, counted_on=datetime.date(year, 1, 15)
             )
-            if method == counting.PROXY:
+            if method == CountMethod.PROXY:
                 count.base_metric = BaseMetric.PHYSICIANS
                 count.metric_value = Decimal(_scale_physicians(number, year))
                 count.metric_source = f"Benchmark roster {year}"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from licensing import counting, royalty, standing
+from licensing.identifiers import format_ein
 from licensing.models import Application, Contact, DataFile, UserCount
 
 ATTESTATION = (
@@ -111,7 +112,7 @@ def snapshot(filing, *, generated_at=None) -> dict:
     year = filing.license_year
     generated_at = generated_at or timezone.now()
     applications = list(filing.applications.select_related("vendor").prefetch_related("data_files", "users_at_other_entities").order_by("name"))
-    table = royalty.RateTable.load()
+    table = standing.rate_table()
     rates, rates_problem = standing.rates_for(table, year)
     by_app = standing.standings(applications, [year], table=table) if applications else {}
     file_names = dict(DataFile.objects.values_list("code", "name"))
@@ -160,7 +161,7 @@ def snapshot(filing, *, generated_at=None) -> dict:
             "state": organization.state,
             "postal_code": organization.postal_code,
             "address": organization.address,
-            "ein": f"{organization.ein[:2]}-{organization.ein[2:]}" if organization.ein else "",
+            "ein": format_ein(organization.ein),
             "npi": organization.npi,
             "phone": organization.phone,
             "contact": _contact(organization),

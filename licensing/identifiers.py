@@ -4,7 +4,9 @@ Both are stored as bare digits; people may type them with hyphens or spaces.
 """
 
 import re
+from collections.abc import Callable
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -13,6 +15,17 @@ _SEPARATORS = re.compile(r"[\s\-]")
 
 def normalize_digits(value: str | None) -> str:
     return _SEPARATORS.sub("", value or "")
+
+
+def format_ein(value: str | None) -> str:
+    """An EIN as people write it, 12-3456789; anything that is not nine digits is shown as it is."""
+    digits = normalize_digits(value)
+    return f"{digits[:2]}-{digits[2:]}" if re.fullmatch(r"\d{9}", digits) else (value or "")
+
+
+def search_digits(term: str) -> str:
+    """A search term typed like an identifier (12-3456789, 123 456 7890) as the digits the database stores."""
+    return normalize_digits(term) if re.fullmatch(r"[\d\s\-]+", term or "") and re.search(r"\d", term) else term
 
 
 def validate_ein(value: str) -> None:
@@ -57,8 +70,30 @@ def validate_npi(value: str) -> None:
         )
 
 
+class DigitsFormField(forms.CharField):
+    """Shows the stored digits the way people write them and takes them back with or without separators."""
+
+    def __init__(self, *, display: Callable[[str], str] | None = None, **kwargs):
+        self.display = display
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return self.display(value) if self.display and value else value
+
+    def to_python(self, value):
+        # Digits, so "12-3456789" typed over a stored 123456789 is not a change.
+        return normalize_digits(super().to_python(value))
+
+
 class DigitsField(models.CharField):
-    """A CharField that drops hyphens and spaces before validating, so 12-3456789 is stored as 123456789."""
+    """A CharField that drops hyphens and spaces before validating, so 12-3456789 is stored as 123456789.
+
+    `display` formats the digits for forms (format_ein); it is presentation only, so migrations never see it.
+    """
+
+    def __init__(self, *args, display: Callable[[str], str] | None = None, **kwargs):
+        self.display = display
+        super().__init__(*args, **kwargs)
 
     def to_python(self, value):
         return normalize_digits(super().to_python(value))
@@ -66,4 +101,6 @@ class DigitsField(models.CharField):
     def formfield(self, **kwargs):
         # Leave room for the separators people type; the model stores digits only.
         kwargs.setdefault("max_length", (self.max_length or 0) + 4)
+        kwargs.setdefault("form_class", DigitsFormField)
+        kwargs.setdefault("display", self.display)
         return super().formfield(**kwargs)

@@ -2,30 +2,25 @@
 
 The AMA licenses each application per user and per annual release (AMA, "CPT licensing for
 health care delivery organizations"); a license for fewer users than use CPT leaves a
-shortfall that must be trued up at the per-user rate.
+shortfall that must be trued up at the per-user rate. Pure functions: no queries.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-
-from django.db import models
+from typing import TYPE_CHECKING
 
 from licensing import royalty
+from licensing.choices import Coverage, LicenseStatus, Position
 from licensing.royalty import YearRates, money
 
+if TYPE_CHECKING:
+    from licensing.models import Application, License, Vendor
+
 # License statuses under which the organization held the license during its year.
-IN_FORCE = {"active", "expired"}
-
-
-class Position(models.TextChoices):
-    COMPLIANT = "compliant", "Compliant"
-    UNDER_LICENSED = "under_licensed", "Under-licensed"
-    OVER_LICENSED = "over_licensed", "Over-licensed"
-    UNLICENSED = "unlicensed", "Unlicensed"
-    COVERED_BY_VENDOR = "covered_by_vendor", "Covered by vendor"
-    NOT_REQUIRED = "not_required", "Not required"
-    NOT_COUNTED = "not_counted", "Users not counted"
-
+IN_FORCE = {LicenseStatus.ACTIVE, LicenseStatus.EXPIRED}
 
 NEEDS_ACTION = {Position.UNDER_LICENSED, Position.UNLICENSED, Position.NOT_COUNTED}
 
@@ -48,11 +43,11 @@ class ComplianceStatus:
     def needs_action(self) -> bool:
         return self.position in NEEDS_ACTION
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.label}: {self.reason}" if self.reason else self.label
 
 
-def vendor_can_cover(vendor, license_year: int) -> tuple[bool, str]:
+def vendor_can_cover(vendor: Vendor | None, license_year: int) -> tuple[bool, str]:
     """A vendor covers CPT only as an AMA-authorized distributor with an agreement in force that year."""
     if vendor is None:
         return False, "No vendor recorded for a vendor-covered application."
@@ -64,13 +59,16 @@ def vendor_can_cover(vendor, license_year: int) -> tuple[bool, str]:
     return True, f"Under {vendor}'s distribution license."
 
 
-def application_position(application, *, users: int | None, license, rates: YearRates | None) -> ComplianceStatus:
+def application_position(
+    application: Application, *, users: int | None, license: License | None, rates: YearRates | None
+) -> ComplianceStatus:
     """Where one application stands for the year of `rates`, given its users and its license (or None)."""
     if not application.has_cpt:
         return ComplianceStatus(Position.NOT_REQUIRED, reason="No CPT content.")
-    if license is not None and license.status == "not_required":
+    if license is not None and license.status == LicenseStatus.NOT_REQUIRED:
         return ComplianceStatus(Position.NOT_REQUIRED, users=users, reason=license.not_required_reason)
-    if application.cpt_coverage == royalty.VENDOR or (license is not None and license.status == "covered_by_vendor"):
+    vendor_covered = license is not None and license.status == LicenseStatus.COVERED_BY_VENDOR
+    if application.cpt_coverage == Coverage.VENDOR or vendor_covered:
         covered, reason = vendor_can_cover(application.vendor, rates.license_year if rates else 0)
         if covered:
             return ComplianceStatus(Position.COVERED_BY_VENDOR, users=users, reason=reason)
@@ -100,7 +98,9 @@ def application_position(application, *, users: int | None, license, rates: Year
     return ComplianceStatus(Position.COMPLIANT, users=users, licensed_users=licensed)
 
 
-def _unlicensed(application, users, license, rates, reason) -> ComplianceStatus:
+def _unlicensed(
+    application: Application, users: int | None, license: License | None, rates: YearRates | None, reason: str
+) -> ComplianceStatus:
     unit = royalty.price_per_user(application, rates, license=license) if rates else royalty.ZERO
     return ComplianceStatus(
         Position.UNLICENSED,
@@ -112,7 +112,7 @@ def _unlicensed(application, users, license, rates, reason) -> ComplianceStatus:
     )
 
 
-def may_post_chargemaster(chargemaster_licenses, license_year: int) -> bool:
+def may_post_chargemaster(chargemaster_licenses: Iterable[License], license_year: int) -> bool:
     """Price transparency: CPT codes may be posted in the chargemaster only while its application
     holds an active license for the current year (AMA HCDO page on the FY2019 IPPS/LTCH rule)."""
-    return any(lic.license_year == license_year and lic.status == "active" for lic in chargemaster_licenses)
+    return any(lic.license_year == license_year and lic.status == LicenseStatus.ACTIVE for lic in chargemaster_licenses)

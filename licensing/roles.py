@@ -1,34 +1,42 @@
-"""Roles declared in code as permission lists and synced idempotently (data migration, seed_demo)."""
+"""The two role groups and their permissions, derived from each model's ownership declaration.
+
+An officer may do what each model's declaration lets officers do (`officers_may`, plus view) and read
+every history; an auditor views everything and changes nothing. The groups are synced after every
+`migrate` (LicensingConfig.ready), so a new model's permissions reach the roles without a hand-written
+data migration.
+"""
+
+from licensing import ownership
 
 OFFICER_GROUP = "Compliance officer"
 AUDITOR_GROUP = "Auditor"
-
-# Models holding an organization's own data: officers add, change and view them.
-ORGANIZATION_DATA = ["organization", "contact", "basemetrics", "application", "usercount", "license", "filing"]
-# Reference data shared by all organizations: officers may add a missing vendor, nothing else.
-REFERENCE_DATA = ["vendor", "datafile", "proxyfactor", "rateschedule", "datafilerate"]
-ALL_MODELS = ORGANIZATION_DATA + REFERENCE_DATA + ["membership"]
+ROLE_GROUPS = (OFFICER_GROUP, AUDITOR_GROUP)
 
 
-def _codenames(actions, models):
-    return [f"{action}_{model}" for model in models for action in actions]
+def _codenames(actions, model_names) -> list[str]:
+    return [f"{action}_{name}" for name in model_names for action in actions]
 
 
-ROLE_PERMISSIONS = {
-    OFFICER_GROUP: _codenames(["add", "change", "view"], ORGANIZATION_DATA)
-    + _codenames(["view"], REFERENCE_DATA + ["membership"])
-    + ["add_vendor"]
-    + _codenames(["view"], [f"historical{model}" for model in ALL_MODELS]),
-    AUDITOR_GROUP: _codenames(["view"], ALL_MODELS)
-    + _codenames(["view"], [f"historical{model}" for model in ALL_MODELS]),
-}
+def role_permissions() -> dict[str, list[str]]:
+    """Permission codenames per role group, from the declarations of the models installed now."""
+    officer, auditor = [], []
+    for model in ownership.declared_models():
+        declared = ownership.declaration(model)
+        name = model._meta.model_name
+        officer += _codenames(declared.officer_actions, [name])
+        auditor += _codenames(["view"], [name])
+        if hasattr(model, "history"):
+            # Reading a record's history is part of reading the record.
+            officer += _codenames(["view"], [f"historical{name}"])
+            auditor += _codenames(["view"], [f"historical{name}"])
+    return {OFFICER_GROUP: officer, AUDITOR_GROUP: auditor}
 
 
 def sync_roles_in_migration(apps, schema_editor) -> None:
-    """Data-migration step: create the permissions of models migrated so far, then sync the groups.
+    """Data-migration step kept for the migrations that already call it: sync what exists so far.
 
-    Permissions are normally created after all migrations, so a migration creates them itself; models
-    added by later migrations get theirs when those migrations sync again.
+    Permissions are normally created after all migrations, so this creates them itself; the full
+    sync runs after `migrate` anyway (LicensingConfig.ready).
     """
     from django.contrib.auth.management import create_permissions
 
@@ -47,9 +55,11 @@ def sync_roles(apps=None, *, strict: bool = True) -> None:
         apps = global_apps
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLE_PERMISSIONS.items():
+    for name, codenames in role_permissions().items():
         group, _ = Group.objects.get_or_create(name=name)
-        permissions = list(Permission.objects.filter(content_type__app_label="licensing", codename__in=codenames))
+        permissions = list(
+            Permission.objects.filter(content_type__app_label="licensing", codename__in=codenames)
+        )
         missing = set(codenames) - {permission.codename for permission in permissions}
         if missing and strict:
             raise RuntimeError(f"Permissions missing for role {name}: {sorted(missing)}")

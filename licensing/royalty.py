@@ -5,24 +5,29 @@ Users Model and the User Proxy Model: an entity fee per legal entity plus a per-
 each data file (AMA, "Internal Use License Agreement Royalty Rates for 2024, 2025 and 2026").
 Vendors that cover CPT under their distribution license pass the per-user royalty on, plus
 their processing fee (e.g. Fusion Web Clinic 2021: $17 + $1 = $18 per provider).
-Money is Decimal, rounded half-up to cents.
+Money is Decimal, rounded half-up to cents. Pure functions: the rate table is loaded by
+licensing.standing.rate_table().
 """
 
-from collections.abc import Iterable
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+
+from licensing.choices import Coverage, LicenseStatus, RateBasis
+
+if TYPE_CHECKING:
+    from licensing.models import Application, DataFile, License, RateSchedule
 
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
 
-DIRECT = "direct"
-VENDOR = "vendor"
-DISTRIBUTOR = "distributor"
-NO_CPT = "no_cpt"
-NOT_REQUIRED = "not_required"
 
-
-def money(amount) -> Decimal:
+def money(amount: Decimal | int | str) -> Decimal:
     return Decimal(amount).quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
@@ -61,7 +66,7 @@ class YearRates:
         return [code for code in codes if code not in self.per_user]
 
 
-def project(schedule_rates: "YearRates", license_year: int, step: Decimal) -> YearRates:
+def project(schedule_rates: YearRates, license_year: int, step: Decimal) -> YearRates:
     """Rates for a later year with no schedule: each per-user rate rises by `step` a year.
 
     Vendors expect +$0.50 a year (ShareNote, Ensora FAQs); the AMA kept 2026 equal to 2025, so
@@ -81,9 +86,9 @@ def project(schedule_rates: "YearRates", license_year: int, step: Decimal) -> Ye
 
 
 class RateTable:
-    """Every rate schedule, loaded once (three queries) and asked per year."""
+    """Every rate schedule, asked per year; licensing.standing.rate_table() loads it in three queries."""
 
-    def __init__(self, schedules):
+    def __init__(self, schedules: Iterable[RateSchedule]) -> None:
         self._by_year: dict[int, YearRates] = {}
         self._steps: dict[int, Decimal] = {}
         for schedule in schedules:
@@ -91,19 +96,13 @@ class RateTable:
             self._by_year[schedule.license_year] = YearRates(
                 license_year=schedule.license_year,
                 basis_year=schedule.license_year,
-                is_estimate=schedule.basis == "estimated",
+                is_estimate=schedule.basis == RateBasis.ESTIMATED,
                 entity_fee=schedule.entity_fee,
-                entity_fee_estimated=schedule.entity_fee_estimated or schedule.basis == "estimated",
+                entity_fee_estimated=schedule.entity_fee_estimated or schedule.basis == RateBasis.ESTIMATED,
                 per_user={rate.data_file.code: rate.per_user for rate in schedule.rates.all()},
                 flat_fee={rate.data_file.code: rate.flat_fee for rate in schedule.rates.all() if rate.flat_fee},
                 source=schedule.source,
             )
-
-    @classmethod
-    def load(cls) -> "RateTable":
-        from licensing.models import RateSchedule
-
-        return cls(RateSchedule.objects.prefetch_related("rates__data_file"))
 
     def for_year(self, license_year: int) -> YearRates:
         if license_year in self._by_year:
@@ -137,39 +136,51 @@ class ApplicationRoyalty:
         return self.licensed_directly
 
 
-def check_data_files(cpt_coverage: str, data_files) -> None:
+def check_data_files(cpt_coverage: str | None, data_files: Sequence[DataFile] | None) -> None:
     """The royalty is priced per AMA data file, so a system that uses CPT must say which files it uses."""
-    from django.core.exceptions import ValidationError
-
-    if cpt_coverage != NO_CPT and not data_files:
+    if cpt_coverage != Coverage.NO_CPT and not data_files:
         raise ValidationError({"data_files": "Tick the AMA data files this system uses (at least CPT Standard)."})
 
 
-def data_file_codes(application) -> list[str]:
+def data_file_codes(application: Application) -> list[str]:
     # `.all()` so a prefetch made by a list page is used instead of a query per row.
     return [data_file.code for data_file in application.data_files.all()]
 
 
-def price_per_user(application, rates: YearRates, *, license=None) -> Decimal:
+def price_per_user(application: Application, rates: YearRates, *, license: License | None = None) -> Decimal:
     """What one user costs per year: the AMA per-user rates of the files used, plus any pass-through fee."""
     base = rates.per_user_for(data_file_codes(application))
-    if application.cpt_coverage == VENDOR and application.vendor is not None:
+    if application.cpt_coverage == Coverage.VENDOR and application.vendor is not None:
         return base + application.vendor.processing_fee_per_user
-    if application.cpt_coverage == DISTRIBUTOR and license is not None and license.distributor is not None:
+    if application.cpt_coverage == Coverage.DISTRIBUTOR and license is not None and license.distributor is not None:
         return base + license.distributor.processing_fee_per_user
     return base
 
 
-def application_royalty(application, *, users: int | None, rates: YearRates, license=None) -> ApplicationRoyalty:
+def _free(application: Application, users: int | None, rates: YearRates, note: str) -> ApplicationRoyalty:
+    return ApplicationRoyalty(
+        license_year=rates.license_year,
+        coverage=application.cpt_coverage,
+        users=users,
+        per_user=ZERO,
+        flat_fees=ZERO,
+        amount=ZERO,
+        is_estimate=False,
+        note=note,
+    )
+
+
+def application_royalty(
+    application: Application, *, users: int | None, rates: YearRates, license: License | None = None
+) -> ApplicationRoyalty:
     codes = data_file_codes(application)
-    common = {"license_year": rates.license_year, "coverage": application.cpt_coverage, "users": users}
-    if application.cpt_coverage == NO_CPT:
-        return ApplicationRoyalty(**common, per_user=ZERO, flat_fees=ZERO, amount=ZERO, is_estimate=False, note="No CPT content")
-    if license is not None and license.status == NOT_REQUIRED:
-        return ApplicationRoyalty(**common, per_user=ZERO, flat_fees=ZERO, amount=ZERO, is_estimate=False, note="License not required")
+    if application.cpt_coverage == Coverage.NO_CPT:
+        return _free(application, users, rates, "No CPT content")
+    if license is not None and license.status == LicenseStatus.NOT_REQUIRED:
+        return _free(application, users, rates, "License not required")
     per_user = price_per_user(application, rates, license=license)
     # Flat fees (e.g. the CPT-SNOMED map's) belong to the licensee's own agreement, not to a vendor's pass-through.
-    flat_fees = rates.flat_fees_for(codes) if application.cpt_coverage == DIRECT else ZERO
+    flat_fees = rates.flat_fees_for(codes) if application.cpt_coverage == Coverage.DIRECT else ZERO
     unpriced = tuple(rates.unpriced(codes))
     note = f"No {rates.license_year} rate for: {', '.join(unpriced)}" if unpriced else ""
     if not codes:
@@ -178,8 +189,10 @@ def application_royalty(application, *, users: int | None, rates: YearRates, lic
     if users is None:
         note = note or "Users not counted"
     return ApplicationRoyalty(
-        **common,
-        licensed_directly=application.cpt_coverage == DIRECT,
+        license_year=rates.license_year,
+        coverage=application.cpt_coverage,
+        users=users,
+        licensed_directly=application.cpt_coverage == Coverage.DIRECT,
         per_user=money(per_user),
         flat_fees=money(flat_fees),
         amount=amount,
@@ -194,7 +207,7 @@ class OrganizationRoyalty:
     """The royalty of one legal entity for one year: its applications plus the entity fee once."""
 
     license_year: int
-    applications: list[tuple[object, ApplicationRoyalty]] = field(default_factory=list)
+    applications: list[tuple[Application, ApplicationRoyalty]] = field(default_factory=list)
     entity_fee: Decimal = ZERO
     entity_fee_note: str = ""
     is_estimate: bool = False
@@ -208,8 +221,12 @@ class OrganizationRoyalty:
         return money(self.applications_total + self.entity_fee)
 
     @property
-    def uncounted(self) -> list:
-        return [application for application, royalty in self.applications if royalty.users is None and royalty.coverage != NO_CPT]
+    def uncounted(self) -> list[Application]:
+        return [
+            application
+            for application, royalty in self.applications
+            if royalty.users is None and royalty.coverage != Coverage.NO_CPT
+        ]
 
 
 def entity_fee(rates: YearRates, *, licenses_directly: bool) -> tuple[Decimal, str]:
@@ -222,7 +239,9 @@ def entity_fee(rates: YearRates, *, licenses_directly: bool) -> tuple[Decimal, s
     return money(rates.entity_fee), f"Entity fee ({note})"
 
 
-def organization_royalty(applications_with_users, *, rates: YearRates) -> OrganizationRoyalty:
+def organization_royalty(
+    applications_with_users: Iterable[tuple[Application, int | None, License | None]], *, rates: YearRates
+) -> OrganizationRoyalty:
     """Royalty of one legal entity from (application, users, license) triples of its applications in service."""
     lines = [
         (application, application_royalty(application, users=users, rates=rates, license=license))

@@ -1,17 +1,22 @@
-"""Where applications and organizations stand in a license year, loaded in bulk for list pages.
+"""Selectors: where applications and organizations stand in a license year, read in bulk for pages.
 
 Reads only: it fetches counts, licenses and rates for many applications in a fixed number of
-queries, then asks counting, royalty and position for the answers.
+queries, then asks counting, royalty and position (pure rules) for the answers. Everything the
+rules need from the database is loaded here, never inside them.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from licensing import counting, position, royalty
-from licensing.models import License, UserCount
+from licensing.models import Application, BaseMetrics, License, Organization, ProxyFactor, RateSchedule, UserCount
 
 
 def current_license_year() -> int:
@@ -19,11 +24,34 @@ def current_license_year() -> int:
     return timezone.localdate().year
 
 
+def rate_table() -> royalty.RateTable:
+    """Every rate schedule with its per-file rates (three queries)."""
+    return royalty.RateTable(RateSchedule.objects.prefetch_related("rates__data_file"))
+
+
+def proxy_defaults(
+    *, application: Application, license_year: int, base_metric: str
+) -> tuple[Decimal | None, str | None, Decimal | None]:
+    """The metric value (with its source) and factor a proxy count takes from reference data, if any.
+
+    Returns (metric_value, metric_source, factor), each None when nothing is on file.
+    """
+    factor = (
+        ProxyFactor.objects.filter(category=application.category, base_metric=base_metric)
+        .values_list("factor", flat=True)
+        .first()
+    )
+    metrics = BaseMetrics.objects.filter(organization_id=application.organization_id, license_year=license_year).first()
+    value = metrics.value_of(base_metric) if metrics else None
+    source = (metrics.source or f"Base metrics {license_year}") if metrics is not None and value is not None else None
+    return (Decimal(value) if value is not None else None), source, factor
+
+
 @dataclass(frozen=True)
 class Standing:
     """One application in one license year: its count, license, royalty and compliance position."""
 
-    application: object
+    application: Application
     license_year: int
     count: UserCount | None
     license: License | None
@@ -52,14 +80,16 @@ def rates_for(table: royalty.RateTable, license_year: int) -> tuple[royalty.Year
         return None, str(problem)
 
 
-def standings(applications, license_years, *, table: royalty.RateTable | None = None) -> dict:
+def standings(
+    applications: Iterable[Application], license_years: Iterable[int], *, table: royalty.RateTable | None = None
+) -> dict[tuple[int, int], Standing]:
     """Standing per (application id, year) for every pair; about five queries whatever the number."""
     applications = list(applications)
     license_years = sorted(set(license_years))
     if not applications or not license_years:
         return {}
     prefetch_related_objects(applications, "data_files")
-    table = table or royalty.RateTable.load()
+    table = table or rate_table()
     ids = [application.pk for application in applications]
     counts = {
         (count.application_id, count.license_year): count
@@ -92,12 +122,14 @@ class OrganizationYear:
         return [item for item in self.standings if item.position.needs_action]
 
 
-def organization_years(organizations, license_year: int, *, table: royalty.RateTable | None = None) -> dict:
+def organization_years(
+    organizations: Iterable[Organization], license_year: int, *, table: royalty.RateTable | None = None
+) -> dict[int, OrganizationYear]:
     """OrganizationYear per organization id, from its own applications in service that year (fixed queries)."""
     organizations = list(organizations)
     prefetch_related_objects(organizations, "applications__vendor")
     applications = [app for org in organizations for app in org.applications.all() if app.in_service_during(license_year)]
-    table = table or royalty.RateTable.load()
+    table = table or rate_table()
     rates, _ = rates_for(table, license_year)
     by_app = standings(applications, [license_year], table=table)
     per_org = defaultdict(list)

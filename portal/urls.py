@@ -1,12 +1,18 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
-admin.site.site_header = "CPT License Compliance Portal"
-admin.site.site_title = "CPT compliance"
-admin.site.index_title = "Applications, user counts and AMA licenses"
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links; answer with the portal's icon (resolved per request,
+    so production's hashed static names need no collectstatic at import time)."""
+    return HttpResponsePermanentRedirect(static("licensing/favicon.svg"))
+
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
 ]

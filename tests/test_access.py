@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from licensing import access
+from licensing import access, ownership
 from licensing.models import (
     Application,
     BaseMetrics,
@@ -133,11 +133,13 @@ def test_anonymous_and_inactive_see_nothing(tree, officer, who):
     assert access.can(user, tree["apps"]["a"]) is False
 
 
-def test_reference_data_is_not_scoped(tree, officer):
+def test_reference_data_is_shared_by_everyone_signed_in(tree, officer):
     VendorFactory.create_batch(2)
-    for user in (officer, AnonymousUser(), UserFactory()):
+    for user in (officer, UserFactory()):
         assert access.restrict(Vendor.objects.all(), user).count() == 2
         assert access.restrict(RateSchedule.objects.all(), user).count() == 6
+    for nobody in (AnonymousUser(), UserFactory(is_active=False)):
+        assert access.restrict(Vendor.objects.all(), nobody).count() == 0
     assert access.is_scoped(Vendor) is False
     assert access.is_scoped(License) is True
 
@@ -154,19 +156,38 @@ def test_can_works_per_object(tree, officer, auditor):
     assert access.can(auditor, apps["a"]) is True
     assert access.can(auditor, apps["a"], access.CHANGE) is False
     assert access.can(officer, VendorFactory()) is True
-    assert access.can(officer, None) is True
+    # Nothing to decide about is nothing allowed.
+    assert access.can(officer, None) is False
 
 
-def test_can_makes_one_query(tree, officer, django_assert_num_queries):
-    license = License.objects.select_related("application__organization").get(pk=tree["licenses"]["grand"].pk)
+def test_the_scope_is_read_once_per_person_however_many_objects_are_asked_about(
+    tree, officer, django_assert_num_queries
+):
+    licenses = list(License.objects.select_related("application"))
+    with django_assert_num_queries(2):  # the memberships, and the organizations they cover
+        answers = {lic.application.name: access.can(officer, lic, access.CHANGE) for lic in licenses}
+        assert access.can(officer, tree["orgs"]["b"]) is False
+    assert answers["EHR grand"] is True and answers["EHR b"] is False
+
+
+def test_a_changed_membership_is_seen_once_the_scope_is_forgotten(tree, officer):
+    assert access.can(officer, tree["orgs"]["b"]) is False
+    member(officer, tree["orgs"]["b"], "auditor")
+    assert access.can(officer, tree["orgs"]["b"]) is True
+    assert access.can(officer, tree["orgs"]["b"], access.CHANGE) is False
+
+
+def test_organization_of_follows_the_declared_path(tree, django_assert_num_queries):
+    assert ownership.organization_id_of(tree["licenses"]["grand"]) == tree["orgs"]["grand"].pk
+    assert ownership.organization_id_of(tree["counts"]["b"]) == tree["orgs"]["b"].pk
+    assert ownership.organization_id_of(tree["orgs"]["aff"]) == tree["orgs"]["aff"].pk
+    fresh = License.objects.get(pk=tree["licenses"]["b"].pk)
+    with django_assert_num_queries(1):  # one hop to the application's organization column
+        assert ownership.organization_id_of(fresh) == tree["orgs"]["b"].pk
+    licenses = list(License.objects.order_by("pk"))
+    expected = [License.objects.get(pk=lic.pk).application.organization_id for lic in licenses]
     with django_assert_num_queries(1):
-        assert access.can(officer, license) is True
-
-
-def test_organization_of_follows_the_path(tree):
-    assert access.organization_of(tree["licenses"]["grand"]) == tree["orgs"]["grand"]
-    assert access.organization_of(tree["counts"]["b"]) == tree["orgs"]["b"]
-    assert access.organization_of(tree["orgs"]["aff"]) == tree["orgs"]["aff"]
+        assert ownership.organization_ids(License, licenses) == expected
 
 
 def test_a_fourth_level_is_refused_so_scoping_stays_complete(tree):

@@ -18,7 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from licensing import as_of, standing
+from licensing import services, standing
+from licensing.audit import as_of
 from licensing.models import Application, DataFile, DataFileRate, License, Organization, UserCount, Vendor
 from tests.admin_forms import field_errors, post_admin_form
 from tests.factories import (
@@ -56,17 +57,12 @@ AFTER_T4 = moment(10, 2)
 def record(obj, when, reason="Test data", user=None):
     """Save `obj` with its history row dated `when`, as simple-history honours `_history_date`."""
     obj._history_date = when
-    obj._change_reason = reason
-    obj._history_user = user
-    obj.save()
-    return obj
+    return services.record_save(obj, actor=user, reason=reason, validate=False)
 
 
 def remove(obj, when, user=None):
     obj._history_date = when
-    obj._change_reason = "Deleted"
-    obj._history_user = user
-    obj.delete()
+    services.record_delete(obj, actor=user, reason="Deleted")
 
 
 def link_files(application, when, *codes):
@@ -335,7 +331,7 @@ def test_officer_sees_the_page_at_each_moment(officer_client, timeline):
     link = re.search(r'href="([^"]+)" id="as-of-csv"', second.content.decode()).group(1).replace("&amp;", "&")
     download = officer_client.get(as_of_url(timeline.organization) + link)
     assert download["Content-Type"] == "text/csv; charset=utf-8"
-    csv_names = [row[0] for row in csv.reader(io.StringIO(download.content.decode()))][1:4]
+    csv_names = [row[0] for row in csv.reader(io.StringIO(download.content.decode("utf-8-sig")))][1:4]
     assert csv_names == list(page_rows(second))
 
     third = page(officer_client, timeline.organization, BETWEEN_T3_T4)
@@ -365,7 +361,7 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="alpha-health_as-of_2026-07-01T0900.csv"'
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == [
         "Application", "Category", "CPT covered by", "In service 2026", "Users", "Method", "How the users were derived",
         "License status", "Licensed users", "Per user", "Royalty", "Rates", "Royalty note", "Position",
@@ -395,7 +391,7 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
 
 def test_csv_before_anything_existed_has_only_its_header(auditor_client, timeline):
     response = page(auditor_client, timeline.organization, BEFORE_T0, format="csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 1 and rows[0][0] == "Application"
 
 
@@ -403,7 +399,7 @@ def test_csv_neutralises_spreadsheet_formulas(officer_client, org_a):
     for name in ["=HYPERLINK(\"http://evil\")", "+1+2", "-2+3", "@SUM(A1)", "Plain"]:
         ApplicationFactory(organization=org_a, name=name)
     response = officer_client.get(as_of_url(org_a), {"at": at_param(timezone.now()), "format": "csv"})
-    names = [row[0] for row in csv.reader(io.StringIO(response.content.decode()))][1:6]
+    names = [row[0] for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")))][1:6]
     assert sorted(names) == sorted(["'+1+2", "'-2+3", "'=HYPERLINK(\"http://evil\")", "'@SUM(A1)", "Plain"])
 
 
@@ -474,8 +470,7 @@ def test_changes_made_in_the_admin_show_at_the_moments_between_them(officer_clie
     superuser = UserFactory(username="admin", is_superuser=True)
     ids = {License: lic.pk, Application: application.pk}
     for obj in (lic, count, application):
-        obj._history_user = superuser
-        obj.delete()
+        services.record_delete(obj, actor=superuser, reason="Removed")
     deleted = {model: model.history.filter(id=pk, history_type="-").get().history_date for model, pk in ids.items()}
     assert created < recounted < drafted < deleted[License] < deleted[Application]
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from licensing import counting
+from licensing import counting, standing
 from licensing.models import Application, UserCount
 from tests.factories import ApplicationFactory, BaseMetricsFactory, ProxyCountFactory, UserCountFactory
 
@@ -73,13 +73,18 @@ def test_check_refuses_a_counted_count_with_nobody():
     assert "at least one person" in caught.value.message_dict["direct_users"][0]
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("field", counting.USER_KINDS)
-def test_check_refuses_negative_users(field):
-    count = UserCountFactory.build(direct_users=5, program_users=5, output_users=5)
+def test_negative_users_are_refused_once_on_their_field(field):
+    count = UserCountFactory.build(application=ApplicationFactory(), direct_users=5, program_users=5, output_users=5)
     setattr(count, field, -1)
     with pytest.raises(ValidationError) as caught:
-        counting.check(count)
+        count.full_clean()
     assert caught.value.message_dict == {field: ["Users cannot be negative."]}
+
+
+def test_check_leaves_negative_users_to_the_field_validators():
+    counting.check(UserCountFactory.build(direct_users=5, program_users=-1, output_users=0))
 
 
 def test_check_accepts_a_count_with_people_under_any_kind():
@@ -106,7 +111,7 @@ def test_check_accepts_a_complete_proxy_count():
     counting.check(ProxyCountFactory.build())
 
 
-# full_clean (field validators + check + normalize) --------------------------------------------
+# full_clean (field validators + check) --------------------------------------------
 
 
 @pytest.mark.django_db
@@ -133,27 +138,29 @@ def test_full_clean_refuses_negative_counted_users():
     assert caught.value.message_dict["output_users"][0] == "Users cannot be negative."
 
 
-# normalize ------------------------------------------------------------------------------------
+# one method per count: the other method's inputs are refused, never dropped --------------------
 
 
-def test_normalize_a_counted_count_clears_the_proxy_inputs():
+def test_check_refuses_proxy_inputs_on_a_counted_count():
     count = UserCountFactory.build(
         direct_users=3, base_metric="physicians", metric_value=Decimal("2"), factor=Decimal("4"), metric_source="HR"
     )
-    counting.normalize(count)
-    assert (count.direct_users, count.program_users, count.output_users) == (3, 0, 0)
-    assert (count.base_metric, count.metric_value, count.factor, count.metric_source) == ("", None, None, "")
+    with pytest.raises(ValidationError) as caught:
+        counting.check(count)
+    assert set(caught.value.message_dict) == {"base_metric", "metric_value", "factor", "metric_source"}
+    assert "uses counted users, so leave the proxy inputs" in caught.value.message_dict["factor"][0]
 
 
-def test_normalize_a_proxy_count_clears_the_head_count():
-    count = ProxyCountFactory.build(direct_users=3, program_users=2, output_users=1)
-    counting.normalize(count)
-    assert (count.direct_users, count.program_users, count.output_users) == (None, None, None)
-    assert (count.base_metric, count.metric_value, count.factor) == ("physicians", Decimal("1"), Decimal("4"))
+def test_check_refuses_head_counts_on_a_proxy_count():
+    count = ProxyCountFactory.build(direct_users=3, program_users=None, output_users=0)
+    with pytest.raises(ValidationError) as caught:
+        counting.check(count)
+    assert set(caught.value.message_dict) == {"direct_users", "output_users"}
+    assert "uses the User Proxy Model" in caught.value.message_dict["direct_users"][0]
 
 
 @pytest.mark.django_db
-def test_full_clean_stores_one_explanation_only():
+def test_full_clean_keeps_a_mixed_count_out_of_the_database():
     count = UserCountFactory.build(
         application=ApplicationFactory(),
         direct_users=3,
@@ -161,11 +168,9 @@ def test_full_clean_stores_one_explanation_only():
         metric_value=Decimal("9"),
         factor=Decimal("4"),
     )
-    count.full_clean()
-    count.save()
-    count.refresh_from_db()
-    assert count.metric_value is None and count.factor is None and count.base_metric == ""
-    assert count.users == 3
+    with pytest.raises(ValidationError):
+        count.full_clean()
+    assert not UserCount.objects.exists()
 
 
 # explain --------------------------------------------------------------------------------------
@@ -188,7 +193,7 @@ def test_explain_a_proxy_count():
 def test_proxy_defaults_take_the_seeded_ambulatory_ehr_factor_and_the_base_metrics():
     application = ApplicationFactory(category=Application.Category.AMBULATORY_EHR)
     BaseMetricsFactory(organization=application.organization, license_year=2021, physicians=1, source="Roster 2021")
-    value, source, factor = counting.proxy_defaults(
+    value, source, factor = standing.proxy_defaults(
         application=application, license_year=2021, base_metric="physicians"
     )
     assert (value, source, factor) == (Decimal("1"), "Roster 2021", Decimal("4"))
@@ -198,7 +203,7 @@ def test_proxy_defaults_take_the_seeded_ambulatory_ehr_factor_and_the_base_metri
 @pytest.mark.django_db
 def test_proxy_defaults_without_reference_data_are_none():
     application = ApplicationFactory(category=Application.Category.BILLING_RCM)
-    assert counting.proxy_defaults(application=application, license_year=2026, base_metric="staffed_beds") == (
+    assert standing.proxy_defaults(application=application, license_year=2026, base_metric="staffed_beds") == (
         None,
         None,
         None,
@@ -209,7 +214,7 @@ def test_proxy_defaults_without_reference_data_are_none():
 def test_proxy_defaults_name_a_default_source_when_none_recorded():
     application = ApplicationFactory(category=Application.Category.AMBULATORY_EHR)
     BaseMetricsFactory(organization=application.organization, license_year=2026, physicians=3, source="")
-    assert counting.proxy_defaults(application=application, license_year=2026, base_metric="physicians") == (
+    assert standing.proxy_defaults(application=application, license_year=2026, base_metric="physicians") == (
         Decimal("3"),
         "Base metrics 2026",
         Decimal("4"),

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from pypdf import PdfReader
 
+from licensing import services
 from licensing.models import Contact, Filing
 from tests.admin_forms import field_errors, post_admin_form
 from tests.factories import ApplicationFactory, LicenseFactory, UserCountFactory, VendorFactory
@@ -106,8 +107,7 @@ def test_submission_freezes_bytes_that_later_changes_never_touch(officer_client,
 
     count = hospital.applications.get(name="Encoder Pro").user_counts.get()
     count.direct_users = 99
-    count._change_reason = "Recount after submission"
-    count.save()
+    services.record_save(count, actor=None, reason="Recount after submission")
     again = officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").content
     assert hashlib.sha256(again).hexdigest() == hashlib.sha256(first).hexdigest() == filing.pdf_sha256
     text = pdf_text(again)

@@ -10,7 +10,9 @@ from django.contrib import admin
 from django.forms.models import model_to_dict
 from simple_history.admin import SimpleHistoryAdmin
 
-from licensing import history, verification
+from licensing import services
+from licensing.audit import links, verification
+from licensing.audit.records import tracked_models
 from licensing.models import Contact, License
 from tests.factories import (
     ApplicationFactory,
@@ -30,9 +32,7 @@ REFUSED = (403, 405)
 def edit(obj, actor, reason: str, **fields):
     for name, value in fields.items():
         setattr(obj, name, value)
-    obj._history_user = actor
-    obj._change_reason = reason
-    obj.save()
+    services.record_save(obj, actor=actor, reason=reason, validate=False)
 
 
 @pytest.fixture
@@ -78,12 +78,12 @@ def versions(obj) -> list:
 def history_snapshot() -> dict:
     """Every history row of every tracked model, by id, with its stored hash; and the m2m history rows."""
     snapshot = {}
-    for model in verification.tracked_models():
+    for model in tracked_models():
         history_model = model.history.model
         snapshot[history_model._meta.label] = dict(history_model.objects.values_list("history_id", "row_hash"))
         for field in getattr(history_model, "_history_m2m_fields", []):
-            links = history.m2m_history_model_of(history_model, field)
-            snapshot[links._meta.label] = sorted(links.objects.values_list("pk", flat=True))
+            link_history = links.m2m_history_model_of(history_model, field)
+            snapshot[link_history._meta.label] = sorted(link_history.objects.values_list("pk", flat=True))
     return snapshot
 
 
@@ -244,7 +244,7 @@ def test_there_is_no_admin_for_historical_models(superuser_client, records):
         for model in apps.get_app_config("licensing").get_models()
         if model._meta.model_name.startswith("historical")
     ]
-    assert {model.history.model for model in verification.tracked_models()} <= set(historical)
+    assert {model.history.model for model in tracked_models()} <= set(historical)
     row = License.history.model.objects.first()
     before = history_snapshot()
     for model in historical:

@@ -6,14 +6,14 @@ from decimal import Decimal
 import pytest
 
 from licensing.position import Position, application_position, may_post_chargemaster, vendor_can_cover
-from licensing.royalty import RateTable
+from licensing.standing import rate_table
 from tests.factories import ApplicationFactory, LicenseFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def rates(year: int = 2026):
-    return RateTable.load().for_year(year)
+    return rate_table().for_year(year)
 
 
 def direct_app(**fields):

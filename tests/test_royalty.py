@@ -4,16 +4,16 @@ from decimal import Decimal
 
 import pytest
 
-from licensing import counting, royalty
+from licensing import counting, royalty, standing
 from licensing.models import Application, DataFileRate, RateSchedule
-from licensing.royalty import RatesUnavailable, RateTable, YearRates
+from licensing.royalty import RatesUnavailable, YearRates
 from tests.factories import ApplicationFactory, BaseMetricsFactory, LicenseFactory, ProxyCountFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def rates(year: int) -> YearRates:
-    return RateTable.load().for_year(year)
+    return standing.rate_table().for_year(year)
 
 
 def application(coverage="direct", files=("cpt-standard",), **fields):
@@ -123,7 +123,7 @@ def test_rates_are_data_an_edited_rate_is_used():
 
 
 def test_for_year_makes_no_queries_once_loaded(django_assert_num_queries):
-    table = RateTable.load()
+    table = standing.rate_table()
     table.for_year(2026)  # forces evaluation
     with django_assert_num_queries(0):
         table.for_year(2024)
@@ -137,7 +137,7 @@ def test_for_year_makes_no_queries_once_loaded(django_assert_num_queries):
 def test_solo_ambulatory_practice_under_the_proxy_model_pays_68_dollars_in_2021(coverage):
     app = application(coverage, category=Application.Category.AMBULATORY_EHR)
     BaseMetricsFactory(organization=app.organization, license_year=2021, physicians=1)
-    value, _, factor = counting.proxy_defaults(application=app, license_year=2021, base_metric="physicians")
+    value, _, factor = standing.proxy_defaults(application=app, license_year=2021, base_metric="physicians")
     count = ProxyCountFactory(application=app, license_year=2021, metric_value=value, factor=factor)
     count.full_clean()
     assert count.users == 4

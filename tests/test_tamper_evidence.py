@@ -19,7 +19,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from licensing import demo, history, services, verification
+from licensing import demo, services
+from licensing.audit import hashing, links, verification
+from licensing.audit.records import tracked_models
 from licensing.models import Application, Contact, DataFile, License, Membership, Organization
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
 from tests.factories import (
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
 HistoricalLicense = License.history.model
 HistoricalApplication = Application.history.model
-LinkHistory = history.m2m_history_model_of(HistoricalApplication, Application._meta.get_field("data_files"))
+LinkHistory = links.m2m_history_model_of(HistoricalApplication, Application._meta.get_field("data_files"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,10 +76,7 @@ def edit(obj, actor, reason: str, **fields):
     """A normal save that records who and why, as services do."""
     for name, value in fields.items():
         setattr(obj, name, value)
-    obj._history_user = actor
-    obj._change_reason = reason
-    obj.save()
-    return obj
+    return services.record_save(obj, actor=actor, reason=reason, validate=False)
 
 
 def chain_of(obj) -> list:
@@ -195,7 +194,7 @@ def test_sql_update_of_a_history_row_names_object_row_and_hashes(license_chain):
 
     report = verify_fails()
 
-    recomputed = history.row_hash(HistoricalLicense.objects.get(history_id=edited.history_id), {})
+    recomputed = hashing.row_hash(HistoricalLicense.objects.get(history_id=edited.history_id), {})
     assert recomputed != edited.row_hash
     assert report.strip().splitlines() == [
         (
@@ -214,7 +213,7 @@ def test_edit_with_recomputed_hash_still_breaks_the_next_link(license_chain):
     license, rows = license_chain
     edited = HistoricalLicense.objects.get(history_id=rows[1].history_id)
     edited.licensed_users = 99
-    forged_hash = history.row_hash(edited, {})
+    forged_hash = hashing.row_hash(edited, {})
     execute(
         f"UPDATE {table(HistoricalLicense)} SET licensed_users = 99, row_hash = %s WHERE history_id = %s",
         [forged_hash, edited.history_id],
@@ -345,8 +344,7 @@ def test_deleting_every_row_of_a_live_object_is_caught(license_chain):
 def test_deleting_the_deletion_row_of_a_deleted_object_is_caught(org_a, actor):
     contact = Contact.objects.create(organization=org_a, role="billing", name="Robin Vega")
     contact_id = contact.pk
-    contact._history_user = actor
-    contact.delete()
+    services.record_delete(contact, actor=actor, reason="Left the organization")
     created, deleted = Contact.history.filter(id=contact_id).order_by("history_id")
     assert verification.verify() == []
 
@@ -469,7 +467,7 @@ def verify_url(organization) -> str:
 def organization_history(organization) -> tuple[int, int]:
     """(rows, chains) of the organization's own records, counted from the stamped organization column."""
     rows = chains = 0
-    for model in verification.tracked_models():
+    for model in tracked_models():
         stamped = model.history.model.objects.filter(organization_id=organization.pk)
         rows += stamped.count()
         chains += stamped.values("id").distinct().count()
@@ -547,7 +545,7 @@ def test_verify_page_shows_edited_history_row_with_expected_and_found_hashes(off
 
     text = officer_client.post(verify_url(org_a)).content.decode()
 
-    expected = history.row_hash(HistoricalLicense.objects.get(history_id=first.history_id), {})
+    expected = hashing.row_hash(HistoricalLicense.objects.get(history_id=first.history_id), {})
     assert "Row content does not match its hash" in text
     assert expected in text and first.row_hash in text
 
@@ -633,7 +631,6 @@ def test_reverse_side_m2m_changes_are_recorded_on_the_application(org_a, actor):
     assert verification.verify() == []
 
     rvu = data_file("cpt-rvu")
-    rvu._history_user = actor
     rvu.applications.add(application)
 
     assert verification.verify() == []
@@ -676,14 +673,14 @@ def test_deleting_an_organization_listed_as_users_at_other_entities_keeps_chains
 
 def test_bulk_create_and_bulk_update_write_one_stamped_row_per_object(org_a, actor):
     codes = [data_file(code).pk for code in ["cpt-standard", "cpt-rvu"]]
-    applications = history.bulk_create(
+    applications = services.record_bulk_create(
         [Application(organization=org_a, name=f"Imported system {n}", category="billing_rcm") for n in range(3)],
         Application,
         actor=actor,
         reason="Imported from the inventory spreadsheet",
         m2m={"data_files": [codes[:1], codes[:2], []]},
     )
-    licenses = history.bulk_create(
+    licenses = services.record_bulk_create(
         [License(application=app, license_year=2026, status="needed", licensed_users=5) for app in applications],
         License,
         actor=actor,
@@ -708,7 +705,7 @@ def test_bulk_create_and_bulk_update_write_one_stamped_row_per_object(org_a, act
     edit(licenses[0], actor, "One license edited by hand", notes="Checked")
     for license in licenses:
         license.licensed_users = 8
-    history.bulk_update(licenses, License, ["licensed_users"], actor=actor, reason="Counts reconciled")
+    services.record_bulk_update(licenses, License, ["licensed_users"], actor=actor, reason="Counts reconciled")
 
     for license in licenses:
         rows = chain_of(license)
@@ -728,7 +725,7 @@ def test_bulk_update_of_stale_objects_records_what_the_database_holds(org_a, act
     edit(License.objects.get(pk=license.pk), actor, "Notes added", notes="Renewal invoice received")
 
     stale.licensed_users = 25
-    history.bulk_update([stale], License, ["licensed_users"], actor=actor, reason="Counts reconciled")
+    services.record_bulk_update([stale], License, ["licensed_users"], actor=actor, reason="Counts reconciled")
 
     assert License.objects.get(pk=license.pk).notes == "Renewal invoice received"
     assert chain_of(license)[-1].notes == "Renewal invoice received"
@@ -899,7 +896,7 @@ def test_concurrent_bulk_update_and_saves_keep_a_single_chain():
             objs = list(License.objects.filter(pk__in=[license.pk for license in licenses]))
             for obj in objs:
                 obj.licensed_users = 300 + n
-            history.bulk_update(objs, License, ["licensed_users"], actor=actor, reason="Reconciled")
+            services.record_bulk_update(objs, License, ["licensed_users"], actor=actor, reason="Reconciled")
 
     def saver():
         for n in range(SAVES):

@@ -13,7 +13,7 @@ from licensing.admin.base import (
     with_year,
 )
 from licensing.admin.counts import UserCountForm
-from licensing.admin.licenses import LicenseForm
+from licensing.admin.licenses import LicenseForm, LicenseFormSet
 from licensing.models import Application, DataFile, License, UserCount, Vendor
 
 
@@ -49,6 +49,7 @@ class UserCountInline(ScopedInline):
 class LicenseInline(ScopedInline):
     model = License
     form = LicenseForm
+    formset = LicenseFormSet
     fields = ["license_year", "route", "distributor", "status", "licensed_users", "agreement_number", "not_required_reason"]
     autocomplete_fields = ["distributor"]
 

@@ -1,27 +1,21 @@
 """The organization's "As of a date" page: what it looked like at a chosen moment, on screen or as CSV.
 
-The reconstruction is licensing.as_of (history rows only); this page scopes it to one organization
+The reconstruction is licensing.audit.as_of (history rows only); this page scopes it to one organization
 the person may view, turns it into rows and renders them. It writes nothing.
 """
 
-import csv
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
-from licensing import as_of
 from licensing.admin.base import dollars
+from licensing.admin.organization_pages import OrganizationPage
+from licensing.audit import as_of, exports
 from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
 
 MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S"
-# Cells starting with these are run as formulas by spreadsheets (OWASP, "CSV Injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class MomentForm(forms.Form):
@@ -121,29 +115,13 @@ def csv_header(year: int) -> list[str]:
     ]
 
 
-def spreadsheet_safe(value) -> str:
-    """A cell value as text; text a spreadsheet would run as a formula gets a leading apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def csv_response(snapshot: as_of.OrganizationThen, rows: list[Row]) -> HttpResponse:
     stamp = timezone.localtime(snapshot.moment).strftime("%Y-%m-%dT%H%M")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{snapshot.organization.slug}_as-of_{stamp}.csv"'
-    writer = csv.writer(response)
     header = csv_header(snapshot.license_year)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([spreadsheet_safe(value) for value in row.csv_values()])
+    lines = [row.csv_values() for row in rows]
     total = snapshot.royalty
     if total is not None and rows:
-        royalty_column = header.index("Royalty")
-        note_column = header.index("Royalty note")
+        royalty_column, note_column = header.index("Royalty"), header.index("Royalty note")
         for label, amount, note in [
             ("Applications total", total.applications_total, ""),
             ("Entity fee", total.entity_fee, total.entity_fee_note),
@@ -151,8 +129,9 @@ def csv_response(snapshot: as_of.OrganizationThen, rows: list[Row]) -> HttpRespo
         ]:
             cells = [""] * len(header)
             cells[0], cells[royalty_column], cells[note_column] = label, amount, note
-            writer.writerow([spreadsheet_safe(value) for value in cells])
-    return response
+            lines.append(cells)
+    filename = f"{snapshot.organization.slug}_as-of_{stamp}.csv"
+    return exports.csv_response(filename, header, lines, stream=False)
 
 
 def totals(total) -> list[tuple[str, str]]:
@@ -164,15 +143,14 @@ def totals(total) -> list[tuple[str, str]]:
     ]
 
 
-def as_of_view(model_admin):
+class AsOfPage(OrganizationPage):
     """The page for one organization: GET with `at` (a date-time) and optionally `format=csv`."""
 
-    @require_GET
-    def view(request, object_id):
-        # get_object 404s for organizations outside the person's scope, so their ids reveal nothing.
-        organization = model_admin.get_object(request, str(object_id))
-        if not model_admin.has_view_permission(request, organization):
-            raise PermissionDenied("Looking at an organization as of a date needs view access to it.")
+    template_name = "admin/licensing/organization/as_of.html"
+    title = "{organization} as of a date"
+    refusal = "Looking at an organization as of a date needs view access to it."
+
+    def respond(self, request, organization):
         if request.GET.get("at", "").strip():
             form = MomentForm(request.GET)
             moment = form.cleaned_data["at"] if form.is_valid() else None
@@ -183,19 +161,14 @@ def as_of_view(model_admin):
         rows = [Row(item) for item in snapshot.applications] if snapshot else []
         if snapshot is not None and request.GET.get("format") == "csv":
             return csv_response(snapshot, rows)
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.model._meta,
-            "original": organization,
-            "title": f"{organization} as of a date",
-            "form": form,
-            "snapshot": snapshot,
-            "rows": rows,
-            "total": snapshot.royalty if snapshot else None,
+        return self.render(
+            request,
+            organization,
+            form=form,
+            snapshot=snapshot,
+            rows=rows,
+            total=snapshot.royalty if snapshot else None,
             # With its offset, so the CSV is of exactly this moment whatever the time zone does that day.
-            "moment_value": timezone.localtime(moment).isoformat() if moment else "",
-            "totals": totals(snapshot.royalty) if snapshot and snapshot.royalty else [],
-        }
-        return TemplateResponse(request, "admin/licensing/organization/as_of.html", context)
-
-    return view
+            moment_value=timezone.localtime(moment).isoformat() if moment else "",
+            totals=totals(snapshot.royalty) if snapshot and snapshot.royalty else [],
+        )

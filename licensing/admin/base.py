@@ -1,6 +1,8 @@
-"""What every licensing admin shares: organization scoping, read-only history, page-level loading."""
+"""What every licensing admin shares: scoping through licensing.access, saving through the audited write path,
+read-only history, and page-level loading."""
 
 from decimal import Decimal
+from functools import cached_property
 
 from django import forms
 from django.contrib import admin
@@ -14,16 +16,15 @@ from django.utils.functional import lazy
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from licensing import access, changes, standing
+from licensing import access, ownership, services, standing
+from licensing.admin.widgets import SharedAutocompleteSelect, share_choices
+from licensing.audit import diffs
 
 this_year = standing.current_license_year
 # Column headings name the year they show, evaluated per request so they roll over on January 1.
 with_year = lazy(lambda text: f"{text} {this_year()}", str)
 
-# Deleting licensing records in bulk would erase evidence; single deletes stay possible for superusers.
-admin.site.disable_action("delete_selected")
-# Lists carry many columns; the sidebar would push them off screen.
-admin.site.enable_nav_sidebar = False
+NOT_FOUND = "No such record, or it belongs to an organization you do not have access to."
 
 
 def dollars(amount: Decimal | None, *, estimate: bool = False) -> str:
@@ -34,7 +35,9 @@ def dollars(amount: Decimal | None, *, estimate: bool = False) -> str:
 
 
 def position_badge(status) -> str:
-    return format_html('<span class="position position-{}" title="{}">{}</span>', status.position, status.reason, status.label)
+    return format_html(
+        '<span class="position position-{}" title="{}">{}</span>', status.position, status.reason, status.label
+    )
 
 
 class ReadOnlyHistoryMixin:
@@ -46,7 +49,9 @@ class ReadOnlyHistoryMixin:
     history_list_per_page = 100
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        raise PermissionDenied("Past versions cannot be restored or edited. Make a new change instead; history keeps both.")
+        raise PermissionDenied(
+            "Past versions cannot be restored or edited. Make a new change instead; history keeps both."
+        )
 
     def history_view(self, request, object_id, extra_context=None):
         history_model = self.model.history.model
@@ -57,14 +62,14 @@ class ReadOnlyHistoryMixin:
             # A deleted record: its history stays readable to those who could see its organization.
             newest = rows.first()
             if newest is None or not self.may_read_deleted(request, newest):
-                raise Http404("No such record, or it belongs to an organization you do not have access to.")
+                raise Http404(NOT_FOUND)
             obj = newest.instance
         if not self.has_view_history_or_change_history_permission(request, obj):
             raise PermissionDenied
         page = Paginator(rows, self.history_list_per_page).get_page(request.GET.get("p"))
-        described = changes.describe(page.object_list)
+        described = diffs.describe(page.object_list)
         versions = [
-            {"row": row, "action": changes.action_label(row), "changes": described[(history_model, row.history_id)]}
+            {"row": row, "action": diffs.action_label(row), "changes": described[(history_model, row.history_id)]}
             for row in page.object_list
         ]
         context = {
@@ -80,21 +85,17 @@ class ReadOnlyHistoryMixin:
         return TemplateResponse(request, "admin/licensing/object_history.html", context)
 
     def may_read_deleted(self, request, newest_row) -> bool:
-        if request.user.is_superuser:
-            return True
         if newest_row.organization_id is None:
-            return self.has_view_permission(request)
-        return access.organizations(request.user).filter(pk=newest_row.organization_id).exists()
+            return self.has_view_permission(request) and access.is_active(request.user)
+        return access.scope(request.user).allows(newest_row.organization_id)
 
 
 REASON_FIELD = "change_reason"
-# The numbers the royalty rests on: every edit must say why (issue 3, "complete capture").
-REASON_REQUIRED = {"usercount", "license"}
 REASON_MISSING = "Say why this changed, e.g. 'January recount' or 'AMA agreement signed'. It is kept in the history."
 
 
-def reason_required(model) -> bool:
-    return model._meta.model_name in REASON_REQUIRED
+def reason_from(data, *, default: str) -> str:
+    return (data.get(REASON_FIELD) or "").strip() or default
 
 
 class ReasonForm(forms.ModelForm):
@@ -110,41 +111,69 @@ class ReasonForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk and reason_required(self._meta.model) and self.has_changed() and not cleaned.get(REASON_FIELD, "").strip():
+        needs_reason = self.instance.pk and ownership.reason_required(self._meta.model) and self.has_changed()
+        if needs_reason and not cleaned.get(REASON_FIELD, "").strip():
             self.add_error(REASON_FIELD, REASON_MISSING)
         return cleaned
 
 
 class ReasonInlineFormSet(forms.BaseInlineFormSet):
-    """Edits of counts and licenses in an inline need the parent page's reason too."""
+    """Inline rows, saved through the audited write path with the parent page's reason.
+
+    The parent admin sets `actor` before saving (ScopedAdmin.save_formset). Rows that render relation
+    fields load them once for the whole formset (licensing.admin.widgets).
+    """
+
+    actor = None
+
+    @cached_property
+    def forms(self):
+        built = super().forms
+        share_choices(built)
+        return built
 
     def clean(self):
         super().clean()
-        if not reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
+        if not ownership.reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
             return
         if any(form.instance.pk and form.has_changed() for form in self.forms):
             raise forms.ValidationError(
-                f"You changed {self.model._meta.verbose_name_plural} here: {REASON_MISSING} (field at the top of the page)."
+                f"You changed {self.model._meta.verbose_name_plural} here: {REASON_MISSING} "
+                "(field at the top of the page)."
             )
 
+    def save_record(self, obj, form, *, reason: str):
+        """Hook for inlines whose records have their own service (license status changes)."""
+        return services.record_save(obj, actor=self.actor, reason=reason, validate=False)
+
     def save_new(self, form, commit=True):
-        form.instance._change_reason = _reason(self.data, default="Added in the admin")
-        return super().save_new(form, commit)
+        obj = form.save(commit=False)
+        setattr(obj, self.fk.name, self.instance)
+        if commit:
+            self.save_record(obj, form, reason=reason_from(self.data, default="Added in the admin"))
+            form.save_m2m()
+        return obj
 
     def save_existing(self, form, obj, commit=True):
-        obj._change_reason = _reason(self.data, default="Edited in the admin")
-        return super().save_existing(form, obj, commit)
+        obj = form.save(commit=False)
+        if commit:
+            self.save_record(obj, form, reason=reason_from(self.data, default="Edited in the admin"))
+            form.save_m2m()
+        return obj
+
+    def delete_existing(self, obj, commit=True):
+        if commit:
+            services.record_delete(obj, actor=self.actor, reason=reason_from(self.data, default="Deleted in the admin"))
 
 
-def _reason(data, *, default: str) -> str:
-    return (data.get(REASON_FIELD) or "").strip() or default
-
-
-class ReasonMixin:
-    """Every admin save records who (simple-history) and why (this mixin) in the history row."""
+class AuditedAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+    """Every admin save, inline save and delete goes through licensing.services with who (the signed-in
+    person) and why (the reason field, or what the page did)."""
 
     # Django 6's default, adopted now: an address typed without a scheme is taken as https.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_per_page = 100
+    show_full_result_count = False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
@@ -158,14 +187,39 @@ class ReasonMixin:
             fieldsets.append(("Reason for this change", {"fields": [REASON_FIELD]}))
         return fieldsets
 
+    def change_reason_of(self, form, change: bool) -> str:
+        return reason_from(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
+
     def save_model(self, request, obj, form, change):
-        obj._change_reason = _reason(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
-        super().save_model(request, obj, form, change)
+        # The form has just run the model's validation (full_clean without the fields it does not show).
+        services.record_save(obj, actor=request.user, reason=self.change_reason_of(form, change), validate=False)
 
     def delete_model(self, request, obj):
-        obj._change_reason = "Deleted in the admin"
-        obj._history_user = request.user
-        super().delete_model(request, obj)
+        services.record_delete(obj, actor=request.user, reason="Deleted in the admin")
+
+    def save_formset(self, request, form, formset, change):
+        formset.actor = request.user
+        formset.save()
+
+    def has_delete_permission(self, request, obj=None):
+        # Records are corrected or superseded, not deleted; only a superuser may remove a mistaken entry.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **_scoped_choices(db_field, request, kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(
+            db_field, request, **_scoped_choices(db_field, request, kwargs, action=access.VIEW)
+        )
+
+
+def _scoped_choices(db_field, request, kwargs, *, action=access.CHANGE) -> dict:
+    """Choices of a relation field: the records the person may `action` (CHANGE for what a record points at)."""
+    related = db_field.remote_field.model
+    if related._meta.app_label == "licensing":
+        kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, action)
+    return kwargs
 
 
 class PageChangeList(ChangeList):
@@ -176,11 +230,9 @@ class PageChangeList(ChangeList):
         self.model_admin.prepare_page(request, self.result_list)
 
 
-class ScopedAdmin(ReasonMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+class ScopedAdmin(AuditedAdmin):
     """Admin for an organization's data: every queryset, choice and object goes through licensing.access."""
 
-    show_full_result_count = False
-    list_per_page = 100
     list_max_show_all = 500
     view_on_site = False
 
@@ -197,29 +249,13 @@ class ScopedAdmin(ReasonMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
             # Out-of-scope and missing objects look the same, so ids of other organizations reveal nothing.
-            raise Http404("No such record, or it belongs to an organization you do not have access to.")
+            raise Http404(NOT_FOUND)
         return obj
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (
             obj is None or access.can(request.user, obj, access.CHANGE)
         )
-
-    def has_delete_permission(self, request, obj=None):
-        # Records are corrected or superseded, not deleted; only a superuser may remove a mistaken entry.
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        if access.is_scoped(related):
-            kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.CHANGE)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        if access.is_scoped(related):
-            kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.VIEW)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class ApplicationYearAdmin(ScopedAdmin):
@@ -233,7 +269,8 @@ class ApplicationYearAdmin(ScopedAdmin):
 
     def standing_of(self, obj) -> standing.Standing:
         if not hasattr(obj, "standing"):
-            obj.standing = standing.standings([obj.application], [obj.license_year])[(obj.application_id, obj.license_year)]
+            key = (obj.application_id, obj.license_year)
+            obj.standing = standing.standings([obj.application], [obj.license_year])[key]
         return obj.standing
 
     @admin.display(description="System", ordering="application__name")
@@ -250,14 +287,19 @@ class ApplicationYearAdmin(ScopedAdmin):
 
 
 class ScopedInline(admin.TabularInline):
-    """An inline under a scoped parent: editable only by people who may change the parent."""
+    """An inline under a scoped parent: editable only by people who may change the parent; rows saved and
+    rendered through ReasonInlineFormSet."""
 
     extra = 0
     show_change_link = True
+    # The rows' own pages are admin pages too; "View on site" would open the page the person is on.
+    view_on_site = False
     formset = ReasonInlineFormSet
 
     def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request, obj) and (obj is None or access.can(request.user, obj, access.CHANGE))
+        return super().has_add_permission(request, obj) and (
+            obj is None or access.can(request.user, obj, access.CHANGE)
+        )
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (
@@ -268,17 +310,10 @@ class ScopedInline(admin.TabularInline):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.remote_field.model
-        if access.is_scoped(related):
-            kwargs["queryset"] = access.restrict(related._default_manager.all(), request.user, access.CHANGE)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SharedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **_scoped_choices(db_field, request, kwargs))
 
 
-class ReferenceAdmin(ReasonMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+class ReferenceAdmin(AuditedAdmin):
     """Admin for reference data shared by every organization (rates, factors, vendors, data files)."""
-
-    list_per_page = 100
-    show_full_result_count = False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_delete_permission(request, obj)

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from licensing import counting
+from licensing import counting, standing
 from licensing.admin.base import ApplicationYearAdmin, ReferenceAdmin, ScopedAdmin, dollars
 from licensing.models import BaseMetrics, ProxyFactor, UserCount
 
@@ -18,7 +18,7 @@ class UserCountForm(forms.ModelForm):
         application = cleaned.get("application") or getattr(self.instance, "application", None)
         year, metric = cleaned.get("license_year"), cleaned.get("base_metric")
         if cleaned.get("method") == UserCount.Method.PROXY and application is not None and year and metric:
-            value, source, factor = counting.proxy_defaults(application=application, license_year=year, base_metric=metric)
+            value, source, factor = standing.proxy_defaults(application=application, license_year=year, base_metric=metric)
             if cleaned.get("metric_value") is None and value is not None:
                 cleaned["metric_value"] = value
                 cleaned["metric_source"] = cleaned.get("metric_source") or source

@@ -8,7 +8,9 @@ from django.urls import path, reverse
 
 from licensing import access, filings, services
 from licensing.admin.base import ScopedAdmin, this_year
-from licensing.models import Application, Filing, Organization
+from licensing.admin.organization_pages import OrganizationPage
+from licensing.choices import FilingStatus
+from licensing.models import Filing
 
 
 class FilingForm(forms.ModelForm):
@@ -44,13 +46,15 @@ class FilingAdmin(ScopedAdmin):
     search_fields = ["organization__name", "=ama_reference"]
     ordering = ["-license_year", "organization__name", "-pk"]
     autocomplete_fields = ["organization"]
-    readonly_fields = ["document", "status", "submitted_at", "submitted_by", "pdf_sha256", "supersedes", "readiness"]
+    readonly_fields = [
+        "document", "status", "submitted_at", "submitted_by_name", "pdf_sha256", "supersedes", "readiness",
+    ]  # fmt: skip
     actions = ["download_zip"]
     fieldsets = [
         (None, {"fields": ["document", "organization", "license_year", "status", "supersedes"]}),
         ("Applications included", {"fields": ["applications", "readiness"]}),
         ("Signatory and attestation", {"fields": ["signatory_name", "signatory_title", "attests_accurate", "attests_will_report_changes"]}),
-        ("Submission", {"fields": ["submitted_at", "submitted_by", "pdf_sha256", "ama_reference"]}),
+        ("Submission", {"fields": ["submitted_at", "submitted_by_name", "pdf_sha256", "ama_reference"]}),
     ]
 
     def get_queryset(self, request):
@@ -68,6 +72,12 @@ class FilingAdmin(ScopedAdmin):
     @admin.display(description="Document")
     def document(self, obj):
         return obj.document_id if obj.pk else "-"
+
+    @admin.display(description="Submitted by")
+    def submitted_by_name(self, obj):
+        # A name, not a link: officers may not open people's account pages.
+        person = obj.submitted_by
+        return (person.get_full_name() or person.get_username()) if person else "-"
 
     @admin.display(description="Applications", ordering="application_count")
     def application_total(self, obj):
@@ -173,7 +183,12 @@ class FilingAdmin(ScopedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         filing = self.get_object(request, object_id)
-        extra = {"filing": filing, "may_act": self.may_act_on(request, filing), **(extra_context or {})}
+        extra = {
+            "filing": filing,
+            "may_act": self.may_act_on(request, filing),
+            "FilingStatus": FilingStatus,
+            **(extra_context or {}),
+        }
         return super().change_view(request, object_id, form_url, extra)
 
     @admin.action(description="Download the selected applications as one ZIP of PDFs", permissions=["view"])
@@ -204,33 +219,33 @@ class PrepareForm(forms.Form):
         self.fields["license_year"].choices = [(y, y) for y in (year, year + 1, year - 1)]
 
 
-def prepare_view(model_admin):
+class PreparePage(OrganizationPage):
     """Organization page: "Prepare application for year ..." creates a draft filing and offers its PDF."""
 
-    def view(request, object_id):
-        organization = model_admin.get_object(request, str(object_id))
-        may_prepare = request.user.has_perm("licensing.add_filing") and access.can(request.user, organization, access.CHANGE)
-        if not may_prepare:
-            raise PermissionDenied
+    template_name = "admin/licensing/organization/prepare_filing.html"
+    title = "Prepare the CPT license application: {organization}"
+    methods = ("GET", "POST")
+    action = access.CHANGE
+    permission = "licensing.add_filing"
+    refusal = "Preparing an application needs an officer's access to this organization."
+
+    def respond(self, request, organization):
         form = PrepareForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            filing = services.filing_prepare(organization=organization, license_year=form.cleaned_data["license_year"], actor=request.user)
+            year = form.cleaned_data["license_year"]
+            filing = services.filing_prepare(organization=organization, license_year=year, actor=request.user)
             included = filing.applications.count()
             messages.success(
                 request,
-                f"Draft application {filing.document_id} prepared with {included} application(s) that need a direct license. "
-                "Preview the PDF, complete the signatory, then submit.",
+                f"Draft application {filing.document_id} prepared with {included} application(s) that need a "
+                "direct license. Preview the PDF, complete the signatory, then submit.",
             )
             return HttpResponseRedirect(reverse("admin:licensing_filing_change", args=[filing.pk]))
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "opts": Organization._meta,
-            "original": organization,
-            "title": f"Prepare the CPT license application: {organization}",
-            "form": form,
-            "direct": [a for a in organization.applications.all() if a.cpt_coverage == Application.Coverage.DIRECT],
-        }
-        return TemplateResponse(request, "admin/licensing/organization/prepare_filing.html", context)
-
-    return view
-
+        year = form.cleaned_data["license_year"] if form.is_bound and form.is_valid() else this_year()
+        return self.render(
+            request,
+            organization,
+            form=form,
+            license_year=year,
+            included=filings.default_applications(organization, year),
+        )

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from licensing import services, workflow
-from licensing.admin.base import ApplicationYearAdmin, dollars
+from licensing.admin.base import ApplicationYearAdmin, ReasonInlineFormSet, dollars
 from licensing.models import License
 
 
@@ -18,7 +18,21 @@ class LicenseForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and "status" in self.fields:
             allowed = {self.instance.status} | workflow.allowed_next(self.instance.status)
-            self.fields["status"].choices = [(value, label) for value, label in License.Status.choices if value in allowed]
+            self.fields["status"].choices = [
+                (value, label) for value, label in License.Status.choices if value in allowed
+            ]
+
+
+def save_license(license: License, form, *, actor, reason: str) -> License:
+    """An admin save of a license: a status change is a workflow move (services.license_set_status)."""
+    if license.pk and "status" in form.changed_data:
+        return services.license_set_status(license=license, status=license.status, actor=actor, reason=reason)
+    return services.record_save(license, actor=actor, reason=reason, validate=False)
+
+
+class LicenseFormSet(ReasonInlineFormSet):
+    def save_record(self, obj, form, *, reason):
+        return save_license(obj, form, actor=self.actor, reason=reason)
 
 
 @admin.register(License)
@@ -27,7 +41,7 @@ class LicenseAdmin(ApplicationYearAdmin):
     list_display = [
         "system", "organization", "license_year", "route", "status",
         "licensed_users", "counted_users", "position", "true_up_cost",
-    ]
+    ]  # fmt: skip
     list_select_related = ["application__organization", "application__vendor", "distributor"]
     list_filter = ["license_year", "status", "route"]
     search_fields = ["application__name", "application__organization__name", "=agreement_number"]
@@ -44,13 +58,15 @@ class LicenseAdmin(ApplicationYearAdmin):
         ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
     ]
 
+    def save_model(self, request, obj, form, change):
+        save_license(obj, form, actor=request.user, reason=self.change_reason_of(form, change))
+
     @admin.display(description="Counted users")
     def counted_users(self, obj):
         if not obj.pk:
             return "-"
         users = self.standing_of(obj).users
         return users if users is not None else "not counted"
-
 
     @admin.display(description="True-up cost")
     def true_up_cost(self, obj):
@@ -71,6 +87,8 @@ class LicenseAdmin(ApplicationYearAdmin):
             except ValidationError as error:
                 refused.append(f"{lic}: {' '.join(error.messages)}")
         if renewed:
-            self.message_user(request, f"Opened {len(renewed)} license(s) for the next year, status 'needed'.", messages.SUCCESS)
+            self.message_user(
+                request, f"Opened {len(renewed)} license(s) for the next year, status 'needed'.", messages.SUCCESS
+            )
         for line in refused:
             self.message_user(request, f"Not renewed - {line}", messages.ERROR)

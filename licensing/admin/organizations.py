@@ -4,7 +4,12 @@ from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from licensing import access, standing
+from licensing.admin.as_of_views import AsOfPage
+from licensing.admin.audit_views import AuditTrailPage
 from licensing.admin.base import ScopedAdmin, ScopedInline, dollars, this_year, with_year
+from licensing.admin.filings import PreparePage
+from licensing.admin.verify_views import VerifyPage
+from licensing.identifiers import format_ein, search_digits
 from licensing.models import Application, BaseMetrics, Contact, Organization
 
 
@@ -42,6 +47,10 @@ class ApplicationInline(ScopedInline):
     autocomplete_fields = ["vendor"]
     fk_name = "organization"
 
+    def get_queryset(self, request):
+        # Each row is titled with the application's name and organization; load the organization with it.
+        return super().get_queryset(request).select_related("organization")
+
 
 @admin.register(Organization)
 class OrganizationAdmin(ScopedAdmin):
@@ -51,7 +60,7 @@ class OrganizationAdmin(ScopedAdmin):
     list_select_related = ["parent"]
     list_filter = ["kind"]
     search_fields = ["name", "=slug", "=ein", "=npi", "city"]
-    search_help_text = "Search by name or city, or by exact slug, EIN (digits only) or NPI."
+    search_help_text = "Search by name or city, or by exact slug, EIN (12-3456789 or digits) or NPI."
     ordering = ["name", "pk"]
     autocomplete_fields = ["parent"]
     prepopulated_fields = {"slug": ["name"]}
@@ -66,19 +75,17 @@ class OrganizationAdmin(ScopedAdmin):
     ]
 
     def get_urls(self):
-        from django.urls import path
-
-        from licensing.admin import as_of_views, audit_views, filings, verify_views
-
-        def view(function):
-            return self.admin_site.admin_view(function(self))
-
         return [
-            path("<int:object_id>/audit-trail/", view(audit_views.audit_trail_view), name="licensing_organization_audit_trail"),
-            path("<int:object_id>/as-of/", view(as_of_views.as_of_view), name="licensing_organization_as_of"),
-            path("<int:object_id>/verify/", view(verify_views.verify_view), name="licensing_organization_verify"),
-            path("<int:object_id>/prepare-filing/", view(filings.prepare_view), name="licensing_organization_prepare_filing"),
-        ] + super().get_urls()
+            AuditTrailPage.route(self, "audit-trail", "licensing_organization_audit_trail"),
+            AsOfPage.route(self, "as-of", "licensing_organization_as_of"),
+            VerifyPage.route(self, "verify", "licensing_organization_verify"),
+            PreparePage.route(self, "prepare-filing", "licensing_organization_prepare_filing"),
+            *super().get_urls(),
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # EINs and NPIs are stored as digits; people type them with hyphens and spaces.
+        return super().get_search_results(request, queryset, search_digits(search_term))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -99,7 +106,7 @@ class OrganizationAdmin(ScopedAdmin):
 
     @admin.display(description="EIN")
     def ein_display(self, obj):
-        return f"{obj.ein[:2]}-{obj.ein[2:]}" if obj.ein else "-"
+        return format_ein(obj.ein) or "-"
 
     @admin.display(description="Applications", ordering="application_total")
     def application_count(self, obj):

@@ -22,8 +22,11 @@ class MembershipAdmin(ScopedAdmin):
         return request.user.is_superuser
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.membership_sync_groups(user=obj.user)
+        services.membership_save(membership=obj, actor=request.user, reason=self.change_reason_of(form, change))
+
+    def delete_model(self, request, obj):
+        # Revoking, not just deleting: the person's groups and admin access follow what remains.
+        services.membership_revoke(membership=obj, actor=request.user, reason="Revoked in the admin")
 
 
 @admin.register(Contact)

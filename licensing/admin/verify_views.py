@@ -1,18 +1,17 @@
 """The organization's "Verify history" page: an auditor or officer checks its hash chains from the admin.
 
-The check itself is licensing.verification (the same one `manage.py verify_audit_trail` runs); this
+The check itself is licensing.audit.verification (the same one `manage.py verify_audit_trail` runs); this
 page only scopes it to one organization the person may view and shows the result. It writes nothing.
 """
 
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
 
-from licensing import verification
+from licensing.admin.organization_pages import OrganizationPage
+from licensing.audit import verification
+from licensing.audit.records import tracked_models
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ def checked_scope(organization_id: int) -> Checked:
     stamped with this organization.
     """
     rows = chains = 0
-    for model in verification.tracked_models():
+    for model in tracked_models():
         history_model = model.history.model
         pk_name = model._meta.pk.attname
         object_ids = history_model.objects.filter(organization_id=organization_id).values(pk_name)
@@ -42,28 +41,22 @@ def checked_scope(organization_id: int) -> Checked:
     return Checked(rows=rows, chains=chains)
 
 
-def verify_view(model_admin):
+class VerifyPage(OrganizationPage):
     """The page for one organization: GET shows what the check does, POST runs it and shows the result."""
 
-    @require_http_methods(["GET", "POST"])
-    def view(request, object_id):
-        # get_object 404s for organizations outside the person's scope, so their ids reveal nothing.
-        organization = model_admin.get_object(request, str(object_id))
-        if not model_admin.has_view_permission(request, organization):
-            raise PermissionDenied("Verifying history needs view access to this organization.")
-        ran = request.method == "POST"
-        breaks = verification.verify(organization_id=organization.pk) if ran else []
-        checked = checked_scope(organization.pk) if ran else None
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.model._meta,
-            "original": organization,
-            "title": f"Verify the history of {organization}",
-            "ran": ran,
-            "breaks": breaks,
-            "checked": checked,
-            "checked_at": timezone.now() if ran else None,
-        }
-        return TemplateResponse(request, "admin/licensing/organization/verify.html", context)
+    template_name = "admin/licensing/organization/verify.html"
+    title = "Verify the history of {organization}"
+    # Running the check writes nothing, so auditors may POST it.
+    methods = ("GET", "POST")
+    refusal = "Verifying history needs view access to this organization."
 
-    return view
+    def respond(self, request, organization):
+        ran = request.method == "POST"
+        return self.render(
+            request,
+            organization,
+            ran=ran,
+            breaks=verification.verify(organization_id=organization.pk) if ran else [],
+            checked=checked_scope(organization.pk) if ran else None,
+            checked_at=timezone.now() if ran else None,
+        )

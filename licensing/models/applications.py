@@ -7,8 +7,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from licensing.history import AuditedHistoricalRecords
+from licensing import choices
+from licensing.audit.records import AuditedHistoricalRecords
 from licensing.models.organizations import Organization
+from licensing.ownership import OwnedBy, SharedReference
 
 
 class DataFile(models.Model):
@@ -23,6 +25,7 @@ class DataFile(models.Model):
     description = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = SharedReference(label="{name}", seeded_by_migration=True)
 
     class Meta:
         ordering = ["pk"]
@@ -53,6 +56,7 @@ class Vendor(models.Model):
     notes = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = SharedReference(label="{name}", money_fields=["processing_fee_per_user"], officers_may=["add"])
 
     class Meta:
         ordering = ["name"]
@@ -81,27 +85,9 @@ class Application(models.Model):
     each individual application that uses CPT.
     """
 
-    class Category(models.TextChoices):
-        AMBULATORY_EHR = "ambulatory_ehr", "Ambulatory EHR"
-        INPATIENT_EHR = "inpatient_ehr", "Inpatient EHR"
-        PRACTICE_MANAGEMENT = "practice_management", "Practice management"
-        BILLING_RCM = "billing_rcm", "Billing / revenue cycle"
-        CHARGEMASTER = "chargemaster", "Chargemaster"
-        CODING = "coding", "Coding / encoder"
-        ANALYTICS = "analytics", "Analytics / reporting"
-        LAB_RADIOLOGY = "lab_radiology", "Lab / radiology"
-        OTHER = "other", "Other"
-
-    class Deployment(models.TextChoices):
-        ON_PREMISE = "on_premise", "On-premise"
-        HOSTED = "hosted", "Hosted"
-        SAAS = "saas", "SaaS"
-
-    class Coverage(models.TextChoices):
-        DIRECT = "direct", "Own AMA license"
-        VENDOR = "vendor", "Vendor's license"
-        DISTRIBUTOR = "distributor", "Third-party distributor"
-        NO_CPT = "no_cpt", "No CPT content"
+    Category = choices.ApplicationCategory
+    Deployment = choices.Deployment
+    Coverage = choices.Coverage
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="applications")
     name = models.CharField("system name", max_length=200)
@@ -140,6 +126,7 @@ class Application(models.Model):
     notes = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords(m2m_fields=[data_files, users_at_other_entities])
+    ownership = OwnedBy("organization", label="{name}")
 
     class Meta:
         ordering = ["organization", "name", "pk"]

@@ -6,7 +6,7 @@ from django.db import models
 class ChainHead(models.Model):
     """The newest history row of one record, written in the same transaction as that row.
 
-    Not itself tracked: it is an index of the chains, checked by licensing.verification.
+    Not itself tracked: it is an index of the chains, checked by licensing.audit.verification.
     """
 
     record_type = models.CharField(max_length=100)

@@ -7,18 +7,13 @@ from django.db import models
 from django.urls import reverse
 
 from licensing import counting
-from licensing.history import AuditedHistoricalRecords
+from licensing.audit.records import AuditedHistoricalRecords
+from licensing.choices import BaseMetric, CountMethod
 from licensing.models.applications import Application
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+from licensing.ownership import OwnedBy, SharedReference
 
-
-class BaseMetric(models.TextChoices):
-    """Base metrics of the AMA User Proxy Model (AMA HCDO licensing page; staffed beds named by AMA news)."""
-
-    PHYSICIANS = "physicians", "Physicians"
-    BILLING_PROVIDERS = "billing_providers", "Billing providers"
-    STAFFED_BEDS = "staffed_beds", "Staffed beds"
-    EMPLOYEES = "employees", "Employees"
+__all__ = ["BaseMetric", "ProxyFactor", "UserCount"]
 
 
 class ProxyFactor(models.Model):
@@ -37,6 +32,7 @@ class ProxyFactor(models.Model):
     notes = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = SharedReference(label="{category}: {base_metric}", seeded_by_migration=True)
 
     class Meta:
         ordering = ["category", "base_metric"]
@@ -64,9 +60,7 @@ class UserCount(models.Model):
     Proxy: base metric value x factor, rounded up (AMA User Proxy Model).
     """
 
-    class Method(models.TextChoices):
-        COUNTED = counting.COUNTED, "Counted users"
-        PROXY = counting.PROXY, "User Proxy Model"
+    Method = CountMethod
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="user_counts")
     license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
@@ -103,6 +97,7 @@ class UserCount(models.Model):
     evidence = models.TextField(blank=True, help_text="How the number was reached: rosters, reports, file names.")
 
     history = AuditedHistoricalRecords()
+    ownership = OwnedBy("application__organization", label="{application} {license_year}", reason_required=True)
 
     class Meta:
         ordering = ["application", "-license_year"]
@@ -123,8 +118,8 @@ class UserCount(models.Model):
                 violation_error_message="Users and base metrics cannot be negative.",
             ),
             models.CheckConstraint(
-                condition=models.Q(method="counted")
-                | models.Q(method="proxy", metric_value__isnull=False, factor__isnull=False, factor__gt=0)
+                condition=models.Q(method=CountMethod.COUNTED)
+                | models.Q(method=CountMethod.PROXY, metric_value__isnull=False, factor__isnull=False, factor__gt=0)
                 & ~models.Q(base_metric=""),
                 name="user_count_proxy_complete",
                 violation_error_message="A proxy count needs its base metric, the metric's value and a factor.",
@@ -138,7 +133,6 @@ class UserCount(models.Model):
         return reverse("admin:licensing_usercount_change", args=[self.pk])
 
     def clean(self):
-        counting.normalize(self)
         counting.check(self)
 
     @property

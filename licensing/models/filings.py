@@ -4,10 +4,12 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from licensing.history import AuditedHistoricalRecords
+from licensing.audit.records import AuditedHistoricalRecords
+from licensing.choices import FilingStatus
 from licensing.models.applications import Application
 from licensing.models.organizations import Organization
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+from licensing.ownership import OwnedBy
 
 
 class Filing(models.Model):
@@ -18,11 +20,7 @@ class Filing(models.Model):
     new filing that supersedes this one.
     """
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SUBMITTED = "submitted", "Submitted"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
+    Status = FilingStatus
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="filings")
     license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
@@ -59,6 +57,7 @@ class Filing(models.Model):
 
     # The PDF bytes stay out of each history row (they can be large); their SHA-256 is in it.
     history = AuditedHistoricalRecords(excluded_fields=["pdf"], m2m_fields=[applications])
+    ownership = OwnedBy("organization", label="CPT license application {license_year}")
 
     class Meta:
         ordering = ["-license_year", "organization", "-pk"]
@@ -66,7 +65,7 @@ class Filing(models.Model):
         constraints = [
             license_year_constraint("filing"),
             models.CheckConstraint(
-                condition=models.Q(status="draft") | (models.Q(submitted_at__isnull=False) & ~models.Q(pdf_sha256="")),
+                condition=models.Q(status=FilingStatus.DRAFT) | (models.Q(submitted_at__isnull=False) & ~models.Q(pdf_sha256="")),
                 name="filing_submitted_is_frozen",
                 violation_error_message="A submitted filing must carry its frozen PDF and hash.",
             ),

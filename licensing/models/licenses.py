@@ -6,9 +6,11 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from licensing.history import AuditedHistoricalRecords
+from licensing.audit.records import AuditedHistoricalRecords
+from licensing.choices import LicenseRoute, LicenseStatus
 from licensing.models.applications import Application, Vendor
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+from licensing.ownership import OwnedBy
 
 
 class License(models.Model):
@@ -18,19 +20,8 @@ class License(models.Model):
     compliant coding systems?"), so a renewal is a new row for the next year, never an edit.
     """
 
-    class Route(models.TextChoices):
-        DIRECT = "direct", "Direct (AMA)"
-        VENDOR = "vendor", "Vendor"
-        DISTRIBUTOR = "distributor", "Distributor"
-
-    class Status(models.TextChoices):
-        NEEDED = "needed", "Needed"
-        DRAFTED = "drafted", "Application drafted"
-        SUBMITTED = "submitted", "Application submitted"
-        ACTIVE = "active", "Active"
-        EXPIRED = "expired", "Expired"
-        NOT_REQUIRED = "not_required", "Not required"
-        COVERED_BY_VENDOR = "covered_by_vendor", "Covered by vendor"
+    Route = LicenseRoute
+    Status = LicenseStatus
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="licenses")
     license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
@@ -62,6 +53,7 @@ class License(models.Model):
     notes = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = OwnedBy("application__organization", label="{application} {license_year}", reason_required=True)
 
     class Meta:
         ordering = ["application", "-license_year"]
@@ -90,7 +82,7 @@ class License(models.Model):
                 violation_error_message="A license cannot end before it starts.",
             ),
             models.CheckConstraint(
-                condition=~models.Q(status="active") | (models.Q(licensed_users__isnull=False) & ~models.Q(agreement_number="")),
+                condition=~models.Q(status=LicenseStatus.ACTIVE) | (models.Q(licensed_users__isnull=False) & ~models.Q(agreement_number="")),
                 name="license_active_is_complete",
                 violation_error_message="An active license needs its agreement number and licensed users.",
             ),
@@ -105,7 +97,10 @@ class License(models.Model):
     def clean(self):
         from licensing import workflow
 
-        workflow.check_license(self)
+        previous = None
+        if self.pk:
+            previous = License.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+        workflow.check_license(self, previous_status=previous)
 
     @property
     def term_start(self) -> datetime.date:

@@ -3,22 +3,24 @@
 from django.conf import settings
 from django.db import models
 
-from licensing.history import AuditedHistoricalRecords
+from licensing.audit.records import AuditedHistoricalRecords
+from licensing.choices import MembershipRole
 from licensing.models.organizations import Organization
+from licensing.ownership import OwnedBy
 
 
 class Membership(models.Model):
     """A person's role at an organization; it also covers the organization's affiliates."""
 
-    class Role(models.TextChoices):
-        OFFICER = "officer", "Compliance officer"
-        AUDITOR = "auditor", "Auditor"
+    Role = MembershipRole
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
 
     history = AuditedHistoricalRecords()
+    # Granting access is an administrator's job: officers see who else has access, and change nothing.
+    ownership = OwnedBy("organization", label="{user} ({role})", officers_may=[])
 
     class Meta:
         ordering = ["organization", "user"]

@@ -4,8 +4,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from licensing.history import AuditedHistoricalRecords
-from licensing.identifiers import DigitsField, validate_ein, validate_npi
+from licensing.audit.records import AuditedHistoricalRecords
+from licensing.choices import ContactRole, OrganizationKind
+from licensing.identifiers import DigitsField, format_ein, validate_ein, validate_npi
+from licensing.ownership import OwnedBy
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 
 # A health system, its hospitals and their departments: deeper trees are refused so that
@@ -16,12 +18,7 @@ MAX_HIERARCHY_DEPTH = 3
 class Organization(models.Model):
     """A legal entity that uses CPT in its software. The AMA charges its entity fee per legal entity."""
 
-    class Kind(models.TextChoices):
-        HEALTH_SYSTEM = "health_system", "Health system"
-        HOSPITAL = "hospital", "Hospital"
-        AMBULATORY_CLINIC = "ambulatory_clinic", "Ambulatory clinic"
-        PHYSICIAN_GROUP = "physician_group", "Physician group"
-        OTHER = "other", "Other"
+    Kind = OrganizationKind
 
     name = models.CharField("legal name", max_length=200)
     slug = models.SlugField(max_length=80, unique=True, help_text="Short name used in file names and URLs.")
@@ -35,7 +32,9 @@ class Organization(models.Model):
         verbose_name="parent organization",
         help_text="The health system or parent company this entity belongs to, if any.",
     )
-    ein = DigitsField("EIN", max_length=9, blank=True, validators=[validate_ein], help_text="Like 12-3456789.")
+    ein = DigitsField(
+        "EIN", max_length=9, blank=True, validators=[validate_ein], display=format_ein, help_text="Like 12-3456789."
+    )
     npi = DigitsField("NPI", max_length=10, blank=True, validators=[validate_npi], help_text="Type 2 (organization) NPI.")
     street = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -45,6 +44,7 @@ class Organization(models.Model):
     notes = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = OwnedBy("", label="{name}")
 
     class Meta:
         ordering = ["name", "pk"]
@@ -91,10 +91,7 @@ class Organization(models.Model):
 class Contact(models.Model):
     """A person the AMA or the portal may contact on the organization's behalf."""
 
-    class Role(models.TextChoices):
-        PRIMARY = "primary", "Primary contact"
-        BILLING = "billing", "Billing contact"
-        LEGAL = "legal", "Legal contact"
+    Role = ContactRole
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="contacts")
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -104,6 +101,7 @@ class Contact(models.Model):
     phone = models.CharField(max_length=40, blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = OwnedBy("organization", label="{name} ({role})")
 
     class Meta:
         ordering = ["organization", "role"]
@@ -135,6 +133,7 @@ class BaseMetrics(models.Model):
     source = models.CharField(max_length=300, blank=True, help_text="Where the figures come from, e.g. HR roster 2026-01-05.")
 
     history = AuditedHistoricalRecords()
+    ownership = OwnedBy("organization", label="{organization} {license_year}")
 
     class Meta:
         verbose_name = "base metrics"

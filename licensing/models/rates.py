@@ -5,9 +5,11 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from licensing.history import AuditedHistoricalRecords
+from licensing.audit.records import AuditedHistoricalRecords
+from licensing.choices import RateBasis
 from licensing.models.applications import DataFile
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+from licensing.ownership import SharedReference
 
 _NOT_NEGATIVE = MinValueValidator(Decimal("0"), "Fees cannot be negative.")
 
@@ -19,9 +21,7 @@ class RateSchedule(models.Model):
     and 2026" (compliance.ama-assn.org) and vendor FAQs for 2021-2023 (see docs/rules.md).
     """
 
-    class Basis(models.TextChoices):
-        PUBLISHED = "published", "Published"
-        ESTIMATED = "estimated", "Estimated"
+    Basis = RateBasis
 
     license_year = models.PositiveSmallIntegerField(unique=True, validators=LICENSE_YEAR_VALIDATORS)
     basis = models.CharField(
@@ -54,6 +54,9 @@ class RateSchedule(models.Model):
     notes = models.TextField(blank=True)
 
     history = AuditedHistoricalRecords()
+    ownership = SharedReference(
+        label="{license_year} rates", money_fields=["entity_fee", "projection_step"], seeded_by_migration=True
+    )
 
     class Meta:
         ordering = ["-license_year"]
@@ -85,6 +88,7 @@ class DataFileRate(models.Model):
     )
 
     history = AuditedHistoricalRecords()
+    ownership = SharedReference(label="{data_file} {schedule}", money_fields=["per_user", "flat_fee"], seeded_by_migration=True)
 
     class Meta:
         ordering = ["schedule", "data_file"]

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from licensing import verification
+from licensing.audit import verification
 from licensing.models import Organization
 
 

@@ -11,11 +11,10 @@ from decimal import Decimal
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
-from licensing import history
+from licensing import ownership
+from licensing.audit import links as link_rows
 
 EMPTY = "(empty)"
-# Decimal fields that hold dollars; other decimals (factors, base metric values) print as numbers.
-MONEY_FIELDS = {"entity_fee", "per_user", "flat_fee", "processing_fee_per_user", "projection_step"}
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
 
 
@@ -51,7 +50,8 @@ def _format(field, value, names: dict) -> str:
         return "Yes" if value else "No"
     if isinstance(field, models.DecimalField):
         amount = Decimal(value)
-        if field.name in MONEY_FIELDS:
+        # Decimals the model declares as dollars; others (factors, base metric values) print as numbers.
+        if ownership.is_money(field.model, field.name):
             return f"${amount:,.2f}"
         return f"{amount.normalize():f}"
     if isinstance(field, models.DateTimeField):
@@ -73,7 +73,7 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
         for row in history_model.objects.filter(history_id__in=previous_ids):
             previous_rows[(history_model, row.history_id)] = row
         ids = [row.history_id for row in group] + previous_ids
-        links[history_model] = history.recorded_links(history_model, ids)
+        links[history_model] = link_rows.recorded_links(history_model, ids)
         for row in group:
             previous = previous_rows.get((history_model, row.previous_history_id))
             for name in changed_names(row):
@@ -82,7 +82,7 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
                     for source in (row, previous):
                         if source is not None and getattr(source, field.attname) is not None:
                             wanted[field.related_model].add(getattr(source, field.attname))
-        for field in getattr(history_model, "_history_m2m_fields", []):
+        for field in link_rows.tracked_m2m_fields(history_model):
             for row_links in links[history_model].values():
                 wanted[field.related_model].update(row_links.get(field.name, []))
     names = {}
@@ -111,7 +111,7 @@ def _concrete_or_none(model, name):
 def _row_changes(model, history_model, row, previous, links, names) -> list[FieldChange]:
     if row.history_type == "-":
         return []
-    m2m_names = {field.name: field for field in getattr(history_model, "_history_m2m_fields", [])}
+    m2m_names = {field.name: field for field in link_rows.tracked_m2m_fields(history_model)}
     changes = []
     for name in changed_names(row):
         field = _concrete_or_none(model, name)

@@ -10,10 +10,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.apps import apps
-
-from licensing import history
-from licensing.models import ChainHead
+from licensing.audit import hashing
+from licensing.audit import links as link_rows
+from licensing.audit.records import record_type, tracked_models
 
 CHUNK = 500
 
@@ -32,13 +31,9 @@ class ChainBreak:
         return f"{self.record_type} {self.object_id}, {row}: {self.problem} (expected {self.expected}, found {self.found})"
 
 
-def tracked_models() -> list:
-    return [model for model in apps.get_app_config("licensing").get_models() if hasattr(model, "history")
-            and isinstance(getattr(model.history, "model", None), type)
-            and issubclass(model.history.model, history.AuditedHistory)]
-
-
 def verify_model(model, *, organization_id: int | None = None) -> Iterator[ChainBreak]:
+    from licensing.models import ChainHead
+
     history_model = model.history.model
     pk_name = model._meta.pk.attname
     label = model._meta.verbose_name
@@ -52,14 +47,15 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
     for start in range(0, len(all_ids), CHUNK):
         ids = all_ids[start : start + CHUNK]
         chunk_rows = list(history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "history_id"))
-        stored = history.recorded_links(history_model, [row.history_id for row in chunk_rows])
+        stored = link_rows.recorded_links(history_model, [row.history_id for row in chunk_rows])
         objects = {obj.pk: obj for obj in model._default_manager.filter(pk__in=ids)}
         heads = {
             head.object_id: head
-            for head in ChainHead.objects.filter(record_type=history.record_type(history_model), object_id__in=ids)
+            for head in ChainHead.objects.filter(record_type=record_type(history_model), object_id__in=ids)
         }
         live = list(objects.values())
-        links = {obj.pk: history.link_ids(history_model, obj_links) for obj, obj_links in zip(live, history.live_links(model, live), strict=True)}
+        live_ids = link_rows.live_links(model, live)
+        links = {obj.pk: link_rows.link_ids(history_model, obj_links) for obj, obj_links in zip(live, live_ids, strict=True)}
         chains = defaultdict(list)
         for row in chunk_rows:
             chains[getattr(row, pk_name)].append(row)
@@ -76,7 +72,7 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
         if row.previous_hash != expected_previous:
             yield ChainBreak(label, object_id, row.history_id, "link to the previous row is broken",
                              expected_previous or "(first row)", row.previous_hash or "(first row)")
-        recomputed = history.row_hash(row, stored.get(row.history_id, {}))
+        recomputed = hashing.row_hash(row, stored.get(row.history_id, {}))
         if recomputed != row.row_hash:
             yield ChainBreak(label, object_id, row.history_id, "row content does not match its hash", recomputed, row.row_hash)
         previous = row
@@ -92,8 +88,8 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
         yield ChainBreak(label, object_id, previous.history_id, "history records a deletion but the object exists",
                          "no live object", "live object")
         return
-    expected = history.canonical_content(previous, stored.get(previous.history_id, {}))
-    current = history.canonical_content(_as_history_row(previous, live_object), links.get(object_id, {}))
+    expected = hashing.canonical_content(previous, stored.get(previous.history_id, {}))
+    current = hashing.canonical_content(_as_history_row(previous, live_object), links.get(object_id, {}))
     if expected["values"] != current["values"] or expected["m2m"] != current["m2m"]:
         differing = sorted(
             name for name in expected["values"] if expected["values"][name] != current["values"].get(name)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
-from licensing import counting, history, royalty, standing
+from licensing import counting, royalty, standing
+from licensing.audit import links
+from licensing.audit.records import MIGRATION_BASELINE_REASON
 from licensing.models import (
     Application,
     BaseMetrics,
@@ -30,9 +32,6 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
-
-MIGRATION_BASELINE_REASON = history.MIGRATION_BASELINE_REASON
-
 
 def license_year_of(moment: datetime.datetime) -> int:
     """License years are calendar years (AMA annual release): the year the moment falls in, local time."""
@@ -67,7 +66,7 @@ def objects_as_of(model, moment: datetime.datetime, *, migration_baseline: bool 
 
 def linked_ids(application_rows, field_name: str) -> dict[int, list[int]]:
     """The m2m links recorded with each application history row: {history_id: [target ids]}."""
-    recorded = history.recorded_links(
+    recorded = links.recorded_links(
         Application.history.model, [row.history_id for row in application_rows], fields=[field_name]
     )
     return {history_id: links.get(field_name, []) for history_id, links in recorded.items()}

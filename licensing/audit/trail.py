@@ -1,11 +1,11 @@
 """The organization audit trail: every change to an organization and its records, newest first, in words.
 
-Every history row carries the organization it belongs to (licensing.history stamps `organization_id`),
+Every history row carries the organization it belongs to (licensing.audit.stamping stamps `organization_id`),
 and every historical table has an index on (organization_id, history_date). A page of the trail is
 one UNION ALL of one select per historical table, each filtered by that column, ordered by date and
 cut to the page (PostgreSQL merges the per-table index scans, so the first page reads about a page of
 rows however long the history is). One more query counts the trail. The page's rows are then loaded
-whole, one query per record type on the page, and described by licensing.changes.
+whole, one query per record type on the page, and described by licensing.audit.diffs.
 
 So a page costs a fixed number of queries: at most one per record type and per related model, never
 one per row. Exports walk the same union in chunks by keyset (date, id), so memory stays constant.
@@ -13,11 +13,10 @@ one per row. Exports walk the same union in chunks by keyset (date, id), so memo
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache, cached_property
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection, models
 from django.db.models import OuterRef, Q, Subquery, Value
@@ -25,7 +24,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from licensing import changes
+from licensing import ownership
+from licensing.audit import diffs
+from licensing.audit.records import is_audited
 
 # Person filter value for rows written by no one (migrations, system jobs): usernames cannot contain "(".
 SYSTEM_PERSON = "(system)"
@@ -36,16 +37,16 @@ EXPORT_CHUNK = 500
 
 @dataclass(frozen=True)
 class RecordType:
-    """One kind of record on the trail: a licensing model whose history rows carry the organization."""
+    """One kind of record on the trail: a model declared OwnedBy an organization (licensing.ownership)."""
 
-    key: str
-    label_of: Callable = field(compare=False, repr=False)
+    model: type[models.Model]
+    rank: int
+
+    @property
+    def key(self) -> str:
+        return self.model._meta.model_name
 
     # Cached: each `Model.history` access builds a new manager class (about half a millisecond).
-    @cached_property
-    def model(self):
-        return apps.get_model("licensing", self.key)
-
     @cached_property
     def history_model(self):
         return self.model.history.model
@@ -55,36 +56,38 @@ class RecordType:
         return capfirst(self.model._meta.verbose_name)
 
     @cached_property
-    def rank(self) -> int:
-        return RECORD_TYPES.index(self)
+    def declaration(self) -> ownership.OwnedBy:
+        declared = ownership.owned_by(self.model)
+        assert declared is not None
+        return declared
+
+    def label_of(self, row) -> str:
+        """The record's name on the trail, from its declared label and what _load_rows annotated (no query)."""
+        values = {}
+        for name in self.declaration.label_fields:
+            field = self.model._meta.get_field(name)
+            value = getattr(row, field.attname)
+            if field.is_relation:
+                value = getattr(row, _label_annotation(name)) or f"{field.related_model._meta.verbose_name} #{value}"
+            elif field.choices:
+                value = dict(field.flatchoices).get(value, value)
+            values[name] = value
+        return self.declaration.label.format_map(values)
 
 
-# Labels read the row itself and the names _load_rows annotates, so a label costs no query.
-def _metrics_label(row) -> str:
-    return f"{row.organization_name or 'Base metrics'} {row.license_year}"
+@cache
+def record_types() -> tuple[RecordType, ...]:
+    """What the trail lists, in the order the filter offers them: every organization-owned model, by name."""
+    models_ = sorted(ownership.organization_models(), key=lambda model: str(model._meta.verbose_name).lower())
+    return tuple(RecordType(model, rank) for rank, model in enumerate(models_))
 
 
-def _membership_label(row) -> str:
-    return f"{row.person_name or f'person #{row.user_id}'} ({row.get_role_display()})"
+def by_key(key: str) -> RecordType:
+    return {record_type.key: record_type for record_type in record_types()}[key]
 
 
-def _application_year_label(row) -> str:
-    return f"{row.application_name or f'application #{row.application_id}'} {row.license_year}"
-
-
-# What the trail lists, in the order the filter offers them. A new organization-owned model is one line
-# here (and one in licensing.access.ORGANIZATION_PATHS, which a test checks against this list).
-RECORD_TYPES = (
-    RecordType("organization", lambda row: row.name),
-    RecordType("contact", lambda row: f"{row.name} ({row.get_role_display()})"),
-    RecordType("basemetrics", _metrics_label),
-    RecordType("membership", _membership_label),
-    RecordType("application", lambda row: row.name),
-    RecordType("usercount", _application_year_label),
-    RecordType("license", _application_year_label),
-    RecordType("filing", lambda row: f"CPT license application {row.license_year}"),
-)
-BY_KEY = {record_type.key: record_type for record_type in RECORD_TYPES}
+def keys_known() -> set[str]:
+    return {record_type.key for record_type in record_types()}
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,10 @@ class Filters:
         if not self.field:
             return None
         key, attname = self.field.split(".", 1)
-        return BY_KEY[key].model._meta.get_field(attname).name
+        return by_key(key).model._meta.get_field(attname).name
 
     def record_types(self) -> list[RecordType]:
-        chosen = [BY_KEY[key] for key in self.types] if self.types else list(RECORD_TYPES)
+        chosen = [by_key(key) for key in self.types] if self.types else list(record_types())
         if self.field:
             # A field belongs to one record type; the others cannot have changed it.
             key = self.field.split(".", 1)[0]
@@ -128,7 +131,7 @@ class Entry:
     history_type: str
     action: str
     reason: str
-    changes: list[changes.FieldChange]
+    changes: list[diffs.FieldChange]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,13 +152,13 @@ def field_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """Grouped choices for the field filter: (record type label, [("license.status", "Status"), ...])."""
     return [
         (record_type.label, [(f"{record_type.key}.{name}", label) for name, label in trackable_fields(record_type)])
-        for record_type in RECORD_TYPES
+        for record_type in record_types()
     ]
 
 
 def field_label(value: str) -> str:
     key, name = value.split(".", 1)
-    return f"{BY_KEY[key].label}: {dict(trackable_fields(BY_KEY[key]))[name]}"
+    return f"{by_key(key).label}: {dict(trackable_fields(by_key(key)))[name]}"
 
 
 def people(organization_id: int) -> list[str]:
@@ -164,7 +167,7 @@ def people(organization_id: int) -> list[str]:
         record_type.history_model.objects.filter(organization_id=organization_id)
         .order_by()
         .values_list("history_user_name")
-        for record_type in RECORD_TYPES
+        for record_type in record_types()
     ]
     names = {name for (name,) in branches[0].union(*branches[1:])}
     return sorted((name or SYSTEM_PERSON for name in names), key=lambda name: (name == SYSTEM_PERSON, name.lower()))
@@ -209,7 +212,7 @@ class Key:
 
     @property
     def record_type(self) -> RecordType:
-        return RECORD_TYPES[self.rank]
+        return record_types()[self.rank]
 
 
 def _after(record_type: RecordType, key: Key) -> Q:
@@ -276,32 +279,49 @@ class Trail:
 # ---------------------------------------------------------------------------------------------
 
 
-def _name_of(model, pk_field: str, name_field: str = "name"):
+def _label_annotation(name: str) -> str:
+    return f"label_{name}"
+
+
+def name_field_of(model) -> str | None:
+    """The column that names a related record in labels: a user's username, or a model labelled "{field}"."""
+    if model is get_user_model():
+        return model.USERNAME_FIELD
+    declared = ownership.declaration(model)
+    if declared is not None and declared.label_fields and declared.label == "{%s}" % declared.label_fields[0]:
+        name = declared.label_fields[0]
+        return None if model._meta.get_field(name).is_relation else name
+    return None
+
+
+def _name_of(model, pk_field: str, name_field: str):
     return Subquery(model._default_manager.filter(pk=OuterRef(pk_field)).order_by().values(name_field)[:1])
 
 
 def _load_rows(record_type: RecordType, history_ids: list[int]) -> dict[int, models.Model]:
-    """Whole history rows by id, with the names their labels need annotated (no query per row)."""
-    history_model = record_type.history_model
-    rows = history_model.objects.filter(history_id__in=history_ids).order_by()
-    fields = {f.name for f in record_type.model._meta.get_fields()}
-    if "application" in fields:
-        Application = apps.get_model("licensing", "Application")
-        # A deleted application keeps the name its last history row recorded.
-        last_recorded = (
-            BY_KEY["application"]
-            .history_model.objects.filter(id=OuterRef("application_id"))
-            .order_by("-history_id")
-            .values("name")[:1]
-        )
-        rows = rows.annotate(
-            application_name=Coalesce(_name_of(Application, "application_id"), Subquery(last_recorded))
-        )
-    if "user" in fields:
-        rows = rows.annotate(person_name=_name_of(get_user_model(), "user_id", get_user_model().USERNAME_FIELD))
-    if "organization" in fields:
-        rows = rows.annotate(organization_name=_name_of(apps.get_model("licensing", "Organization"), "organization_id"))
-    return {row.history_id: row for row in rows}
+    """Whole history rows by id, with the related names their labels read annotated (no query per row)."""
+    rows = record_type.history_model.objects.filter(history_id__in=history_ids).order_by()
+    annotations = {}
+    for name in record_type.declaration.label_fields:
+        field = record_type.model._meta.get_field(name)
+        if not field.is_relation:
+            continue
+        related = field.related_model
+        name_field = name_field_of(related)
+        if name_field is None:
+            annotations[_label_annotation(name)] = Value(None, output_field=models.CharField())
+            continue
+        named = _name_of(related, field.attname, name_field)
+        if is_audited(related):
+            # A deleted record keeps the name its last history row recorded.
+            last_recorded = (
+                related.history.model.objects.filter(**{related._meta.pk.attname: OuterRef(field.attname)})
+                .order_by("-history_id")
+                .values(name_field)[:1]
+            )
+            named = Coalesce(named, Subquery(last_recorded))
+        annotations[_label_annotation(name)] = named
+    return {row.history_id: row for row in rows.annotate(**annotations)}
 
 
 def entries(page_keys: list[Key]) -> list[Entry]:
@@ -310,7 +330,7 @@ def entries(page_keys: list[Key]) -> list[Entry]:
     for key in page_keys:
         wanted[key.record_type].append(key.history_id)
     loaded = {record_type: _load_rows(record_type, ids) for record_type, ids in wanted.items()}
-    described = changes.describe([row for rows in loaded.values() for row in rows.values()])
+    described = diffs.describe([row for rows in loaded.values() for row in rows.values()])
     result = []
     for key in page_keys:
         record_type = key.record_type
@@ -327,7 +347,7 @@ def entries(page_keys: list[Key]) -> list[Entry]:
                 object_id=getattr(row, record_type.model._meta.pk.attname),
                 record=record_type.label_of(row),
                 history_type=row.history_type,
-                action=changes.action_label(row),
+                action=diffs.action_label(row),
                 reason=row.history_change_reason or "",
                 changes=described[(record_type.history_model, row.history_id)],
             )
@@ -363,17 +383,6 @@ EXPORT_HEADER = [
     "New value",
     "Reason",
 ]
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """The value, with a leading apostrophe if a spreadsheet would otherwise read it as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def export_lines(entry: Entry, *, field_name: str | None = None) -> Iterator[list]:
     """One line per field change of the entry (one line if it changed no field), unescaped; dates as datetimes.
 

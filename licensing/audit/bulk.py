@@ -1,0 +1,123 @@
+"""Bulk writes with history: simple-history's bulk helpers send no signals, so they would skip the audit stamp.
+
+Callers go through licensing.services.record_bulk_create / record_bulk_update, the audited write path.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from licensing import ownership
+from licensing.audit import links as link_rows
+from licensing.audit.stamping import move_heads, stamp
+
+
+def _history_row(history_model, obj, *, history_type, actor, reason, when):
+    return history_model(
+        history_date=when,
+        history_user=actor,
+        history_change_reason=reason,
+        history_type=history_type,
+        **{field.attname: getattr(obj, field.attname) for field in history_model.tracked_fields},
+    )
+
+
+@transaction.atomic
+def create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m: dict | None = None, organization_ids=None):
+    """Insert `objs` and one stamped history row each; `m2m` maps a field name to each object's id list.
+
+    `organization_ids` (one per object) saves a lookup when the caller knows them.
+    """
+    objs = model.objects.bulk_create(objs, batch_size=batch_size)
+    history_model = model.history.model
+    links: list[dict] = [{} for _ in objs]
+    for name, id_lists in (m2m or {}).items():
+        field = model._meta.get_field(name)
+        through = field.remote_field.through
+        source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+        per_object = [
+            [through(**{f"{source}_id": obj.pk, f"{target}_id": target_id}) for target_id in ids]
+            for obj, ids in zip(objs, id_lists, strict=True)
+        ]
+        through.objects.bulk_create([link for group in per_object for link in group], batch_size=batch_size)
+        for index, group in enumerate(per_object):
+            links[index][name] = group
+    if organization_ids is None:
+        organization_ids = ownership.organization_ids(model, objs)
+    when = timezone.now()
+    rows = []
+    for index, obj in enumerate(objs):
+        row = _history_row(history_model, obj, history_type="+", actor=actor, reason=reason, when=when)
+        ids = link_rows.link_ids(history_model, links[index])
+        stamp(row, instance=obj, m2m_ids=ids, organization_id=organization_ids[index])
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
+    _m2m_history(history_model, rows, links, batch_size)
+    move_heads(rows)
+    return objs
+
+
+def _m2m_history(history_model, rows, links_per_row, batch_size):
+    """Copy each row's link rows into simple-history's m2m history table, as its own save path does."""
+    for field in link_rows.tracked_m2m_fields(history_model):
+        m2m_history_model = link_rows.m2m_history_model_of(history_model, field)
+        names = [f.attname for f in field.remote_field.through._meta.concrete_fields]
+        copies = [
+            m2m_history_model(history=row, **{name: getattr(link, name) for name in names})
+            for row, links in zip(rows, links_per_row, strict=True)
+            for link in links.get(field.name, [])
+        ]
+        m2m_history_model.objects.bulk_create(copies, batch_size=batch_size)
+
+
+@transaction.atomic
+def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: int = 1000):
+    """Update `fields` of `objs` and write one stamped "~" history row each, chained to the object's last row."""
+    objs = list(objs)
+    ids = [obj.pk for obj in objs]
+    # Lock the rows so no concurrent save appends to these chains between reading and writing.
+    list(model._default_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+    model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+    # History records what the database now holds, including fields the caller's copies had stale.
+    fresh = model._default_manager.in_bulk(ids)
+    objs = [fresh[obj.pk] for obj in objs]
+    history_model = model.history.model
+    pk_name = model._meta.pk.attname
+    latest = {}
+    for row in history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "-history_id"):
+        latest.setdefault(getattr(row, pk_name), row)
+    links = link_rows.live_links(model, objs)
+    organization_ids = ownership.organization_ids(model, objs)
+    when = timezone.now()
+    rows = []
+    for obj, obj_links, organization_id in zip(objs, links, organization_ids, strict=True):
+        row = _history_row(history_model, obj, history_type="~", actor=actor, reason=reason, when=when)
+        ids_now = link_rows.link_ids(history_model, obj_links)
+        stamp(row, instance=obj, previous=latest.get(obj.pk), m2m_ids=ids_now, organization_id=organization_id)
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
+    _m2m_history(history_model, rows, links, batch_size)
+    move_heads(rows)
+    return objs
+
+
+def record_missing(model, *, reason: str) -> int:
+    """Write a first history row for objects that have none (reference data loaded by migrations)."""
+    history_model = model.history.model
+    pk_name = model._meta.pk.attname
+    recorded = history_model.objects.values(pk_name)
+    missing = list(model._default_manager.exclude(pk__in=recorded))
+    if not missing:
+        return 0
+    links = link_rows.live_links(model, missing)
+    organization_ids = ownership.organization_ids(model, missing)
+    when = timezone.now()
+    rows = []
+    for obj, obj_links, organization_id in zip(missing, links, organization_ids, strict=True):
+        row = _history_row(history_model, obj, history_type="+", actor=None, reason=reason, when=when)
+        ids = link_rows.link_ids(history_model, obj_links)
+        stamp(row, instance=obj, m2m_ids=ids, organization_id=organization_id)
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows)
+    _m2m_history(history_model, rows, links, 1000)
+    move_heads(rows)
+    return len(rows)

@@ -1,0 +1,64 @@
+"""Tamper evidence: row_hash = SHA-256 over a row's canonical content and the previous row's hash of the same
+object, so the versions of each record form a chain (licensing.audit.verification walks it)."""
+
+import datetime
+import hashlib
+import json
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+
+def _canonical_value(field, value):
+    if value is None:
+        return None
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    if isinstance(field, models.DecimalField):
+        return str(Decimal(value).quantize(Decimal(1).scaleb(-field.decimal_places)))
+    if isinstance(field, models.DateTimeField):
+        value = field.to_python(value)
+        return value.astimezone(datetime.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+    if isinstance(field, models.DateField):
+        return field.to_python(value).isoformat()
+    if isinstance(field, (models.BooleanField, models.IntegerField, models.BigAutoField, models.AutoField)):
+        return field.to_python(value)
+    return str(value)
+
+
+def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
+    """What the hash covers: the tracked values, the m2m links, who, when, why, and the chain link."""
+    values = {
+        field.attname: _canonical_value(field, getattr(history_row, field.attname))
+        for field in history_row.tracked_fields
+    }
+    return {
+        "values": values,
+        "m2m": {name: sorted(ids) for name, ids in sorted(m2m_ids.items())},
+        "type": history_row.history_type,
+        "date": _canonical_value(models.DateTimeField(), history_row.history_date),
+        # The user id is left out: deleting an account nulls it (SET_NULL), which is no tampering.
+        "user_name": history_row.history_user_name,
+        "reason": history_row.history_change_reason or "",
+        "organization_id": history_row.organization_id,
+        "previous_hash": history_row.previous_hash,
+    }
+
+
+def row_hash(history_row, m2m_ids: dict[str, list[int]]) -> str:
+    payload = json.dumps(canonical_content(history_row, m2m_ids), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def changed_between(previous: dict | None, current: dict) -> list[str]:
+    """Names of the tracked values and m2m fields that differ from the previous row (all, for a first row)."""
+    # The id never changes and would only clutter every "created" entry.
+    current = {**current, "values": {name: value for name, value in current["values"].items() if name != "id"}}
+    if previous is None:
+        return [name for name, value in current["values"].items() if value not in (None, "")] + [
+            name for name, ids in current["m2m"].items() if ids
+        ]
+    names = [name for name, value in current["values"].items() if previous["values"].get(name) != value]
+    names += [name for name, ids in current["m2m"].items() if previous["m2m"].get(name, []) != ids]
+    return names

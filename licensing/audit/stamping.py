@@ -1,0 +1,51 @@
+"""Filling the audit columns of a history row, and moving the chain head to it.
+
+One function, `stamp`, fills them, whether the row comes from a save (licensing.audit.signals) or from
+the audited bulk helpers (licensing.audit.bulk), since simple-history's own bulk path sends no signals.
+"""
+
+from licensing import ownership
+from licensing.audit import hashing, links
+from licensing.audit.records import record_type
+
+
+def previous_row(history_model, object_id):
+    pk_name = history_model.instance_type._meta.pk.attname
+    return history_model.objects.filter(**{pk_name: object_id}).order_by("-history_id").first()
+
+
+def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=None, organization_id=None) -> None:
+    """Fill the audit columns of an unsaved history row: organization, user name, changes, chain and hash."""
+    history_row.organization_id = (
+        organization_id if organization_id is not None else ownership.organization_id_of(instance)
+    )
+    user = history_row.history_user
+    history_row.history_user_name = user.get_username() if user is not None else ""
+    current_m2m = m2m_ids if m2m_ids is not None else links.live_m2m_ids(instance)
+    history_row.previous_history_id = previous.history_id if previous is not None else None
+    history_row.previous_hash = previous.row_hash if previous is not None else ""
+    content = hashing.canonical_content(history_row, current_m2m)
+    earlier = None
+    if previous is not None:
+        earlier_m2m = previous_m2m if previous_m2m is not None else links.stored_m2m_ids(previous)
+        earlier = hashing.canonical_content(previous, earlier_m2m)
+    changed = hashing.changed_between(earlier, content)
+    history_row.changed_fields = "," + ",".join(changed) + "," if history_row.history_type != "-" else ""
+    history_row.row_hash = hashing.row_hash(history_row, current_m2m)
+
+
+def move_heads(rows) -> None:
+    """Point each record's chain head at its newest row (one upsert for the whole batch)."""
+    from licensing.models import ChainHead
+
+    heads = {}
+    for row in rows:
+        key = (record_type(type(row)), getattr(row, row.instance_type._meta.pk.attname))
+        heads[key] = ChainHead(record_type=key[0], object_id=key[1], history_id=row.history_id, row_hash=row.row_hash)
+    ChainHead.objects.bulk_create(
+        list(heads.values()),
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["record_type", "object_id"],
+        update_fields=["history_id", "row_hash"],
+    )

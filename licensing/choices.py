@@ -1,0 +1,107 @@
+"""The portal's vocabularies, one TextChoices per concept: models, rules and templates all import them from here.
+
+A stored value is written once, here; everywhere else names it (`LicenseStatus.ACTIVE`), so a typo is an
+AttributeError rather than a silent mismatch.
+"""
+
+from django.db import models
+
+
+class OrganizationKind(models.TextChoices):
+    HEALTH_SYSTEM = "health_system", "Health system"
+    HOSPITAL = "hospital", "Hospital"
+    AMBULATORY_CLINIC = "ambulatory_clinic", "Ambulatory clinic"
+    PHYSICIAN_GROUP = "physician_group", "Physician group"
+    OTHER = "other", "Other"
+
+
+class ContactRole(models.TextChoices):
+    PRIMARY = "primary", "Primary contact"
+    BILLING = "billing", "Billing contact"
+    LEGAL = "legal", "Legal contact"
+
+
+class ApplicationCategory(models.TextChoices):
+    AMBULATORY_EHR = "ambulatory_ehr", "Ambulatory EHR"
+    INPATIENT_EHR = "inpatient_ehr", "Inpatient EHR"
+    PRACTICE_MANAGEMENT = "practice_management", "Practice management"
+    BILLING_RCM = "billing_rcm", "Billing / revenue cycle"
+    CHARGEMASTER = "chargemaster", "Chargemaster"
+    CODING = "coding", "Coding / encoder"
+    ANALYTICS = "analytics", "Analytics / reporting"
+    LAB_RADIOLOGY = "lab_radiology", "Lab / radiology"
+    OTHER = "other", "Other"
+
+
+class Deployment(models.TextChoices):
+    ON_PREMISE = "on_premise", "On-premise"
+    HOSTED = "hosted", "Hosted"
+    SAAS = "saas", "SaaS"
+
+
+class Coverage(models.TextChoices):
+    """Who licenses the CPT content of an application to the organization."""
+
+    DIRECT = "direct", "Own AMA license"
+    VENDOR = "vendor", "Vendor's license"
+    DISTRIBUTOR = "distributor", "Third-party distributor"
+    NO_CPT = "no_cpt", "No CPT content"
+
+
+class BaseMetric(models.TextChoices):
+    """Base metrics of the AMA User Proxy Model (AMA HCDO licensing page; staffed beds named by AMA news)."""
+
+    PHYSICIANS = "physicians", "Physicians"
+    BILLING_PROVIDERS = "billing_providers", "Billing providers"
+    STAFFED_BEDS = "staffed_beds", "Staffed beds"
+    EMPLOYEES = "employees", "Employees"
+
+
+class CountMethod(models.TextChoices):
+    COUNTED = "counted", "Counted users"
+    PROXY = "proxy", "User Proxy Model"
+
+
+class LicenseRoute(models.TextChoices):
+    DIRECT = "direct", "Direct (AMA)"
+    VENDOR = "vendor", "Vendor"
+    DISTRIBUTOR = "distributor", "Distributor"
+
+
+class LicenseStatus(models.TextChoices):
+    NEEDED = "needed", "Needed"
+    DRAFTED = "drafted", "Application drafted"
+    SUBMITTED = "submitted", "Application submitted"
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    NOT_REQUIRED = "not_required", "Not required"
+    COVERED_BY_VENDOR = "covered_by_vendor", "Covered by vendor"
+
+
+class RateBasis(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    ESTIMATED = "estimated", "Estimated"
+
+
+class FilingStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class MembershipRole(models.TextChoices):
+    OFFICER = "officer", "Compliance officer"
+    AUDITOR = "auditor", "Auditor"
+
+
+class Position(models.TextChoices):
+    """Where an application stands against its license in a license year (licensing.position)."""
+
+    COMPLIANT = "compliant", "Compliant"
+    UNDER_LICENSED = "under_licensed", "Under-licensed"
+    OVER_LICENSED = "over_licensed", "Over-licensed"
+    UNLICENSED = "unlicensed", "Unlicensed"
+    COVERED_BY_VENDOR = "covered_by_vendor", "Covered by vendor"
+    NOT_REQUIRED = "not_required", "Not required"
+    NOT_COUNTED = "not_counted", "Users not counted"

@@ -1,0 +1,21 @@
+"""The portal's admin site: its titles and site-wide choices, declared on one class instead of module side effects.
+
+portal.apps.PortalAdminConfig makes it Django's default site, so `admin.site` and `@admin.register` use it.
+It lives outside licensing.admin on purpose: building the default site must not import the modules that
+register on it.
+"""
+
+from django.contrib import admin
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = "CPT License Compliance Portal"
+    site_title = "CPT compliance"
+    index_title = "Applications, user counts and AMA licenses"
+    # Lists carry many columns; the sidebar would push them off screen.
+    enable_nav_sidebar = False
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        # Deleting licensing records in bulk would erase evidence; single deletes stay possible for superusers.
+        self.disable_action("delete_selected")
