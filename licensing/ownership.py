@@ -140,8 +140,9 @@ def _steps(declared: OwnedBy) -> list[str]:
 def organization_id_of(obj: models.Model) -> int | None:
     """The id of the organization `obj` belongs to; None for reference data and undeclared models.
 
-    Walks cached relations where a page already loaded them; otherwise asks the first related table
-    (which still exists when `obj` was just deleted), one query at most.
+    Walks the declared path through the object's relations, loading (and so caching on the object) any
+    not loaded yet: one query per missing step the first time, none after, and none for a page that
+    loaded them already. The last step is read as a column, never loaded.
     """
     declared = owned_by(obj)
     if declared is None:
@@ -150,16 +151,11 @@ def organization_id_of(obj: models.Model) -> int | None:
     if not steps:
         return obj.pk
     node: Any = obj
-    for index, step in enumerate(steps):
-        relation = node._meta.get_field(step)
-        related_id = getattr(node, relation.attname)
-        if index == len(steps) - 1 or related_id is None:
-            return related_id
-        if not relation.is_cached(node):
-            rest = "__".join(steps[index + 1 :])
-            return relation.related_model._default_manager.filter(pk=related_id).values_list(rest, flat=True).first()
+    for step in steps[:-1]:
+        if getattr(node, node._meta.get_field(step).attname) is None:
+            return None
         node = getattr(node, step)
-    return None
+    return getattr(node, node._meta.get_field(steps[-1]).attname)
 
 
 def organization_ids(model: type[models.Model], objs: Iterable[models.Model]) -> list[int | None]:

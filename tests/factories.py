@@ -1,23 +1,35 @@
-"""Factories for the licensing domain: valid objects with the fewest fields a test needs."""
+"""Factories for the licensing domain: valid objects with the fewest fields a test needs.
+
+Records are saved through the audited write path (licensing.services.record_save), as the portal saves
+them. SAMPLES holds one sample record per organization-owned model, for the tests that run over every
+such model (scoping, read-only history, query counts): a model declared OwnedBy needs an entry there.
+"""
 
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db import models
 
-from licensing import services
+from licensing import ownership, services
 from licensing.identifiers import npi_check_digit
 from licensing.models import (
     Application,
     BaseMetrics,
+    Contact,
     DataFile,
+    Filing,
     License,
     Membership,
     Organization,
     UserCount,
     Vendor,
 )
+
+TEST_REASON = "Test data"
 
 _npi_serial = itertools.count(100000001)
 
@@ -44,7 +56,18 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class AuditedFactory(factory.django.DjangoModelFactory):
+    """A factory whose records are saved with a reason on their first history row, like every portal write."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return services.record_save(model_class(*args, **kwargs), actor=None, reason=TEST_REASON, validate=False)
+
+
+class OrganizationFactory(AuditedFactory):
     class Meta:
         model = Organization
 
@@ -57,7 +80,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     state = "IL"
 
 
-class VendorFactory(factory.django.DjangoModelFactory):
+class VendorFactory(AuditedFactory):
     class Meta:
         model = Vendor
 
@@ -70,7 +93,7 @@ def data_file(code: str = "cpt-standard") -> DataFile:
     return DataFile.objects.get(code=code)
 
 
-class ApplicationFactory(factory.django.DjangoModelFactory):
+class ApplicationFactory(AuditedFactory):
     class Meta:
         model = Application
         skip_postgeneration_save = True
@@ -88,7 +111,7 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
         self.data_files.set(DataFile.objects.filter(code__in=codes))
 
 
-class UserCountFactory(factory.django.DjangoModelFactory):
+class UserCountFactory(AuditedFactory):
     class Meta:
         model = UserCount
 
@@ -110,7 +133,7 @@ class ProxyCountFactory(UserCountFactory):
     factor = Decimal("4")
 
 
-class BaseMetricsFactory(factory.django.DjangoModelFactory):
+class BaseMetricsFactory(AuditedFactory):
     class Meta:
         model = BaseMetrics
 
@@ -119,7 +142,7 @@ class BaseMetricsFactory(factory.django.DjangoModelFactory):
     physicians = 10
 
 
-class LicenseFactory(factory.django.DjangoModelFactory):
+class LicenseFactory(AuditedFactory):
     class Meta:
         model = License
 
@@ -134,3 +157,56 @@ class LicenseFactory(factory.django.DjangoModelFactory):
 def member(user, organization, role=Membership.Role.OFFICER) -> Membership:
     """Give `user` a role at `organization` the way the portal does, groups included."""
     return services.membership_grant(user=user, organization=organization, role=role, actor=None)
+
+
+def record(model: type[models.Model], **fields) -> models.Model:
+    """Save a record of `model` through the audited write path (for models without a factory)."""
+    return services.record_save(model(**fields), actor=None, reason=TEST_REASON, validate=False)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """How to make one record of an organization-owned model for `organization`, named with `tag`."""
+
+    build: Callable[[Organization, str, dict], models.Model]
+    # A change that gives the record a second version (field -> value); empty saves it unchanged.
+    edit: dict = field(default_factory=dict)
+
+
+def _application(organization, tag, made) -> Application:
+    if "application" not in made:
+        made["application"] = ApplicationFactory(organization=organization, name=f"{tag} Billing System")
+    return made["application"]
+
+
+SAMPLES: dict[str, Sample] = {
+    "organization": Sample(lambda org, tag, made: org, {"city": "Lakeview"}),
+    "contact": Sample(
+        lambda org, tag, made: record(Contact, organization=org, role="primary", name=f"{tag} Contact Person"),
+        {"title": "Compliance lead"},
+    ),
+    "basemetrics": Sample(lambda org, tag, made: BaseMetricsFactory(organization=org), {"physicians": 11}),
+    "application": Sample(_application, {"owner": "Revenue cycle office"}),
+    "usercount": Sample(
+        lambda org, tag, made: UserCountFactory(application=_application(org, tag, made)), {"direct_users": 12}
+    ),
+    "license": Sample(
+        lambda org, tag, made: LicenseFactory(application=_application(org, tag, made)), {"licensed_users": 12}
+    ),
+    "membership": Sample(lambda org, tag, made: member(UserFactory(username=f"{tag.lower()}-staff"), org, "auditor")),
+    "filing": Sample(
+        lambda org, tag, made: record(Filing, organization=org, license_year=2026), {"signatory_name": "Pat Doe"}
+    ),
+}
+
+
+def organization_model_names() -> list[str]:
+    return [model._meta.model_name for model in ownership.organization_models()]
+
+
+def sample_records(organization: Organization, tag: str) -> dict[str, models.Model]:
+    """One record of every organization-owned model, for `organization`; names carry `tag` so leaks show."""
+    made: dict[str, models.Model] = {}
+    for name in organization_model_names():
+        made[name] = SAMPLES[name].build(organization, tag, made)
+    return made

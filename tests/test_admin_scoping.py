@@ -9,31 +9,29 @@ from licensing import roles
 from licensing.models import Application, Contact, Filing, Organization
 from tests.admin_forms import page_form_data, post_admin_form
 from tests.factories import (
-    ApplicationFactory,
-    BaseMetricsFactory,
-    LicenseFactory,
+    SAMPLES,
     OrganizationFactory,
-    UserCountFactory,
     UserFactory,
     member,
+    organization_model_names,
+    sample_records,
 )
 
 pytestmark = pytest.mark.django_db
 
 
+# Every organization-owned model, from the declarations: a new model is covered by declaring it.
+MODELS = organization_model_names()
+
+
 def records_of(organization, tag):
     """One record of every organization-owned model, named so a page that leaks it can be caught."""
-    application = ApplicationFactory(organization=organization, name=f"{tag} Billing System")
-    return {
-        "organization": organization,
-        "application": application,
-        "usercount": UserCountFactory(application=application),
-        "license": LicenseFactory(application=application),
-        "basemetrics": BaseMetricsFactory(organization=organization),
-        "contact": Contact.objects.create(organization=organization, role="primary", name=f"{tag} Contact Person"),
-        "membership": member(UserFactory(username=f"{tag.lower()}-staff"), organization, "auditor"),
-        "filing": Filing.objects.create(organization=organization, license_year=2026),
-    }
+    return sample_records(organization, tag)
+
+
+def test_every_organization_owned_model_has_a_sample_for_these_tests():
+    missing = sorted(set(MODELS) - set(SAMPLES))
+    assert not missing, f"Add a Sample for {missing} to tests/factories.py SAMPLES so the scoping tests cover it."
 
 
 @pytest.fixture
@@ -46,9 +44,7 @@ def change_url(obj):
     return f"/admin/licensing/{obj._meta.model_name}/{obj.pk}/change/"
 
 
-@pytest.mark.parametrize(
-    "model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership", "filing"]
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_officer_gets_404_for_other_organizations_records(officer_client, world, model):
     theirs = world["b"][model]
     assert officer_client.get(change_url(theirs)).status_code == 404
@@ -57,9 +53,7 @@ def test_officer_gets_404_for_other_organizations_records(officer_client, world,
     assert officer_client.get(change_url(world["affiliate"][model])).status_code == 200
 
 
-@pytest.mark.parametrize(
-    "model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership", "filing"]
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_officer_lists_never_show_other_organizations(officer_client, world, model):
     response = officer_client.get(f"/admin/licensing/{model}/")
     shown = set(response.context["cl"].result_list)

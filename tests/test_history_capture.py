@@ -230,3 +230,29 @@ def test_the_scan_catches_what_it_forbids():
         assert FORBIDDEN.search(line), line
     assert not FORBIDDEN.search("options.update({'timeout': 20})")
     assert not FORBIDDEN.search("services.record_bulk_create(objs, License, actor=actor, reason='Import')")
+
+
+# Who and why are attached in one place: licensing.services (and the audit package's own link records).
+HAND_STAMPED = re.compile(r"\._(?:history_user|change_reason)\s*=")
+STAMPING_ALLOWED = {"licensing/services.py", "licensing/audit/signals.py"}
+
+
+def test_only_the_audited_write_path_attaches_who_and_why():
+    offenders = []
+    for folder in ("licensing", "tests", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative in STAMPING_ALLOWED or relative == "tests/test_history_capture.py":
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if HAND_STAMPED.search(line) and not line.lstrip().startswith("#"):
+                    offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert offenders == [], "Save through licensing.services.record_save / record_delete instead:\n" + "\n".join(
+        offenders
+    )
+
+
+def test_the_stamping_scan_catches_a_hand_written_reason():
+    assert HAND_STAMPED.search("obj._change_reason = 'Fixed'")
+    assert HAND_STAMPED.search("obj._history_user=request.user")
+    assert not HAND_STAMPED.search("reason = obj._change_reason")

@@ -14,18 +14,12 @@ from licensing import services
 from licensing.audit import links, verification
 from licensing.audit.records import tracked_models
 from licensing.models import Contact, License
-from tests.factories import (
-    ApplicationFactory,
-    BaseMetricsFactory,
-    LicenseFactory,
-    UserCountFactory,
-    UserFactory,
-    VendorFactory,
-)
+from tests.factories import SAMPLES, UserFactory, VendorFactory, organization_model_names, sample_records
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["organization", "application", "usercount", "license", "basemetrics", "contact", "membership"]
+# Every organization-owned model, from the declarations (tests/factories.py SAMPLES builds one of each).
+MODELS = organization_model_names()
 REFUSED = (403, 405)
 
 
@@ -43,27 +37,10 @@ def clerk(db):
 @pytest.fixture
 def records(org_a, auditor, clerk):
     """One record of every organization-owned model of org_a, each with two or more versions and known reasons."""
-    application = ApplicationFactory(organization=org_a, name="Alpha Billing System")
-    made = {
-        "organization": org_a,
-        "application": application,
-        "usercount": UserCountFactory(application=application),
-        "license": LicenseFactory(application=application),
-        "basemetrics": BaseMetricsFactory(organization=org_a),
-        "contact": Contact.objects.create(organization=org_a, role="primary", name="Alpha Contact Person"),
-        "membership": auditor.memberships.get(organization=org_a),
-    }
-    edits = {
-        "organization": {"city": "Lakeview"},
-        "application": {"owner": "Revenue cycle office"},
-        "usercount": {"direct_users": 12},
-        "license": {"licensed_users": 12},
-        "basemetrics": {"physicians": 11},
-        "contact": {"title": "Compliance lead"},
-        "membership": {},
-    }
+    made = sample_records(org_a, "Alpha")
+    made["membership"] = auditor.memberships.get(organization=org_a)
     for name, obj in made.items():
-        edit(obj, clerk, f"Second version of the {name}", **edits[name])
+        edit(obj, clerk, f"Second version of the {name}", **SAMPLES[name].edit)
     return made
 
 

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 
 from licensing import roles, services
 from licensing.models import License, Membership
-from tests.factories import LicenseFactory, OrganizationFactory, UserFactory, VendorFactory
+from tests.admin_forms import post_admin_form
+from tests.factories import ApplicationFactory, LicenseFactory, OrganizationFactory, UserFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +207,125 @@ def test_granting_the_same_role_again_writes_no_history(db):
     member(person, organization, "officer")
     membership = Membership.objects.get(user=person, organization=organization)
     assert membership.history.count() == 1
+
+
+# membership_revoke: access ends with the membership ---------------------------------------------
+
+
+def _fresh(user):
+    # Permission checks cache on the user object; a new request loads the person anew.
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_revoking_the_last_membership_takes_away_the_groups_staff_and_add_vendor():
+    person = UserFactory(is_staff=False)
+    membership = services.membership_grant(user=person, organization=OrganizationFactory(), role="officer", actor=None)
+    assert _fresh(person).has_perm("licensing.add_vendor")
+
+    actor = UserFactory(username="admin", is_superuser=True)
+    membership_id = membership.pk
+    services.membership_revoke(membership=membership, actor=actor, reason="Left the compliance team")
+
+    person = _fresh(person)
+    assert (_group_names(person), person.is_staff) == (set(), False)
+    assert not person.has_perm("licensing.add_vendor") and not person.has_perm("licensing.view_application")
+    deleted = Membership.history.filter(id=membership_id).latest("history_id")
+    assert (deleted.history_type, deleted.history_user, deleted.history_change_reason) == (
+        "-", actor, "Left the compliance team"
+    )
+
+
+def test_revoking_one_of_two_memberships_keeps_the_other_role():
+    person = UserFactory()
+    officer = services.membership_grant(user=person, organization=OrganizationFactory(), role="officer", actor=None)
+    services.membership_grant(user=person, organization=OrganizationFactory(), role="auditor", actor=None)
+    services.membership_revoke(membership=officer, actor=None)
+    person = _fresh(person)
+    assert (_group_names(person), person.is_staff) == ({"Auditor"}, True)
+    assert not person.has_perm("licensing.add_vendor") and person.has_perm("licensing.view_application")
+
+
+def test_revoking_keeps_staff_for_people_something_else_lets_in():
+    person = UserFactory()
+    person.groups.add(Group.objects.create(name="Portal administrators"))
+    membership = services.membership_grant(user=person, organization=OrganizationFactory(), role="auditor", actor=None)
+    services.membership_revoke(membership=membership, actor=None)
+    assert (_group_names(_fresh(person)), _fresh(person).is_staff) == ({"Portal administrators"}, True)
+
+
+def test_the_admin_delete_of_a_membership_revokes_it(client):
+    person = UserFactory(username="leaving-officer")
+    membership = services.membership_grant(user=person, organization=OrganizationFactory(), role="officer", actor=None)
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    response = client.post(f"/admin/licensing/membership/{membership.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    person = _fresh(person)
+    assert (_group_names(person), person.is_staff, Membership.objects.filter(user=person).exists()) == (
+        set(), False, False
+    )
+    assert Membership.history.filter(id=membership.pk).latest("history_id").history_user_name == "root"
+
+
+def test_moving_a_membership_to_another_person_in_the_admin_updates_both(client):
+    first, second = UserFactory(username="first-officer"), UserFactory(username="second-officer", is_staff=False)
+    organization = OrganizationFactory()
+    membership = services.membership_grant(user=first, organization=organization, role="officer", actor=None)
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    response = post_admin_form(
+        client, f"/admin/licensing/membership/{membership.pk}/change/", {"user": second.pk, "change_reason": "Handover"}
+    )
+    assert response.status_code == 302
+    assert (_group_names(_fresh(first)), _fresh(first).is_staff) == (set(), False)
+    assert (_group_names(_fresh(second)), _fresh(second).is_staff) == ({"Compliance officer"}, True)
+
+
+# The audited write path ------------------------------------------------------------------------
+
+
+def test_record_save_and_delete_need_a_reason():
+    organization = OrganizationFactory.build()
+    with pytest.raises(ValueError, match="needs a reason"):
+        services.record_save(organization, actor=None, reason="  ")
+    assert organization.pk is None
+
+
+def test_record_save_validates_and_writes_who_and_why():
+    actor = UserFactory(username="clerk")
+    organization = OrganizationFactory()
+    organization.ein = "12-345"
+    with pytest.raises(ValidationError):
+        services.record_save(organization, actor=actor, reason="Typo")
+    organization.ein = "12-3456789"
+    services.record_save(organization, actor=actor, reason="EIN corrected")
+    row = organization.history.latest("history_id")
+    assert (row.ein, row.history_user_name, row.history_change_reason) == ("123456789", "clerk", "EIN corrected")
+
+
+def test_license_status_changes_in_the_admin_go_through_the_workflow_service(monkeypatch, officer_client, org_a):
+    calls = []
+    real = services.license_set_status
+
+    def spy(**kwargs):
+        calls.append((kwargs["status"], kwargs["reason"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "license_set_status", spy)
+    license = LicenseFactory(
+        application=ApplicationFactory(organization=org_a), license_year=2026, status="needed", licensed_users=None,
+        agreement_number="",
+    )
+    url = f"/admin/licensing/license/{license.pk}/change/"
+    response = post_admin_form(officer_client, url, {"status": "drafted", "change_reason": "Form filled in"})
+    assert response.status_code == 302
+    # An edit that leaves the status alone is a plain audited save.
+    response = post_admin_form(officer_client, url, {"notes": "Signed copy on file", "change_reason": "Note"})
+    assert response.status_code == 302
+    # And the same through the inline rows of the application page.
+    app_url = f"/admin/licensing/application/{license.application_id}/change/"
+    response = post_admin_form(
+        officer_client, app_url, {"licenses-0-status": "submitted", "change_reason": "Sent to the AMA"}
+    )
+    assert response.status_code == 302, response.context and response.context.get("errors")
+    assert calls == [("drafted", "Form filled in"), ("submitted", "Sent to the AMA")]
+    license.refresh_from_db()
+    assert license.status == "submitted"

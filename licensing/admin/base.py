@@ -129,6 +129,9 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
     @cached_property
     def forms(self):
         built = super().forms
+        for form in built:
+            # Each row belongs to the page's record; titles such as "Billing system (Alpha Health)" read it from here.
+            self.fk.set_cached_value(form.instance, self.instance)
         share_choices(built)
         return built
 

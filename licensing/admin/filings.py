@@ -23,8 +23,10 @@ class FilingForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         field = self.fields.get("applications")
         if field is not None and self.instance.organization_id:
-            # Only this organization's applications can be part of its application to the AMA.
+            # Only this organization's applications can be part of its application to the AMA, so their
+            # names say enough (and reading each one's organization for its full title would cost a query each).
             field.queryset = field.queryset.filter(organization_id=self.instance.organization_id).order_by("name")
+            field.label_from_instance = lambda application: application.name
 
     def clean(self):
         cleaned = super().clean()

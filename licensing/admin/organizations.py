@@ -47,10 +47,6 @@ class ApplicationInline(ScopedInline):
     autocomplete_fields = ["vendor"]
     fk_name = "organization"
 
-    def get_queryset(self, request):
-        # Each row is titled with the application's name and organization; load the organization with it.
-        return super().get_queryset(request).select_related("organization")
-
 
 @admin.register(Organization)
 class OrganizationAdmin(ScopedAdmin):

@@ -38,6 +38,9 @@ def share_choices(forms_) -> None:
     for name, field in forms_[0].fields.items():
         if not isinstance(field, forms.ModelChoiceField) or isinstance(field, forms.ModelMultipleChoiceField):
             continue
+        if field.widget.is_hidden:
+            # The row's own id: rendered as a hidden value, its choices are never listed.
+            continue
         widget = _unwrapped(field.widget)
         if isinstance(widget, SharedAutocompleteSelect):
             wanted = {str(form[name].value()) for form in forms_} - {"", "None"}
