@@ -7,7 +7,7 @@
 Builds a fresh database (a temporary SQLite file, or a PostgreSQL database created beside the one in
 the URL and dropped afterwards): `seed_demo --scale N` for realistic organizations, applications,
 counts and licenses, then more versions of their records, written as stamped history rows (valid hash
-chains, the way licensing.history writes them) until the history holds --total rows, --org-rows of
+chains, the way licensing.audit writes them) until the history holds --total rows, --org-rows of
 them for one organization. Then VACUUM ANALYZE, and the trail's first page is rendered through
 Django's test client, as a superuser and as an officer of that organization, --repeat times each.
 """
@@ -89,14 +89,14 @@ class AuditPostgresTarget(PostgresTarget):
 
 
 def frozen_clock(moment):
-    """Every timezone.now() (simple-history, licensing.history) returns `moment` inside this block."""
+    """Every timezone.now() (simple-history, licensing.audit) returns `moment` inside this block."""
     return mock.patch("django.utils.timezone.now", return_value=moment)
 
 
 def history_rows() -> int:
-    from licensing import audit_trail
+    from licensing.audit import trail as audit_trail
 
-    return sum(t.history_model.objects.count() for t in audit_trail.RECORD_TYPES) + sum(
+    return sum(t.history_model.objects.count() for t in audit_trail.record_types()) + sum(
         model.history.model.objects.count() for model in reference_models()
     )
 
@@ -108,10 +108,10 @@ def reference_models():
 
 
 def organization_rows(organization_id: int) -> int:
-    from licensing import audit_trail
+    from licensing.audit import trail as audit_trail
 
     return sum(
-        t.history_model.objects.filter(organization_id=organization_id).count() for t in audit_trail.RECORD_TYPES
+        t.history_model.objects.filter(organization_id=organization_id).count() for t in audit_trail.record_types()
     )
 
 
@@ -120,7 +120,7 @@ def people_and_target(orgs: int):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from licensing import demo, history, services
+    from licensing import demo, services
     from licensing.models import Application, Contact, DataFile, Filing, License, Organization, UserCount, Vendor
 
     with frozen_clock(SEED_MOMENT):
@@ -150,10 +150,10 @@ def people_and_target(orgs: int):
             for n in range(TARGET_APPLICATIONS - existing)
         ]
         standard = DataFile.objects.get(code=demo.STD).pk
-        history.bulk_create(
+        services.record_bulk_create(
             apps, Application, actor=admin, reason="Benchmark", m2m={"data_files": [[standard] for _ in apps]}
         )
-        history.bulk_create(
+        services.record_bulk_create(
             [
                 UserCount(application=app, license_year=year, direct_users=10)
                 for app in apps
@@ -163,13 +163,13 @@ def people_and_target(orgs: int):
             actor=admin,
             reason="Benchmark",
         )
-        history.bulk_create(
+        services.record_bulk_create(
             [License(application=app, license_year=year, status="needed") for app in apps for year in demo.SCALE_YEARS],
             License,
             actor=admin,
             reason="Benchmark",
         )
-        history.bulk_create(
+        services.record_bulk_create(
             [
                 Contact(organization=target, role=role, name=f"Benchmark {role} contact", title="Manager")
                 for role in ["primary", "billing", "legal"]
@@ -179,7 +179,7 @@ def people_and_target(orgs: int):
             reason="Benchmark",
         )
         included = list(target.applications.values_list("pk", flat=True)[:5])
-        history.bulk_create(
+        services.record_bulk_create(
             [Filing(organization=target, license_year=year) for year in demo.SCALE_YEARS],
             Filing,
             actor=admin,
@@ -274,7 +274,7 @@ class Versions:
     def __init__(self, model, objects, organization_ids: dict, mutate):
         from django.db.models import Max
 
-        from licensing import history
+        from licensing.audit import links, stamping
 
         self.model = model
         self.history_model = model.history.model
@@ -303,8 +303,8 @@ class Versions:
             Versions.next_ids[self.history_model] = (
                 self.history_model.objects.aggregate(top=Max("history_id"))["top"] or 0
             ) + 1
-        self.stamp = history.stamp
-        self.m2m_history_model_of = history.m2m_history_model_of
+        self.stamp = stamping.stamp
+        self.m2m_history_model_of = links.m2m_history_model_of
 
     def _link_ids(self, pk) -> dict:
         result = {}
@@ -353,14 +353,12 @@ class Versions:
         return len(rows)
 
     def finish(self):
-        """Point each record's chain head (if licensing.history keeps them) at its newest row; move the id sequence."""
-        from licensing import history
+        """Point each record's chain head at its newest row; move the id sequence."""
+        from licensing.audit import stamping
 
-        move_heads = getattr(history, "move_heads", None)
-        if move_heads is not None:
-            rows = list(self.latest.values())
-            for start in range(0, len(rows), BATCH):
-                move_heads(rows[start : start + BATCH])
+        rows = list(self.latest.values())
+        for start in range(0, len(rows), BATCH):
+            stamping.move_heads(rows[start : start + BATCH])
         self.reset_sequence()
 
     def reset_sequence(self):
@@ -699,7 +697,7 @@ def main():
             analyze()
         built = time.perf_counter()
         if args.verify:
-            from licensing import verification
+            from licensing.audit import verification
 
             breaks = verification.verify(organization_id=target.pk)
             print(

@@ -79,13 +79,15 @@ def create_filing(slug: str, applications: int):
         ProxyCountFactory,
         UserCountFactory,
         VendorFactory,
+        record,
     )
 
     organization = OrganizationFactory(
         name=f"Benchmark Regional Health {slug}", slug=slug,
         street="100 Main Street", postal_code="62701", phone="217-555-0100",
     )
-    Contact.objects.create(
+    record(
+        Contact,
         organization=organization, role="primary", name="Jordan Avery", title="Director of Compliance",
         email=f"compliance@{slug}.example.org", phone="217-555-0199",
     )
@@ -120,7 +122,8 @@ def create_filing(slug: str, applications: int):
                 program_users=10 + index, output_users=index % 9,
             )
         included.append(application)
-    filing = Filing.objects.create(
+    filing = record(
+        Filing,
         organization=organization, license_year=YEAR, signatory_name="Jordan Avery",
         signatory_title="Director of Compliance", attests_accurate=True, attests_will_report_changes=True,
     )

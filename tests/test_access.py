@@ -17,6 +17,7 @@ from licensing.models import (
     Vendor,
 )
 from tests.factories import (
+    record,
     ApplicationFactory,
     BaseMetricsFactory,
     LicenseFactory,
@@ -43,7 +44,7 @@ def tree(org_a, org_b):
         counts[key] = UserCountFactory(application=apps[key])
         licenses[key] = LicenseFactory(application=apps[key])
         BaseMetricsFactory(organization=organization)
-        Contact.objects.create(organization=organization, role="primary", name=f"Contact {key}")
+        record(Contact, organization=organization, role="primary", name=f"Contact {key}")
     return {"orgs": orgs, "apps": apps, "counts": counts, "licenses": licenses}
 
 

@@ -4,12 +4,17 @@ from decimal import Decimal
 
 import pytest
 
+from django.contrib.staticfiles import finders
+
+from licensing import services
 from licensing.models import Application, BaseMetrics, License, Organization, UserCount
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
 from tests.factories import (
+    record,
     ApplicationFactory,
     BaseMetricsFactory,
     LicenseFactory,
+    OrganizationFactory,
     UserCountFactory,
     VendorFactory,
     data_file,
@@ -39,9 +44,25 @@ def test_counted_users_saved_and_shown_with_royalty(officer_client, app_a):
     assert "Unlicensed" in page
 
 
-def test_negative_users_refused(officer_client, app_a):
+def test_negative_users_refused_with_one_message(officer_client, app_a):
     response = add_count(officer_client, app_a, method="counted", direct_users=-3)
-    assert "Users cannot be negative." in field_errors(response)["direct_users"]
+    assert field_errors(response)["direct_users"] == ["Users cannot be negative."]
+    assert response.content.decode().count("Users cannot be negative.") == 1
+    assert not UserCount.objects.exists()
+
+
+def test_a_count_mixing_both_methods_is_refused_not_silently_trimmed(officer_client, app_a):
+    response = add_count(
+        officer_client, app_a, method="counted", direct_users=12, base_metric="physicians", metric_value="3", factor="4"
+    )
+    errors = field_errors(response)
+    assert set(errors) == {"base_metric", "metric_value", "factor"}
+    assert "uses counted users, so leave the proxy inputs" in errors["factor"][0]
+    assert not UserCount.objects.exists()
+
+    response = add_count(officer_client, app_a, method="proxy", base_metric="physicians", metric_value="3",
+                         factor="4", direct_users=12)  # fmt: skip
+    assert "uses the User Proxy Model" in field_errors(response)["direct_users"][0]
     assert not UserCount.objects.exists()
 
 
@@ -136,7 +157,7 @@ def test_renew_action_opens_next_year_as_new_row(officer_client, app_a):
     ],
 )
 def test_malformed_identifiers_refused(officer_client, org_a, field, value, message):
-    affiliate = Organization.objects.create(name="North Clinic", slug="north-clinic", parent=org_a)
+    affiliate = record(Organization, name="North Clinic", slug="north-clinic", parent=org_a)
     url = f"/admin/licensing/organization/{affiliate.pk}/change/"
     response = post_admin_form(officer_client, url, {field: value})
     assert message in " ".join(field_errors(response)[field])
@@ -145,7 +166,7 @@ def test_malformed_identifiers_refused(officer_client, org_a, field, value, mess
 
 
 def test_identifiers_typed_with_hyphens_are_stored_as_digits(officer_client, org_a):
-    affiliate = Organization.objects.create(name="North Clinic", slug="north-clinic", parent=org_a)
+    affiliate = record(Organization, name="North Clinic", slug="north-clinic", parent=org_a)
     url = f"/admin/licensing/organization/{affiliate.pk}/change/"
     response = post_admin_form(officer_client, url, {"ein": "36-1234567", "npi": "1234 5678 93"})
     assert response.status_code == 302, field_errors(response)
@@ -209,3 +230,54 @@ def test_base_metrics_negative_refused(officer_client, org_a):
     )
     assert "physicians" in field_errors(response)
     assert not BaseMetrics.objects.exists()
+
+
+# Identifiers, links and page furniture -----------------------------------------------------------
+
+
+def test_ein_reads_the_same_on_the_form_the_list_and_in_search(officer_client, org_a):
+    org_a.ein = "364821907"
+    services.record_save(org_a, actor=None, reason="EIN on file")
+    form = officer_client.get(f"/admin/licensing/organization/{org_a.pk}/change/").content.decode()
+    assert 'value="36-4821907"' in form
+    listing = officer_client.get("/admin/licensing/organization/", {"q": "36-4821907"})
+    assert list(listing.context["cl"].result_list) == [org_a]
+    assert "36-4821907" in listing.content.decode()
+    assert list(officer_client.get("/admin/licensing/organization/", {"q": "364821907"}).context["cl"].result_list) == [
+        org_a
+    ]
+
+
+def test_saving_the_form_with_the_formatted_ein_changes_nothing(officer_client, org_a):
+    org_a.ein = "364821907"
+    services.record_save(org_a, actor=None, reason="EIN on file")
+    response = post_admin_form(officer_client, f"/admin/licensing/organization/{org_a.pk}/change/", {})
+    assert response.status_code == 302, field_errors(response)
+    org_a.refresh_from_db()
+    assert org_a.ein == "364821907"
+    assert "ein" not in org_a.history.latest("history_id").changed_fields
+
+
+def test_inline_rows_offer_no_view_on_site_link(officer_client, org_a, app_a):
+    page = officer_client.get(f"/admin/licensing/organization/{org_a.pk}/change/").content.decode()
+    assert "Charge Capture" in page
+    assert "View on site" not in page
+    assert "View on site" not in officer_client.get(f"/admin/licensing/application/{app_a.pk}/change/").content.decode()
+
+
+def test_pages_link_a_favicon_that_is_served(client, officer_client):
+    page = officer_client.get("/admin/").content.decode()
+    assert '<link rel="icon" href="/static/licensing/favicon.svg"' in page
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/licensing/favicon.svg")
+    assert finders.find("licensing/favicon.svg")
+
+
+def test_an_officer_saves_their_own_top_level_organization_but_cannot_make_an_affiliate_top_level(officer_client, org_a):
+    response = post_admin_form(officer_client, f"/admin/licensing/organization/{org_a.pk}/change/", {"city": "Lakeview"})
+    assert response.status_code == 302, field_errors(response)
+    affiliate = OrganizationFactory(parent=org_a, name="Alpha South Clinic")
+    response = post_admin_form(officer_client, f"/admin/licensing/organization/{affiliate.pk}/change/", {"parent": ""})
+    assert field_errors(response)["parent"] == ["Choose the parent organization this entity belongs to."]
+    affiliate.refresh_from_db()
+    assert affiliate.parent_id == org_a.pk

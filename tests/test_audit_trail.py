@@ -19,6 +19,7 @@ from licensing import access, ownership, services
 from licensing.audit import trail as audit_trail
 from licensing.models import Application, BaseMetrics, Contact, Filing, License, Membership, UserCount, Vendor
 from tests.factories import ApplicationFactory, UserFactory
+from tests.factories import record as saved
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def rita(db):
 
 @pytest.fixture
 def optum(db):
-    return Vendor.objects.create(name="Optum360", is_authorized_distributor=True, processing_fee_per_user=Decimal(0))
+    return saved(Vendor, name="Optum360", is_authorized_distributor=True, processing_fee_per_user=Decimal(0))
 
 
 @pytest.fixture
@@ -201,7 +202,7 @@ def test_lists_changes_newest_first_in_words(officer_client, org_a, story):
 
 
 def test_whole_trail_is_newest_first_and_covers_every_record_type(officer_client, org_a, story, officer):
-    BaseMetrics.objects.create(organization=org_a, license_year=2026, physicians=12)
+    saved(BaseMetrics, organization=org_a, license_year=2026, physicians=12)
     record(Filing(organization=org_a, license_year=2026), user=officer)
     entries = shown(officer_client.get(trail_url(org_a)))
     stamps = [(e.when, e.history_id) for e in entries]
@@ -506,7 +507,7 @@ def test_auditors_read_and_export(auditor_client, org_a, story):
 def test_person_without_view_permission_is_refused(client, org_a, story):
     # A membership without the role's permissions (e.g. groups removed by hand) grants scope but not the right to view.
     user = UserFactory(username="no-perms")
-    Membership.objects.create(user=user, organization=org_a, role="auditor")
+    saved(Membership, user=user, organization=org_a, role="auditor")
     client.force_login(user)
     assert client.get(trail_url(org_a)).status_code == 403
 
@@ -603,7 +604,7 @@ def test_first_page_queries_do_not_grow_with_history(client, org_a, org_b, offic
 
     bulk_history(org_b, officer)
     every_kind_of_change(org_b, officer)
-    Membership.objects.create(user=officer, organization=org_b, role="officer")
+    saved(Membership, user=officer, organization=org_b, role="officer")
     large, large_rows, sql = first_page_queries(client, org_b)
     assert trail_rows(org_b) > 290 and large_rows == 100
     assert large == small, sql

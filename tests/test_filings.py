@@ -1,7 +1,9 @@
 """Officers prepare, preview, submit and re-download the AMA application; what was sent never changes."""
 
+import datetime
 import hashlib
 import io
+import re
 import zipfile
 
 import pytest
@@ -11,7 +13,7 @@ from pypdf import PdfReader
 from licensing import services
 from licensing.models import Contact, Filing
 from tests.admin_forms import field_errors, post_admin_form
-from tests.factories import ApplicationFactory, LicenseFactory, UserCountFactory, VendorFactory
+from tests.factories import ApplicationFactory, LicenseFactory, UserCountFactory, VendorFactory, record
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +28,7 @@ def messages_of(response) -> list[str]:
 
 @pytest.fixture
 def hospital(org_a):
-    Contact.objects.create(organization=org_a, role="legal", name="Morgan Lee", title="General Counsel")
+    record(Contact, organization=org_a, role="legal", name="Morgan Lee", title="General Counsel")
     billing = ApplicationFactory(organization=org_a, name="Patient Accounting", category="billing_rcm", data_files=["cpt-standard", "cpt-rvu"])
     coder = ApplicationFactory(organization=org_a, name="Encoder Pro", category="coding")
     ApplicationFactory(organization=org_a, name="Vendor EHR", category="ambulatory_ehr", cpt_coverage="vendor", vendor=VendorFactory())
@@ -190,3 +192,22 @@ def test_other_organizations_filings_are_not_found(client, officer_client, hospi
     assert client.post(f"/admin/licensing/filing/{filing.pk}/submit/").status_code == 404
     zipped = client.post("/admin/licensing/filing/", {"action": "download_zip", "_selected_action": [filing.pk]})
     assert zipped.status_code == 302  # nothing selectable: the admin says no items were selected
+
+
+def test_prepare_page_lists_exactly_what_the_draft_will_include(officer_client, hospital):
+    retired = ApplicationFactory(
+        organization=hospital, name="Legacy Billing", in_service_from=datetime.date(2015, 1, 1),
+        in_service_to=datetime.date(2025, 6, 30),
+    )  # fmt: skip
+    page = officer_client.get(f"/admin/licensing/organization/{hospital.pk}/prepare-filing/")
+    listed = re.findall(r"<li>([^<]+)</li>", page.content.decode().split('id="included-applications"')[1].split("</ul>")[0])
+    filing = prepare(officer_client, hospital)
+    assert listed == sorted(app.name for app in filing.applications.all()) == ["Encoder Pro", "Patient Accounting"]
+    assert retired.name not in listed
+
+
+def test_submitted_by_is_a_name_not_a_link_to_an_account_page(officer_client, hospital):
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    page = officer_client.get(f"/admin/licensing/filing/{filing.pk}/change/").content.decode()
+    assert "/admin/auth/user/" not in page
+    assert "officer-a" in page.split("Submitted by")[1][:400]

@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from licensing import filings, pdf
 from licensing.models import Contact, Filing
 from tests.factories import (
+    record,
     ApplicationFactory,
     LicenseFactory,
     OrganizationFactory,
@@ -41,8 +42,7 @@ def build_filing(*, org_name=ORG_NAME, extra_applications=0, long_names=False) -
         name=org_name, parent=parent, street="1200 Lakeshore Drive", city="Springfield", state="IL",
         postal_code="62701", phone="217-555-0100",
     )
-    Contact.objects.create(
-        organization=organization, role="primary", name="Morgan Lee", title="Chief Compliance Officer",
+    record(Contact, organization=organization, role="primary", name="Morgan Lee", title="Chief Compliance Officer",
         email="morgan.lee@lakeside.example.org", phone="217-555-0142",
     )
     affiliate = OrganizationFactory(name=f"{org_name} Physicians LLC")
@@ -85,8 +85,7 @@ def build_filing(*, org_name=ORG_NAME, extra_applications=0, long_names=False) -
         else:
             ProxyCountFactory(application=application, license_year=YEAR, metric_value=Decimal(10 + number), factor=Decimal("1.5"))
         applications.append(application)
-    filing = Filing.objects.create(
-        organization=organization, license_year=YEAR, signatory_name="Morgan Lee",
+    filing = record(Filing, organization=organization, license_year=YEAR, signatory_name="Morgan Lee",
         signatory_title="Chief Compliance Officer", attests_accurate=True, attests_will_report_changes=True,
     )
     filing.applications.set(applications)

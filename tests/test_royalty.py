@@ -7,7 +7,7 @@ import pytest
 from licensing import counting, royalty, standing
 from licensing.models import Application, DataFileRate, RateSchedule
 from licensing.royalty import RatesUnavailable, YearRates
-from tests.factories import ApplicationFactory, BaseMetricsFactory, LicenseFactory, ProxyCountFactory, VendorFactory
+from tests.factories import ApplicationFactory, BaseMetricsFactory, LicenseFactory, ProxyCountFactory, VendorFactory, record
 
 pytestmark = pytest.mark.django_db
 
@@ -217,7 +217,7 @@ def test_year_before_the_first_schedule_has_no_rates():
 
 
 def test_an_estimated_schedule_is_labelled_an_estimate():
-    RateSchedule.objects.create(license_year=2027, basis="estimated", entity_fee=Decimal("85.00"), source="Forecast")
+    record(RateSchedule, license_year=2027, basis="estimated", entity_fee=Decimal("85.00"), source="Forecast")
     year_rates = rates(2027)
     assert year_rates.is_estimate is True
     assert year_rates.per_user == {}

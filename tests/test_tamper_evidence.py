@@ -25,6 +25,7 @@ from licensing.audit.records import tracked_models
 from licensing.models import Application, Contact, DataFile, License, Membership, Organization
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
 from tests.factories import (
+    record,
     ApplicationFactory,
     LicenseFactory,
     OrganizationFactory,
@@ -342,7 +343,7 @@ def test_deleting_every_row_of_a_live_object_is_caught(license_chain):
 
 
 def test_deleting_the_deletion_row_of_a_deleted_object_is_caught(org_a, actor):
-    contact = Contact.objects.create(organization=org_a, role="billing", name="Robin Vega")
+    contact = record(Contact, organization=org_a, role="billing", name="Robin Vega")
     contact_id = contact.pk
     services.record_delete(contact, actor=actor, reason="Left the organization")
     created, deleted = Contact.history.filter(id=contact_id).order_by("history_id")
@@ -480,7 +481,7 @@ def two_organizations(org_a, org_b, actor):
     for organization in (org_a, org_b):
         license = LicenseFactory(application=ApplicationFactory(organization=organization))
         edit(license, actor, "Licensed users corrected", licensed_users=15)
-        Contact.objects.create(organization=organization, role="primary", name=f"{organization.name} contact")
+        record(Contact, organization=organization, role="primary", name=f"{organization.name} contact")
         made[organization.slug] = license
     return made
 
@@ -559,7 +560,7 @@ def test_verify_page_of_another_organization_is_404(auditor_client, org_b, two_o
 def test_verify_page_needs_view_permission(client, org_a, two_organizations):
     """A membership without the role's permissions (no group) reaches the organization but may not view it."""
     person = UserFactory(username="no-permissions")
-    Membership.objects.create(user=person, organization=org_a, role=Membership.Role.AUDITOR)
+    record(Membership, user=person, organization=org_a, role=Membership.Role.AUDITOR)
     client.force_login(person)
 
     assert client.get(verify_url(org_a)).status_code == 403
