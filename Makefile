@@ -8,7 +8,11 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # Debian packages WeasyPrint's wheel needs, fonts for the PDFs, and pdftoppm for the PDF checks.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation poppler-utils
 
-.PHONY: run test test-sqlite test-postgres serve bench setup system-packages migrate demo check clean
+# The modules mypy checks strictly: the rules, the selectors and the scoping chokepoint.
+TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensing/position.py licensing/workflow.py \
+	licensing/standing.py licensing/ownership.py licensing/access.py
+
+.PHONY: run test test-sqlite test-postgres serve bench setup system-packages migrate demo check lint format clean
 
 run: setup migrate demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
@@ -43,7 +47,18 @@ check: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 1
 	$(BIN)/python manage.py check
 
-test: setup check test-sqlite test-postgres
+# ruff (rules in pyproject.toml), ruff format, and mypy strict on $(TYPED); CI fails on any of them.
+lint: setup
+	@echo "== Lint =="
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup lint check test-sqlite test-postgres
 
 test-sqlite: setup
 	@echo "== Test suite on SQLite =="
@@ -65,4 +80,4 @@ bench: setup
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache

@@ -717,7 +717,10 @@ def main():
             target_db.drop()
 
     result.update(
-        date=datetime.date.today().isoformat(), database=database, history_rows=total, organization_rows=organization
+        date=datetime.datetime.now(datetime.UTC).date().isoformat(),
+        database=database,
+        history_rows=total,
+        organization_rows=organization,
     )
     verdict = "within" if result["superuser_median"] < BUDGET_MS and result["officer_median"] < BUDGET_MS else "OVER"
     print(

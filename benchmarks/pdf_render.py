@@ -53,7 +53,9 @@ ZIP_FILINGS = 100
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default="", help="postgres://... for PostgreSQL; empty for a temporary SQLite file")
+    parser.add_argument(
+        "--database-url", default="", help="postgres://... for PostgreSQL; empty for a temporary SQLite file"
+    )
     parser.add_argument("--no-docs", action="store_true", help="print the result only; leave docs/benchmarks.md alone")
     parser.add_argument("--zip-child", metavar="OUT", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -83,13 +85,20 @@ def create_filing(slug: str, applications: int):
     )
 
     organization = OrganizationFactory(
-        name=f"Benchmark Regional Health {slug}", slug=slug,
-        street="100 Main Street", postal_code="62701", phone="217-555-0100",
+        name=f"Benchmark Regional Health {slug}",
+        slug=slug,
+        street="100 Main Street",
+        postal_code="62701",
+        phone="217-555-0100",
     )
     record(
         Contact,
-        organization=organization, role="primary", name="Jordan Avery", title="Director of Compliance",
-        email=f"compliance@{slug}.example.org", phone="217-555-0199",
+        organization=organization,
+        role="primary",
+        name="Jordan Avery",
+        title="Director of Compliance",
+        email=f"compliance@{slug}.example.org",
+        phone="217-555-0199",
     )
     affiliate = OrganizationFactory(name=f"Benchmark Physicians {slug} LLC", slug=f"{slug}-physicians")
     vendor = VendorFactory(name=f"Benchmark Software {slug}")
@@ -113,19 +122,30 @@ def create_filing(slug: str, applications: int):
             application.users_at_other_entities.set([affiliate])
         if index % 3 == 0:
             ProxyCountFactory(
-                application=application, license_year=YEAR, base_metric="physicians",
-                metric_value=Decimal(40 + index), factor=Decimal(4), metric_source="Medical staff roster, January",
+                application=application,
+                license_year=YEAR,
+                base_metric="physicians",
+                metric_value=Decimal(40 + index),
+                factor=Decimal(4),
+                metric_source="Medical staff roster, January",
             )
         else:
             UserCountFactory(
-                application=application, license_year=YEAR, direct_users=100 + 17 * index,
-                program_users=10 + index, output_users=index % 9,
+                application=application,
+                license_year=YEAR,
+                direct_users=100 + 17 * index,
+                program_users=10 + index,
+                output_users=index % 9,
             )
         included.append(application)
     filing = record(
         Filing,
-        organization=organization, license_year=YEAR, signatory_name="Jordan Avery",
-        signatory_title="Director of Compliance", attests_accurate=True, attests_will_report_changes=True,
+        organization=organization,
+        license_year=YEAR,
+        signatory_name="Jordan Avery",
+        signatory_title="Director of Compliance",
+        attests_accurate=True,
+        attests_will_report_changes=True,
     )
     filing.applications.set(included)
     return filing
@@ -199,7 +219,9 @@ def zip_pages(path: str) -> tuple[int, int]:
 
 
 def machine_note() -> str:
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     return f"{os.cpu_count()} cores, {memory_kb / 1024 / 1024:.0f} GB, Python {platform.python_version()}"
 
 
@@ -270,7 +292,7 @@ def main():
         os.rmdir(workdir)
 
     result = {
-        "date": datetime.date.today().isoformat(),
+        "date": datetime.datetime.now(datetime.UTC).date().isoformat(),
         "database": database,
         "machine": machine_note(),
         "load": load,
@@ -286,10 +308,12 @@ def main():
     print(
         f"{database}: {BIG_FILING_APPLICATIONS}-application filing, {result['pages']} pages: first render "
         f"{result['first']:.2f} s (WeasyPrint import included), median of 5 {result['median']:.2f} s "
-        f"({'within' if render_ok else 'OVER'} the {RENDER_BUDGET_SECONDS:.0f} s budget; CPU {result['cpu_median']:.2f} s; "
+        f"({'within' if render_ok else 'OVER'} the {RENDER_BUDGET_SECONDS:.0f} s budget; "
+        f"CPU {result['cpu_median']:.2f} s; "
         f"runs {', '.join(f'{wall:.2f}' for wall in result['walls'])}; load {load:.1f}). "
         f"ZIP of {members} filings, {pages:,} pages, {result['zip_mb']:.1f} MB in {result['zip_seconds']:.1f} s, "
-        f"peak memory {result['peak_mb']:.0f} MB ({'within' if memory_ok else 'OVER'} the {MEMORY_BUDGET_MB} MB budget)."
+        f"peak memory {result['peak_mb']:.0f} MB "
+        f"({'within' if memory_ok else 'OVER'} the {MEMORY_BUDGET_MB} MB budget)."
     )
     if not args.no_docs:
         update_docs(result)

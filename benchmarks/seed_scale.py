@@ -67,7 +67,7 @@ class PostgresTarget:
 
     def __init__(self, server_url: str):
         self.server_url = server_url
-        self.name = f"bench_seed_{datetime.date.today():%Y%m%d}_{uuid.uuid4().hex[:8]}"
+        self.name = f"bench_seed_{datetime.datetime.now(datetime.UTC).date():%Y%m%d}_{uuid.uuid4().hex[:8]}"
         parts = urlsplit(server_url)
         self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
 
@@ -192,7 +192,7 @@ def main():
         target.drop()
 
     result = {
-        "date": datetime.date.today().isoformat(),
+        "date": datetime.datetime.now(datetime.UTC).date().isoformat(),
         "database": database,
         "orgs": args.orgs,
         "seconds": seconds,

@@ -10,13 +10,22 @@ only view. Superusers see everything.
 request (the ids are kept on the user object the request carries), so a page asks once, not per row.
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.db.models import Q
 
 from licensing import ownership
 from licensing.choices import MembershipRole
+
+# The person a request carries: signed in, anonymous, or none at all (a command).
+Person = AbstractBaseUser | AnonymousUser | None
+M = TypeVar("M", bound=models.Model)
 
 VIEW = "view"
 CHANGE = "change"
@@ -24,7 +33,7 @@ CHANGE = "change"
 _SCOPE_CACHE = "_licensing_scope"
 
 
-def _member_of(user, action: str):
+def _member_of(user: Any, action: str) -> models.QuerySet[Any, Any]:
     from licensing.models import Membership
 
     memberships = Membership.objects.filter(user_id=user.pk)
@@ -33,7 +42,7 @@ def _member_of(user, action: str):
     return memberships.values("organization_id")
 
 
-def _covered(declared: ownership.OwnedBy, members) -> Q:
+def _covered(declared: ownership.OwnedBy, members: models.QuerySet[Any, Any]) -> Q:
     """Organizations that are a membership's organization, its affiliate, or an affiliate's affiliate."""
     return (
         Q(**{declared.lookup("pk") + "__in": members})
@@ -42,26 +51,26 @@ def _covered(declared: ownership.OwnedBy, members) -> Q:
     )
 
 
-def is_active(user) -> bool:
+def is_active(user: Person) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def sees_everything(user) -> bool:
-    return is_active(user) and bool(user.is_superuser)
+def sees_everything(user: Person) -> bool:
+    return is_active(user) and bool(getattr(user, "is_superuser", False))
 
 
-def may_add_top_level_organization(user) -> bool:
+def may_add_top_level_organization(user: Person) -> bool:
     """Officers add affiliates of organizations they manage; only an administrator adds a new top level,
     since a top-level organization is reachable through no membership until one is granted."""
     return sees_everything(user)
 
 
-def is_scoped(model) -> bool:
+def is_scoped(model: type[models.Model]) -> bool:
     """Whether rows of `model` belong to organizations (and so are filtered per person)."""
     return ownership.owned_by(model) is not None
 
 
-def restrict(queryset: models.QuerySet, user, action: str = VIEW) -> models.QuerySet:
+def restrict(queryset: models.QuerySet[M], user: Person, action: str = VIEW) -> models.QuerySet[M]:
     """The part of `queryset` that `user` may `action`.
 
     Reference data is shared: every signed-in person reads it. A model that declares no ownership
@@ -72,11 +81,12 @@ def restrict(queryset: models.QuerySet, user, action: str = VIEW) -> models.Quer
         return queryset.none()
     if isinstance(declared, ownership.SharedReference) or sees_everything(user):
         return queryset
-    assert isinstance(declared, ownership.OwnedBy)
+    if not isinstance(declared, ownership.OwnedBy):
+        return queryset.none()
     return queryset.filter(_covered(declared, _member_of(user, action)))
 
 
-def organizations(user, action: str = VIEW) -> models.QuerySet:
+def organizations(user: Person, action: str = VIEW) -> models.QuerySet[Any]:
     from licensing.models import Organization
 
     return restrict(Organization.objects.all(), user, action)
@@ -99,20 +109,20 @@ class Scope:
 NOBODY = Scope(everything=False, viewable=frozenset(), changeable=frozenset())
 
 
-def scope(user) -> Scope:
+def scope(user: Person) -> Scope:
     """What `user` may see and change, cached on the user object (one request's lifetime)."""
     if not is_active(user):
         return NOBODY
     if sees_everything(user):
         return Scope(everything=True, viewable=frozenset(), changeable=frozenset())
     cached = getattr(user, _SCOPE_CACHE, None)
-    if cached is None:
+    if not isinstance(cached, Scope):
         cached = _read_scope(user)
         setattr(user, _SCOPE_CACHE, cached)
     return cached
 
 
-def _read_scope(user) -> Scope:
+def _read_scope(user: Any) -> Scope:
     from licensing.models import Membership, Organization
 
     roles = dict(Membership.objects.filter(user_id=user.pk).values_list("organization_id", "role"))
@@ -120,21 +130,22 @@ def _read_scope(user) -> Scope:
         return NOBODY
     ids = list(roles)
     covered = Organization.objects.filter(Q(pk__in=ids) | Q(parent__in=ids) | Q(parent__parent__in=ids))
-    viewable, changeable = set(), set()
+    viewable: set[int] = set()
+    changeable: set[int] = set()
     for pk, parent, grandparent in covered.values_list("pk", "parent_id", "parent__parent_id"):
         viewable.add(pk)
-        if MembershipRole.OFFICER in {roles.get(pk), roles.get(parent), roles.get(grandparent)}:
+        if MembershipRole.OFFICER in {roles.get(node) for node in (pk, parent, grandparent) if node is not None}:
             changeable.add(pk)
     return Scope(everything=False, viewable=frozenset(viewable), changeable=frozenset(changeable))
 
 
-def forget(user) -> None:
+def forget(user: Person) -> None:
     """Drop the cached scope after the person's memberships changed within the same request."""
     if user is not None and hasattr(user, _SCOPE_CACHE):
         delattr(user, _SCOPE_CACHE)
 
 
-def can(user, obj, action: str = VIEW) -> bool:
+def can(user: Person, obj: models.Model | None, action: str = VIEW) -> bool:
     """Whether `user` may `action` this one object as far as organizations go (model permissions are the
     admin's to check); reference data belongs to no organization, so scoping never stands in its way.
 
@@ -149,4 +160,3 @@ def can(user, obj, action: str = VIEW) -> bool:
     if isinstance(declared, ownership.SharedReference):
         return True
     return scope(user).allows(ownership.organization_id_of(obj), action)
-

@@ -90,7 +90,8 @@ def check_model(model) -> list[checks.CheckMessage]:
         problems.append(
             checks.Error(
                 f"{label} declares OwnedBy('{declared.path}'), which does not lead to Organization.",
-                hint=f"Use the foreign-key path from {model.__name__} to Organization, e.g. '{found or 'organization'}'.",
+                hint=f"Use the foreign-key path from {model.__name__} to Organization, "
+                f"e.g. '{found or 'organization'}'.",
                 obj=model,
                 id="licensing.E002",
             )

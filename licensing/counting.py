@@ -83,9 +83,7 @@ def check(count: UserCount) -> None:
             else ("counted users", "the proxy inputs (base metric, value, factor, source)")
         )
         for name in mixed:
-            errors[name] = (
-                f"This count uses {chosen}, so leave {other} empty: clear this field, or switch the method."
-            )
+            errors[name] = f"This count uses {chosen}, so leave {other} empty: clear this field, or switch the method."
     if count.method == PROXY:
         if not count.base_metric:
             errors.setdefault("base_metric", "Choose the base metric the proxy estimate starts from, e.g. physicians.")

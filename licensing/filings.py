@@ -68,10 +68,17 @@ def _money(amount: Decimal | None) -> str | None:
 
 def _contact(organization) -> dict:
     contacts = {contact.role: contact for contact in organization.contacts.all()}
-    person = contacts.get(Contact.Role.PRIMARY) or contacts.get(Contact.Role.LEGAL) or next(iter(contacts.values()), None)
+    person = (
+        contacts.get(Contact.Role.PRIMARY) or contacts.get(Contact.Role.LEGAL) or next(iter(contacts.values()), None)
+    )
     if person is None:
         return {"name": "", "title": "", "phone": organization.phone, "email": ""}
-    return {"name": person.name, "title": person.title, "phone": person.phone or organization.phone, "email": person.email}
+    return {
+        "name": person.name,
+        "title": person.title,
+        "phone": person.phone or organization.phone,
+        "email": person.email,
+    }
 
 
 def _count_section(count) -> dict:
@@ -111,7 +118,11 @@ def snapshot(filing, *, generated_at=None) -> dict:
     organization = filing.organization
     year = filing.license_year
     generated_at = generated_at or timezone.now()
-    applications = list(filing.applications.select_related("vendor").prefetch_related("data_files", "users_at_other_entities").order_by("name"))
+    applications = list(
+        filing.applications.select_related("vendor")
+        .prefetch_related("data_files", "users_at_other_entities")
+        .order_by("name")
+    )
     table = standing.rate_table()
     rates, rates_problem = standing.rates_for(table, year)
     by_app = standing.standings(applications, [year], table=table) if applications else {}
@@ -120,33 +131,39 @@ def snapshot(filing, *, generated_at=None) -> dict:
     for application in applications:
         item = by_app[(application.pk, year)]
         line = item.royalty
-        sections.append({
-            "name": application.name,
-            "category": application.get_category_display(),
-            "vendor": str(application.vendor) if application.vendor else "",
-            "version": application.product_version,
-            "deployment": application.get_deployment_display(),
-            "internal_use": application.internal_use,
-            "coverage": application.get_cpt_coverage_display(),
-            "data_files": [data_file.name for data_file in application.data_files.all()],
-            "internet_facing": application.internet_facing,
-            "internet_use": application.internet_use,
-            "users_outside_us": application.users_outside_us,
-            "countries_outside_us": application.countries_outside_us,
-            "other_entities": sorted(str(org) for org in application.users_at_other_entities.all()),
-            "count": _count_section(item.count),
-        })
-        fee_lines.append({
-            "application": application.name,
-            "users": item.users,
-            "per_user": _money(line.per_user) if line else None,
-            "flat_fees": _money(line.flat_fees) if line else None,
-            "amount": _money(line.amount) if line else None,
-            "note": _fee_note(line, file_names, year) if line else rates_problem,
-        })
+        sections.append(
+            {
+                "name": application.name,
+                "category": application.get_category_display(),
+                "vendor": str(application.vendor) if application.vendor else "",
+                "version": application.product_version,
+                "deployment": application.get_deployment_display(),
+                "internal_use": application.internal_use,
+                "coverage": application.get_cpt_coverage_display(),
+                "data_files": [data_file.name for data_file in application.data_files.all()],
+                "internet_facing": application.internet_facing,
+                "internet_use": application.internet_use,
+                "users_outside_us": application.users_outside_us,
+                "countries_outside_us": application.countries_outside_us,
+                "other_entities": sorted(str(org) for org in application.users_at_other_entities.all()),
+                "count": _count_section(item.count),
+            }
+        )
+        fee_lines.append(
+            {
+                "application": application.name,
+                "users": item.users,
+                "per_user": _money(line.per_user) if line else None,
+                "flat_fees": _money(line.flat_fees) if line else None,
+                "amount": _money(line.amount) if line else None,
+                "note": _fee_note(line, file_names, year) if line else rates_problem,
+            }
+        )
     total = None
     if rates is not None:
-        total = royalty.organization_royalty([(a, by_app[(a.pk, year)].users, by_app[(a.pk, year)].license) for a in applications], rates=rates)
+        total = royalty.organization_royalty(
+            [(a, by_app[(a.pk, year)].users, by_app[(a.pk, year)].license) for a in applications], rates=rates
+        )
     parent = organization.parent
     return {
         "document_id": filing.document_id,
@@ -168,13 +185,17 @@ def snapshot(filing, *, generated_at=None) -> dict:
         },
         "other_entities": sorted({name for section in sections for name in section["other_entities"]}),
         # Kept as typed per application: country names such as "Korea, Republic of" contain commas.
-        "users_outside_us": sorted({
-            section["countries_outside_us"].strip() for section in sections
-            if section["users_outside_us"] and section["countries_outside_us"].strip()
-        }),
+        "users_outside_us": sorted(
+            {
+                section["countries_outside_us"].strip()
+                for section in sections
+                if section["users_outside_us"] and section["countries_outside_us"].strip()
+            }
+        ),
         "internet_use": [
             {"application": section["name"], "explanation": section["internet_use"]}
-            for section in sections if section["internet_facing"]
+            for section in sections
+            if section["internet_facing"]
         ],
         "applications": sections,
         "fees": {
@@ -185,11 +206,15 @@ def snapshot(filing, *, generated_at=None) -> dict:
             "entity_fee_note": total.entity_fee_note if total else "",
             "per_user_rates": (
                 [
-                    {"data_file": file_names.get(code, code), "per_user": _money(rate),
-                     "flat_fee": _money(rates.flat_fee[code]) if code in rates.flat_fee else None}
+                    {
+                        "data_file": file_names.get(code, code),
+                        "per_user": _money(rate),
+                        "flat_fee": _money(rates.flat_fee[code]) if code in rates.flat_fee else None,
+                    }
                     for code, rate in sorted(rates.per_user.items())
                 ]
-                if rates else []
+                if rates
+                else []
             ),
             "lines": fee_lines,
             "applications_total": _money(total.applications_total) if total else None,

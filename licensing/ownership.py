@@ -74,7 +74,10 @@ class OwnedBy(Ownership):
         self.reason_required = reason_required
 
     def lookup(self, name: str) -> str:
-        """The ORM lookup of `name` on the owning organization: lookup("parent") is "application__organization__parent"."""
+        """The ORM lookup of `name` on the owning organization.
+
+        lookup("parent") is "application__organization__parent" for a model owned through its application.
+        """
         return f"{self.path}__{name}" if self.path else name
 
 
@@ -149,13 +152,24 @@ def organization_id_of(obj: models.Model) -> int | None:
         return None
     steps = _steps(declared)
     if not steps:
-        return obj.pk
+        return _as_id(obj.pk)
     node: Any = obj
     for step in steps[:-1]:
-        if getattr(node, node._meta.get_field(step).attname) is None:
+        if getattr(node, _relation(type(node), step).attname) is None:
             return None
         node = getattr(node, step)
-    return getattr(node, node._meta.get_field(steps[-1]).attname)
+    return _as_id(getattr(node, _relation(type(node), steps[-1]).attname))
+
+
+def _as_id(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _relation(model: type[models.Model], name: str) -> models.ForeignKey[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.ForeignKey):
+        raise TypeError(f"{model.__name__}.{name} is not a foreign key; ownership paths follow foreign keys.")
+    return field
 
 
 def organization_ids(model: type[models.Model], objs: Iterable[models.Model]) -> list[int | None]:
@@ -166,12 +180,11 @@ def organization_ids(model: type[models.Model], objs: Iterable[models.Model]) ->
         return [None for _ in objs]
     steps = _steps(declared)
     if not steps:
-        return [obj.pk for obj in objs]
-    first = model._meta.get_field(steps[0])
+        return [_as_id(obj.pk) for obj in objs]
+    first = _relation(model, steps[0])
     if len(steps) == 1:
-        return [getattr(obj, first.attname) for obj in objs]
+        return [_as_id(getattr(obj, first.attname)) for obj in objs]
     related_ids = {getattr(obj, first.attname) for obj in objs} - {None}
-    owners = dict(
-        first.related_model._default_manager.filter(pk__in=related_ids).values_list("pk", "__".join(steps[1:]))
-    )
-    return [owners.get(getattr(obj, first.attname)) for obj in objs]
+    related: type[models.Model] = first.related_model  # type: ignore[assignment]
+    owners = dict(related._default_manager.filter(pk__in=related_ids).values_list("pk", "__".join(steps[1:])))
+    return [_as_id(owners.get(getattr(obj, first.attname))) for obj in objs]

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 TEMPLATE = "licensing/pdf/application.html"
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
@@ -206,7 +206,8 @@ def stream_zip(items: Iterable[tuple[str, bytes | Callable[[], bytes]]]) -> Iter
     """
     sink = _ChunkSink()
     used: set[str] = set()
-    now = datetime.datetime.now().timetuple()[:6]
+    # ZIP members carry local wall-clock times (the format has no time zone).
+    now = timezone.localtime().timetuple()[:6]
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, content in items:
             member = zipfile.ZipInfo(_member_name(name, used), date_time=now)

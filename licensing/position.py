@@ -92,7 +92,10 @@ def application_position(
         )
     if licensed > users:
         return ComplianceStatus(
-            Position.OVER_LICENSED, users=users, licensed_users=licensed, excess=licensed - users,
+            Position.OVER_LICENSED,
+            users=users,
+            licensed_users=licensed,
+            excess=licensed - users,
             reason=f"{licensed - users} licensed users unused.",
         )
     return ComplianceStatus(Position.COMPLIANT, users=users, licensed_users=licensed)

@@ -57,9 +57,7 @@ def sync_roles(apps=None, *, strict: bool = True) -> None:
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in role_permissions().items():
         group, _ = Group.objects.get_or_create(name=name)
-        permissions = list(
-            Permission.objects.filter(content_type__app_label="licensing", codename__in=codenames)
-        )
+        permissions = list(Permission.objects.filter(content_type__app_label="licensing", codename__in=codenames))
         missing = set(codenames) - {permission.codename for permission in permissions}
         if missing and strict:
             raise RuntimeError(f"Permissions missing for role {name}: {sorted(missing)}")

@@ -171,9 +171,7 @@ def membership_sync_groups(*, user) -> None:
 
 def _let_in_otherwise(user) -> bool:
     return (
-        user.is_superuser
-        or user.user_permissions.exists()
-        or user.groups.exclude(name__in=roles.ROLE_GROUPS).exists()
+        user.is_superuser or user.user_permissions.exists() or user.groups.exclude(name__in=roles.ROLE_GROUPS).exists()
     )
 
 
@@ -186,9 +184,10 @@ def _let_in_otherwise(user) -> bool:
 def filing_prepare(*, organization, license_year: int, actor: Actor, reason: str = "") -> Filing:
     """Start a draft application for a year, including every application that needs a direct license."""
     filing = Filing(organization=organization, license_year=license_year)
-    contact = organization.contacts.filter(role=Contact.Role.LEGAL).first() or organization.contacts.filter(
-        role=Contact.Role.PRIMARY
-    ).first()
+    contact = (
+        organization.contacts.filter(role=Contact.Role.LEGAL).first()
+        or organization.contacts.filter(role=Contact.Role.PRIMARY).first()
+    )
     if contact is not None:
         filing.signatory_name, filing.signatory_title = contact.name, contact.title
     record_save(filing, actor=actor, reason=reason or f"Application for {license_year} prepared")
@@ -212,7 +211,9 @@ def filing_submit(*, filing: Filing, actor: Actor, reason: str = "") -> Filing:
 
     filing = Filing.objects.select_for_update().get(pk=filing.pk)
     if filing.is_frozen:
-        raise ValidationError(f"This application was already submitted on {filing.submitted_at:%Y-%m-%d}; start a correction instead.")
+        raise ValidationError(
+            f"This application was already submitted on {filing.submitted_at:%Y-%m-%d}; start a correction instead."
+        )
     problems = filings.submission_problems(filing)
     if problems:
         raise ValidationError(problems)
@@ -231,14 +232,14 @@ def filing_verify(filing: Filing) -> bool:
 
 
 @transaction.atomic
-def filing_record_outcome(
-    *, filing: Filing, status: str, ama_reference: str, actor: Actor, reason: str = ""
-) -> Filing:
+def filing_record_outcome(*, filing: Filing, status: str, ama_reference: str, actor: Actor, reason: str = "") -> Filing:
     """Record the AMA's answer to a submitted filing: accepted or rejected, with its reference."""
     if filing.status != FilingStatus.SUBMITTED or status not in (FilingStatus.ACCEPTED, FilingStatus.REJECTED):
         raise ValidationError("Only a submitted application can be marked accepted or rejected.")
     filing.status, filing.ama_reference = status, ama_reference
-    return record_save(filing, actor=actor, reason=reason or f"AMA {FilingStatus(status).label.lower()} the application")
+    return record_save(
+        filing, actor=actor, reason=reason or f"AMA {FilingStatus(status).label.lower()} the application"
+    )
 
 
 @transaction.atomic

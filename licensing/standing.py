@@ -128,7 +128,9 @@ def organization_years(
     """OrganizationYear per organization id, from its own applications in service that year (fixed queries)."""
     organizations = list(organizations)
     prefetch_related_objects(organizations, "applications__vendor")
-    applications = [app for org in organizations for app in org.applications.all() if app.in_service_during(license_year)]
+    applications = [
+        app for org in organizations for app in org.applications.all() if app.in_service_during(license_year)
+    ]
     table = table or rate_table()
     rates, _ = rates_for(table, license_year)
     by_app = standings(applications, [license_year], table=table)

@@ -47,7 +47,9 @@ def check_transition(license: License, previous_status: str | None, *, today: da
     new = license.status
     # Checked for new rows too: an import must not record as expired a license whose year is still running.
     if new == EXPIRED and previous_status != EXPIRED and (today or timezone.localdate()) <= license.term_end:
-        raise ValidationError({"status": f"The license runs until {license.term_end:%Y-%m-%d}; it expires only after that."})
+        raise ValidationError(
+            {"status": f"The license runs until {license.term_end:%Y-%m-%d}; it expires only after that."}
+        )
     if previous_status is None or previous_status == new:
         return
     if new not in allowed_next(previous_status):
@@ -61,9 +63,7 @@ def check_transition(license: License, previous_status: str | None, *, today: da
         )
 
 
-def check_license(
-    license: License, *, previous_status: str | None = None, today: datetime.date | None = None
-) -> None:
+def check_license(license: License, *, previous_status: str | None = None, today: datetime.date | None = None) -> None:
     """Everything a license must satisfy before it is saved; messages name the field to fix.
 
     `previous_status` is the status stored before this change (None for a new license).
@@ -88,7 +88,11 @@ def check_license(
     if through_someone and license.distributor_id is None and license.status in (ACTIVE, SUBMITTED):
         errors["distributor"] = "Choose the distributor or vendor this license comes through."
     distributor = license.distributor if license.distributor_id else None
-    if license.route == LicenseRoute.DISTRIBUTOR and distributor is not None and not distributor.is_authorized_distributor:
+    if (
+        license.route == LicenseRoute.DISTRIBUTOR
+        and distributor is not None
+        and not distributor.is_authorized_distributor
+    ):
         errors["distributor"] = (
             f"{license.distributor} is not recorded as an AMA-authorized distributor; only an authorized "
             "distributor can license CPT. Check the vendor's record or choose another route."
@@ -99,7 +103,9 @@ def check_license(
         for field in ("starts_on", "ends_on"):
             day = getattr(license, field)
             if day and day.year != license.license_year:
-                errors[field] = f"A CPT license covers one calendar year; this date must fall in {license.license_year}."
+                errors[field] = (
+                    f"A CPT license covers one calendar year; this date must fall in {license.license_year}."
+                )
     if errors:
         raise ValidationError(errors)
     check_transition(license, previous_status, today=today)

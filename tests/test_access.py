@@ -17,7 +17,6 @@ from licensing.models import (
     Vendor,
 )
 from tests.factories import (
-    record,
     ApplicationFactory,
     BaseMetricsFactory,
     LicenseFactory,
@@ -26,6 +25,7 @@ from tests.factories import (
     UserFactory,
     VendorFactory,
     member,
+    record,
 )
 
 pytestmark = pytest.mark.django_db

@@ -3,14 +3,12 @@
 from decimal import Decimal
 
 import pytest
-
 from django.contrib.staticfiles import finders
 
 from licensing import services
 from licensing.models import Application, BaseMetrics, License, Organization, UserCount
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
 from tests.factories import (
-    record,
     ApplicationFactory,
     BaseMetricsFactory,
     LicenseFactory,
@@ -18,6 +16,7 @@ from tests.factories import (
     UserCountFactory,
     VendorFactory,
     data_file,
+    record,
 )
 
 pytestmark = pytest.mark.django_db
@@ -180,8 +179,13 @@ def test_application_with_invalid_inline_count_saves_nothing(officer_client, org
         officer_client,
         "/admin/licensing/application/add/",
         {
-            "organization": org_a.pk, "name": "Inpatient EHR", "category": "inpatient_ehr", "vendor": vendor.pk,
-            "cpt_coverage": "direct", "data_files": [data_file().pk], "deployment": "hosted",
+            "organization": org_a.pk,
+            "name": "Inpatient EHR",
+            "category": "inpatient_ehr",
+            "vendor": vendor.pk,
+            "cpt_coverage": "direct",
+            "data_files": [data_file().pk],
+            "deployment": "hosted",
         },
         inline_rows={"user_counts": [{"license_year": 2026, "method": "counted", "direct_users": -1}]},
     )
@@ -226,7 +230,9 @@ def test_organization_page_shows_royalty_with_entity_fee(officer_client, org_a, 
 
 def test_base_metrics_negative_refused(officer_client, org_a):
     response = post_admin_form(
-        officer_client, "/admin/licensing/basemetrics/add/", {"organization": org_a.pk, "license_year": 2026, "physicians": -2}
+        officer_client,
+        "/admin/licensing/basemetrics/add/",
+        {"organization": org_a.pk, "license_year": 2026, "physicians": -2},
     )
     assert "physicians" in field_errors(response)
     assert not BaseMetrics.objects.exists()
@@ -273,8 +279,12 @@ def test_pages_link_a_favicon_that_is_served(client, officer_client):
     assert finders.find("licensing/favicon.svg")
 
 
-def test_an_officer_saves_their_own_top_level_organization_but_cannot_make_an_affiliate_top_level(officer_client, org_a):
-    response = post_admin_form(officer_client, f"/admin/licensing/organization/{org_a.pk}/change/", {"city": "Lakeview"})
+def test_an_officer_saves_their_own_top_level_organization_but_cannot_make_an_affiliate_top_level(
+    officer_client, org_a
+):
+    response = post_admin_form(
+        officer_client, f"/admin/licensing/organization/{org_a.pk}/change/", {"city": "Lakeview"}
+    )
     assert response.status_code == 302, field_errors(response)
     affiliate = OrganizationFactory(parent=org_a, name="Alpha South Clinic")
     response = post_admin_form(officer_client, f"/admin/licensing/organization/{affiliate.pk}/change/", {"parent": ""})

@@ -37,7 +37,9 @@ def populate(parent, rows: int) -> None:
         organization = OrganizationFactory(parent=parent)
         vendor = VendorFactory(processing_fee_per_user=Decimal("1.00"))
         application = ApplicationFactory(
-            organization=organization, vendor=vendor, cpt_coverage=["direct", "vendor", "distributor"][i % 3],
+            organization=organization,
+            vendor=vendor,
+            cpt_coverage=["direct", "vendor", "distributor"][i % 3],
             data_files=["cpt-standard", "cpt-rvu"],
         )
         UserCountFactory(application=application, license_year=2026, direct_users=10 + i)
@@ -92,7 +94,9 @@ def test_changelist_queries_do_not_grow_with_rows(client, system, who):
     for model in models:
         (few_queries, few_rows), (many_queries, many_rows) = small[model], large[model]
         assert many_rows > few_rows, f"{model}: the larger run must show more rows"
-        assert many_queries == few_queries, f"{model}: {few_queries} queries at {few_rows} rows, {many_queries} at {many_rows}"
+        assert many_queries == few_queries, (
+            f"{model}: {few_queries} queries at {few_rows} rows, {many_queries} at {many_rows}"
+        )
         assert many_queries <= BUDGET, f"{model}: {many_queries} queries, budget {BUDGET}"
     # The officer's list really shows the 6 organizations' applications under the system.
     assert large["application"][1] == 6

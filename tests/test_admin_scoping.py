@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from licensing import roles
-from licensing.models import Application, Contact, Filing, Organization
+from licensing.models import Application, Organization
 from tests.admin_forms import page_form_data, post_admin_form
 from tests.factories import (
     SAMPLES,
@@ -37,7 +37,11 @@ def test_every_organization_owned_model_has_a_sample_for_these_tests():
 @pytest.fixture
 def world(org_a, org_b):
     affiliate = OrganizationFactory(name="Alpha North Clinic", slug="alpha-north", parent=org_a)
-    return {"a": records_of(org_a, "Alpha"), "affiliate": records_of(affiliate, "AlphaNorth"), "b": records_of(org_b, "Beta")}
+    return {
+        "a": records_of(org_a, "Alpha"),
+        "affiliate": records_of(affiliate, "AlphaNorth"),
+        "b": records_of(org_b, "Beta"),
+    }
 
 
 def change_url(obj):
@@ -100,7 +104,9 @@ def test_auditor_is_in_the_auditor_group_only(auditor):
     assert list(auditor.groups.values_list("name", flat=True)) == [roles.AUDITOR_GROUP]
 
 
-@pytest.mark.parametrize("model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "filing"])
+@pytest.mark.parametrize(
+    "model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "filing"]
+)
 def test_auditor_post_to_change_view_is_refused(auditor_client, world, model):
     obj = world["a"][model]
     page = auditor_client.get(change_url(obj))
@@ -136,7 +142,9 @@ def test_mixed_roles_change_only_where_officer(client, world, org_a, org_b):
 def test_roles_are_created_by_migration():
     officer = Group.objects.get(name=roles.OFFICER_GROUP)
     auditor = Group.objects.get(name=roles.AUDITOR_GROUP)
-    assert set(officer.permissions.values_list("codename", flat=True)) == set(roles.role_permissions()[roles.OFFICER_GROUP])
+    assert set(officer.permissions.values_list("codename", flat=True)) == set(
+        roles.role_permissions()[roles.OFFICER_GROUP]
+    )
     auditor_codenames = set(auditor.permissions.values_list("codename", flat=True))
     assert auditor_codenames and all(codename.startswith("view_") for codename in auditor_codenames)
 

@@ -82,20 +82,42 @@ def as_of_url(organization) -> str:
 @pytest.fixture
 def timeline(org_a):
     record(org_a, T0, "Organization recorded")
-    vendor = record(Vendor(name="Northwind EHR", is_authorized_distributor=True, processing_fee_per_user=Decimal("1.00")), T1)
-    ehr = record(Application(organization=org_a, name="Clinic EHR", category="ambulatory_ehr", cpt_coverage="vendor", vendor=vendor), T1)
+    vendor = record(
+        Vendor(name="Northwind EHR", is_authorized_distributor=True, processing_fee_per_user=Decimal("1.00")), T1
+    )
+    ehr = record(
+        Application(
+            organization=org_a, name="Clinic EHR", category="ambulatory_ehr", cpt_coverage="vendor", vendor=vendor
+        ),
+        T1,
+    )
     encoder = record(Application(organization=org_a, name="Old Encoder", category="coding", cpt_coverage="direct"), T1)
-    rcm = record(Application(organization=org_a, name="Revenue Cycle", category="billing_rcm", cpt_coverage="direct"), T1)
+    rcm = record(
+        Application(organization=org_a, name="Revenue Cycle", category="billing_rcm", cpt_coverage="direct"), T1
+    )
     for application in (ehr, encoder, rcm):
         link_files(application, T1, "cpt-standard")
     record(
-        UserCount(application=ehr, license_year=2026, method="proxy", base_metric="physicians",
-                  metric_value=Decimal(12), factor=Decimal(4)), T1)
+        UserCount(
+            application=ehr,
+            license_year=2026,
+            method="proxy",
+            base_metric="physicians",
+            metric_value=Decimal(12),
+            factor=Decimal(4),
+        ),
+        T1,
+    )
     encoder_count = record(UserCount(application=encoder, license_year=2026, direct_users=10), T1)
     encoder_license = record(License(application=encoder, license_year=2026, status="needed"), T1)
-    rcm_count = record(UserCount(application=rcm, license_year=2026, direct_users=30, program_users=8, output_users=2), T1)
+    rcm_count = record(
+        UserCount(application=rcm, license_year=2026, direct_users=30, program_users=8, output_users=2), T1
+    )
     rcm_license = record(
-        License(application=rcm, license_year=2026, status="active", licensed_users=40, agreement_number="AMA-IU-000040"), T1
+        License(
+            application=rcm, license_year=2026, status="active", licensed_users=40, agreement_number="AMA-IU-000040"
+        ),
+        T1,
     )
 
     rcm_count.direct_users = 40
@@ -147,7 +169,11 @@ def test_between_t1_and_t2_the_first_values_come_back(timeline):
     assert list(by_name(snapshot)) == ["Clinic EHR", "Old Encoder", "Revenue Cycle"]
     ehr, encoder, rcm = (by_name(snapshot)[name] for name in ["Clinic EHR", "Old Encoder", "Revenue Cycle"])
 
-    assert (ehr.users, ehr.count.method, ehr.basis) == (48, "proxy", "12.00 physicians x 4.000 = 48 users (User Proxy Model)")
+    assert (ehr.users, ehr.count.method, ehr.basis) == (
+        48,
+        "proxy",
+        "12.00 physicians x 4.000 = 48 users (User Proxy Model)",
+    )
     # Vendor coverage: the 2026 rate plus the vendor's fee as it was then ($1.00).
     assert (ehr.royalty.per_user, ehr.royalty.amount) == (Decimal("19.50"), Decimal("936.00"))
     assert ehr.position.label == "Covered by vendor"
@@ -163,7 +189,11 @@ def test_between_t1_and_t2_the_first_values_come_back(timeline):
     assert not rcm.deleted_since
 
     total = snapshot.royalty
-    assert (total.applications_total, total.entity_fee, total.total) == (Decimal("1861.00"), Decimal("82.50"), Decimal("1943.50"))
+    assert (total.applications_total, total.entity_fee, total.total) == (
+        Decimal("1861.00"),
+        Decimal("82.50"),
+        Decimal("1943.50"),
+    )
     assert total.is_estimate  # the 2026 entity fee is carried over from 2024
 
 
@@ -174,7 +204,11 @@ def test_between_t2_and_t3_the_changed_values_come_back(timeline):
     assert (encoder.license.status, encoder.position.label) == ("drafted", "Unlicensed")
     assert encoder.position.reason == "License status: application drafted."
     assert (rcm.users, rcm.license.licensed_users, rcm.royalty.amount) == (50, 40, Decimal("925.00"))
-    assert (rcm.position.label, rcm.position.shortfall, rcm.position.true_up_cost) == ("Under-licensed", 10, Decimal("185.00"))
+    assert (rcm.position.label, rcm.position.shortfall, rcm.position.true_up_cost) == (
+        "Under-licensed",
+        10,
+        Decimal("185.00"),
+    )
     assert snapshot.royalty.total == Decimal("2176.50")
 
 
@@ -206,13 +240,17 @@ def test_past_values_do_not_read_current_rows(timeline, django_assert_max_num_qu
     snapshot = as_of.organization_as_of(timeline.organization, BETWEEN_T2_T3)
     # Everything the rules read was cached from history; the current rows are never consulted again.
     with django_assert_max_num_queries(0):
-        rows = [(i.application.data_files.all(), i.application.vendor, i.royalty, i.position) for i in snapshot.applications]
+        rows = [
+            (i.application.data_files.all(), i.application.vendor, i.royalty, i.position) for i in snapshot.applications
+        ]
     ehr_files, ehr_vendor = rows[0][0], rows[0][1]
     assert [f.code for f in ehr_files] == ["cpt-standard"]
     assert ehr_vendor.processing_fee_per_user == Decimal("2.00")
     # Bypasses history on purpose: only the live row changes, and the past must not notice.
     Application.objects.filter(pk=timeline.ehr.pk).update(name="Renamed since")
-    assert as_of.organization_as_of(timeline.organization, BETWEEN_T2_T3).applications[0].application.name == "Clinic EHR"
+    assert (
+        as_of.organization_as_of(timeline.organization, BETWEEN_T2_T3).applications[0].application.name == "Clinic EHR"
+    )
 
 
 def test_rates_before_their_history_began_come_from_the_migration_baseline(timeline):
@@ -242,7 +280,9 @@ def test_an_application_moved_between_organizations_follows_its_state(org_a, org
     record(UserCount(application=application, license_year=2026, direct_users=5), T1)
     application.organization = org_b
     record(application, T2, "Moved to the affiliate")
-    assert [i.application.name for i in as_of.organization_as_of(org_a, BETWEEN_T1_T2).applications] == ["Shared Billing"]
+    assert [i.application.name for i in as_of.organization_as_of(org_a, BETWEEN_T1_T2).applications] == [
+        "Shared Billing"
+    ]
     assert as_of.organization_as_of(org_a, BETWEEN_T2_T3).applications == []
     moved = as_of.organization_as_of(org_b, BETWEEN_T2_T3).applications
     assert [(i.application.name, i.users) for i in moved] == [("Shared Billing", 5)]
@@ -251,7 +291,13 @@ def test_an_application_moved_between_organizations_follows_its_state(org_a, org
 def test_application_out_of_service_is_listed_without_royalty(org_a):
     record(org_a, T0)
     retired = record(
-        Application(organization=org_a, name="Retired PM", category="practice_management", in_service_to=datetime.date(2025, 12, 31)), T1
+        Application(
+            organization=org_a,
+            name="Retired PM",
+            category="practice_management",
+            in_service_to=datetime.date(2025, 12, 31),
+        ),
+        T1,
     )
     link_files(retired, T1, "cpt-standard")
     record(UserCount(application=retired, license_year=2026, direct_users=5), T1)
@@ -263,18 +309,22 @@ def test_application_out_of_service_is_listed_without_royalty(org_a):
 
 def test_a_moment_needs_a_time_zone(org_a):
     with pytest.raises(ValueError, match="time zone"):
-        as_of.organization_as_of(org_a, datetime.datetime(2026, 3, 1))
+        as_of.organization_as_of(org_a, datetime.datetime(2026, 3, 1))  # noqa: DTZ001 (the naive moment under test)
 
 
 def populate(organization, applications: int) -> None:
     vendor = VendorFactory(processing_fee_per_user=Decimal("1.00"))
     for i in range(applications):
         application = ApplicationFactory(
-            organization=organization, vendor=vendor, cpt_coverage=["direct", "vendor", "distributor"][i % 3],
+            organization=organization,
+            vendor=vendor,
+            cpt_coverage=["direct", "vendor", "distributor"][i % 3],
             data_files=["cpt-standard", "cpt-rvu"],
         )
         UserCountFactory(application=application, license_year=timezone.localdate().year, direct_users=10 + i)
-        LicenseFactory(application=application, license_year=timezone.localdate().year, licensed_users=10, distributor=vendor)
+        LicenseFactory(
+            application=application, license_year=timezone.localdate().year, licensed_users=10, distributor=vendor
+        )
 
 
 def test_reconstruction_makes_the_same_queries_for_3_and_30_applications(org_a):
@@ -363,24 +413,80 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
     assert response["Content-Disposition"] == 'attachment; filename="alpha-health_as-of_2026-07-01T0900.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == [
-        "Application", "Category", "CPT covered by", "In service 2026", "Users", "Method", "How the users were derived",
-        "License status", "Licensed users", "Per user", "Royalty", "Rates", "Royalty note", "Position",
-        "Position detail", "True-up cost", "Deleted since",
+        "Application",
+        "Category",
+        "CPT covered by",
+        "In service 2026",
+        "Users",
+        "Method",
+        "How the users were derived",
+        "License status",
+        "Licensed users",
+        "Per user",
+        "Royalty",
+        "Rates",
+        "Royalty note",
+        "Position",
+        "Position detail",
+        "True-up cost",
+        "Deleted since",
     ]
     assert rows[1] == [
-        "Clinic EHR", "Ambulatory EHR", "Vendor's license", "yes", "48", "User Proxy Model",
-        "12.00 physicians x 4.000 = 48 users (User Proxy Model)", "No license", "", "20.50", "984.00", "published", "",
-        "Covered by vendor", "Under Northwind EHR's distribution license.", "", "no",
+        "Clinic EHR",
+        "Ambulatory EHR",
+        "Vendor's license",
+        "yes",
+        "48",
+        "User Proxy Model",
+        "12.00 physicians x 4.000 = 48 users (User Proxy Model)",
+        "No license",
+        "",
+        "20.50",
+        "984.00",
+        "published",
+        "",
+        "Covered by vendor",
+        "Under Northwind EHR's distribution license.",
+        "",
+        "no",
     ]
     assert rows[2] == [
-        "Old Encoder", "Coding / encoder", "Own AMA license", "yes", "10", "Counted users",
-        "10 (a) + 0 (b) + 0 (c) = 10 counted users", "Application drafted", "", "18.50", "185.00", "published", "",
-        "Unlicensed", "License status: application drafted.", "185.00", "yes",
+        "Old Encoder",
+        "Coding / encoder",
+        "Own AMA license",
+        "yes",
+        "10",
+        "Counted users",
+        "10 (a) + 0 (b) + 0 (c) = 10 counted users",
+        "Application drafted",
+        "",
+        "18.50",
+        "185.00",
+        "published",
+        "",
+        "Unlicensed",
+        "License status: application drafted.",
+        "185.00",
+        "yes",
     ]
     assert rows[3] == [
-        "Revenue Cycle", "Billing / revenue cycle", "Own AMA license", "yes", "50", "Counted users",
-        "40 (a) + 8 (b) + 2 (c) = 50 counted users", "Active", "40", "18.50", "925.00", "published", "",
-        "Under-licensed", "10 more users than licensed.", "185.00", "no",
+        "Revenue Cycle",
+        "Billing / revenue cycle",
+        "Own AMA license",
+        "yes",
+        "50",
+        "Counted users",
+        "40 (a) + 8 (b) + 2 (c) = 50 counted users",
+        "Active",
+        "40",
+        "18.50",
+        "925.00",
+        "published",
+        "",
+        "Under-licensed",
+        "10 more users than licensed.",
+        "185.00",
+        "no",
     ]
     blank = [""] * 17
     assert rows[4] == ["Applications total", *blank[1:10], "2094.00", "", "", *blank[13:]]
@@ -396,11 +502,11 @@ def test_csv_before_anything_existed_has_only_its_header(auditor_client, timelin
 
 
 def test_csv_neutralises_spreadsheet_formulas(officer_client, org_a):
-    for name in ["=HYPERLINK(\"http://evil\")", "+1+2", "-2+3", "@SUM(A1)", "Plain"]:
+    for name in ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "Plain"]:
         ApplicationFactory(organization=org_a, name=name)
     response = officer_client.get(as_of_url(org_a), {"at": at_param(timezone.now()), "format": "csv"})
     names = [row[0] for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")))][1:6]
-    assert sorted(names) == sorted(["'+1+2", "'-2+3", "'=HYPERLINK(\"http://evil\")", "'@SUM(A1)", "Plain"])
+    assert sorted(names) == sorted(["'+1+2", "'-2+3", '\'=HYPERLINK("http://evil")', "'@SUM(A1)", "Plain"])
 
 
 @pytest.mark.parametrize(
@@ -453,18 +559,26 @@ def test_changes_made_in_the_admin_show_at_the_moments_between_them(officer_clie
     year = timezone.localdate().year
     application = ApplicationFactory(organization=org_a, name="Revenue Cycle")
     count = UserCountFactory(application=application, license_year=year, direct_users=40)
-    lic = LicenseFactory(application=application, license_year=year, status="needed", licensed_users=None, agreement_number="")
+    lic = LicenseFactory(
+        application=application, license_year=year, status="needed", licensed_users=None, agreement_number=""
+    )
 
     def newest_date(obj):
         return type(obj).history.filter(id=obj.pk).order_by("-history_id").first().history_date
 
     created = newest_date(lic)
-    saved = post_admin_form(officer_client, f"/admin/licensing/usercount/{count.pk}/change/",
-                            {"direct_users": 55, "change_reason": "January recount"})
+    saved = post_admin_form(
+        officer_client,
+        f"/admin/licensing/usercount/{count.pk}/change/",
+        {"direct_users": 55, "change_reason": "January recount"},
+    )
     assert saved.status_code == 302, field_errors(saved)
     recounted = newest_date(count)
-    saved = post_admin_form(officer_client, f"/admin/licensing/license/{lic.pk}/change/",
-                            {"status": "drafted", "change_reason": "Application prepared"})
+    saved = post_admin_form(
+        officer_client,
+        f"/admin/licensing/license/{lic.pk}/change/",
+        {"status": "drafted", "change_reason": "Application prepared"},
+    )
     assert saved.status_code == 302, field_errors(saved)
     drafted = newest_date(lic)
     superuser = UserFactory(username="admin", is_superuser=True)

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
-from licensing import access, ownership, services
+from licensing import ownership, services
 from licensing.audit import trail as audit_trail
 from licensing.models import Application, BaseMetrics, Contact, Filing, License, Membership, UserCount, Vendor
 from tests.factories import ApplicationFactory, UserFactory

@@ -29,9 +29,13 @@ def messages_of(response) -> list[str]:
 @pytest.fixture
 def hospital(org_a):
     record(Contact, organization=org_a, role="legal", name="Morgan Lee", title="General Counsel")
-    billing = ApplicationFactory(organization=org_a, name="Patient Accounting", category="billing_rcm", data_files=["cpt-standard", "cpt-rvu"])
+    billing = ApplicationFactory(
+        organization=org_a, name="Patient Accounting", category="billing_rcm", data_files=["cpt-standard", "cpt-rvu"]
+    )
     coder = ApplicationFactory(organization=org_a, name="Encoder Pro", category="coding")
-    ApplicationFactory(organization=org_a, name="Vendor EHR", category="ambulatory_ehr", cpt_coverage="vendor", vendor=VendorFactory())
+    ApplicationFactory(
+        organization=org_a, name="Vendor EHR", category="ambulatory_ehr", cpt_coverage="vendor", vendor=VendorFactory()
+    )
     UserCountFactory(application=billing, license_year=2026, direct_users=40, program_users=5, output_users=3)
     UserCountFactory(application=coder, license_year=2026, direct_users=12)
     LicenseFactory(application=billing, license_year=2026, licensed_users=48)
@@ -86,7 +90,8 @@ def test_filing_without_signatory_or_applications_cannot_be_submitted(officer_cl
 
 def attest(client, filing):
     response = post_admin_form(
-        client, f"/admin/licensing/filing/{filing.pk}/change/",
+        client,
+        f"/admin/licensing/filing/{filing.pk}/change/",
         {"attests_accurate": True, "attests_will_report_changes": True},
     )
     assert response.status_code == 302, field_errors(response)
@@ -145,7 +150,9 @@ def test_submitted_filing_cannot_be_edited_and_correction_supersedes(officer_cli
 
 def test_recording_the_amas_answer(officer_client, hospital):
     filing = submit(officer_client, prepare(officer_client, hospital))
-    officer_client.post(f"/admin/licensing/filing/{filing.pk}/outcome/", {"status": "accepted", "ama_reference": "AMA-2026-7781"})
+    officer_client.post(
+        f"/admin/licensing/filing/{filing.pk}/outcome/", {"status": "accepted", "ama_reference": "AMA-2026-7781"}
+    )
     filing.refresh_from_db()
     assert (filing.status, filing.ama_reference) == ("accepted", "AMA-2026-7781")
     row = filing.history.order_by("-history_id").first()
@@ -161,10 +168,12 @@ def test_zip_of_selected_filings(officer_client, hospital, org_a):
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = sorted(archive.namelist())
-    assert names == sorted([
-        "CPT-license-application_alpha-health_2026.pdf",
-        f"CPT-license-application_alpha-health_2027_DRAFT-{draft.pk}.pdf",
-    ])
+    assert names == sorted(
+        [
+            "CPT-license-application_alpha-health_2026.pdf",
+            f"CPT-license-application_alpha-health_2027_DRAFT-{draft.pk}.pdf",
+        ]
+    )
     assert archive.read("CPT-license-application_alpha-health_2026.pdf") == bytes(submitted.pdf)
     for name in names:
         assert len(PdfReader(io.BytesIO(archive.read(name))).pages) >= 1
@@ -176,7 +185,10 @@ def test_auditor_downloads_but_cannot_submit(client, auditor, officer_client, ho
     client.force_login(auditor)
     assert client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").status_code == 200
     assert client.post(f"/admin/licensing/filing/{filing.pk}/submit/").status_code == 403
-    assert client.post(f"/admin/licensing/organization/{hospital.pk}/prepare-filing/", {"license_year": 2026}).status_code == 403
+    assert (
+        client.post(f"/admin/licensing/organization/{hospital.pk}/prepare-filing/", {"license_year": 2026}).status_code
+        == 403
+    )
     assert Filing.objects.get(pk=filing.pk).status == "draft"
 
 
@@ -200,7 +212,9 @@ def test_prepare_page_lists_exactly_what_the_draft_will_include(officer_client, 
         in_service_to=datetime.date(2025, 6, 30),
     )  # fmt: skip
     page = officer_client.get(f"/admin/licensing/organization/{hospital.pk}/prepare-filing/")
-    listed = re.findall(r"<li>([^<]+)</li>", page.content.decode().split('id="included-applications"')[1].split("</ul>")[0])
+    listed = re.findall(
+        r"<li>([^<]+)</li>", page.content.decode().split('id="included-applications"')[1].split("</ul>")[0]
+    )
     filing = prepare(officer_client, hospital)
     assert listed == sorted(app.name for app in filing.applications.all()) == ["Encoder Pro", "Patient Accounting"]
     assert retired.name not in listed

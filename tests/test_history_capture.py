@@ -84,12 +84,17 @@ def test_inline_count_edit_needs_the_pages_reason(officer_client, app_a):
 
 def test_adding_needs_no_reason_but_records_one(officer_client, app_a):
     response = post_admin_form(
-        officer_client, "/admin/licensing/usercount/add/",
+        officer_client,
+        "/admin/licensing/usercount/add/",
         {"application": app_a.pk, "license_year": 2026, "method": "counted", "direct_users": 3},
     )
     assert response.status_code == 302, field_errors(response)
     row = newest(UserCount.objects.get(application=app_a))
-    assert (row.history_type, row.history_change_reason, row.history_user_name) == ("+", "Added in the admin", "officer-a")
+    assert (row.history_type, row.history_change_reason, row.history_user_name) == (
+        "+",
+        "Added in the admin",
+        "officer-a",
+    )
 
 
 def test_many_to_many_changes_are_recorded(officer_client, org_a, app_a):
@@ -97,16 +102,22 @@ def test_many_to_many_changes_are_recorded(officer_client, org_a, app_a):
     url = f"/admin/licensing/application/{app_a.pk}/change/"
     before = app_a.history.count()
     response = post_admin_form(
-        officer_client, url,
-        {"data_files": [data_file("cpt-standard").pk, data_file("cpt-rvu").pk], "users_at_other_entities": [affiliate.pk],
-         "change_reason": "RVU file licensed; clinic staff use it"},
+        officer_client,
+        url,
+        {
+            "data_files": [data_file("cpt-standard").pk, data_file("cpt-rvu").pk],
+            "users_at_other_entities": [affiliate.pk],
+            "change_reason": "RVU file licensed; clinic staff use it",
+        },
     )
     assert response.status_code == 302, field_errors(response)
     rows = list(app_a.history.order_by("history_id"))[before:]
     assert rows and all(row.history_user_name == "officer-a" for row in rows)
     assert all(row.history_change_reason == "RVU file licensed; clinic staff use it" for row in rows)
     last = rows[-1]
-    assert sorted(links.stored_m2m_ids(last)["data_files"]) == sorted([data_file("cpt-standard").pk, data_file("cpt-rvu").pk])
+    assert sorted(links.stored_m2m_ids(last)["data_files"]) == sorted(
+        [data_file("cpt-standard").pk, data_file("cpt-rvu").pk]
+    )
     assert links.stored_m2m_ids(last)["users_at_other_entities"] == [affiliate.pk]
     changed = {name for row in rows for name in row.changed_fields.strip(",").split(",") if name}
     assert {"data_files", "users_at_other_entities"} <= changed
@@ -117,8 +128,14 @@ def test_history_page_shows_changes_in_words(officer_client, app_a):
     lic = LicenseFactory(application=app_a, status="needed", licensed_users=None, agreement_number="")
     url = f"/admin/licensing/license/{lic.pk}/change/"
     response = post_admin_form(
-        officer_client, url,
-        {"status": "drafted", "route": "distributor", "distributor": distributor.pk, "change_reason": "Going through Optum360"},
+        officer_client,
+        url,
+        {
+            "status": "drafted",
+            "route": "distributor",
+            "distributor": distributor.pk,
+            "change_reason": "Going through Optum360",
+        },
     )
     assert response.status_code == 302, field_errors(response)
     page = officer_client.get(f"/admin/licensing/license/{lic.pk}/history/")
@@ -137,7 +154,9 @@ def test_money_reads_as_dollars_in_history(client):
     client.force_login(admin)
     schedule = RateSchedule.objects.get(license_year=2026)
     url = f"/admin/licensing/rateschedule/{schedule.pk}/change/"
-    response = post_admin_form(client, url, {"entity_fee": "85.00", "change_reason": "AMA published the 2026 entity fee"})
+    response = post_admin_form(
+        client, url, {"entity_fee": "85.00", "change_reason": "AMA published the 2026 entity fee"}
+    )
     assert response.status_code == 302, field_errors(response)
     text = re.sub(r"\s+", " ", client.get(f"/admin/licensing/rateschedule/{schedule.pk}/history/").content.decode())
     assert "Entity fee</strong>: $82.50 &rarr; $85.00" in text
@@ -172,8 +191,11 @@ def test_seed_demo_refuses_an_unknown_actor(db):
 def test_bulk_paths_write_one_stamped_row_per_object(org_a):
     actor = UserFactory(username="importer")
     apps = services.record_bulk_create(
-        [Application(organization=org_a, name=f"Bulk {i}", category="coding") for i in range(5)], Application,
-        actor=actor, reason="Bulk load", m2m={"data_files": [[data_file().pk]] * 5},
+        [Application(organization=org_a, name=f"Bulk {i}", category="coding") for i in range(5)],
+        Application,
+        actor=actor,
+        reason="Bulk load",
+        m2m={"data_files": [[data_file().pk]] * 5},
     )
     for app in apps:
         rows = list(app.history.all())
@@ -192,12 +214,17 @@ def test_renewal_service_records_actor_and_reason(app_a):
     lic = LicenseFactory(application=app_a, license_year=2026)
     renewal = services.license_renew(license=lic, actor=actor, reason="Annual renewal")
     row = newest(renewal)
-    assert (row.history_user, row.history_change_reason, row.organization_id) == (actor, "Annual renewal", app_a.organization_id)
+    assert (row.history_user, row.history_change_reason, row.organization_id) == (
+        actor,
+        "Annual renewal",
+        app_a.organization_id,
+    )
 
 
 # Calls that write rows without history: QuerySet.update(), bulk methods, raw SQL.
 FORBIDDEN = re.compile(
-    r"\.update\(\s*\*?\*?\w+=|\.objects\.(?:[\w().=\"', ]*\.)?update\(|(?<!history)\.bulk_create\(|(?<!history)\.bulk_update\(|"
+    r"\.update\(\s*\*?\*?\w+=|\.objects\.(?:[\w().=\"', ]*\.)?update\(|"
+    r"(?<!history)\.bulk_create\(|(?<!history)\.bulk_update\(|"
     r"bulk_create_with_history|bulk_update_with_history|\.raw\(|\.execute\(|\.extra\("
 )
 ALLOWED = {
@@ -216,7 +243,9 @@ def test_no_code_path_writes_tracked_models_without_history():
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             if FORBIDDEN.search(line) and not line.lstrip().startswith("#"):
                 offenders.append(f"{relative}:{number}: {line.strip()}")
-    assert offenders == [], "Write through licensing.services (record_save, record_bulk_create ...) instead:\n" + "\n".join(offenders)
+    assert offenders == [], (
+        "Write through licensing.services (record_save, record_bulk_create ...) instead:\n" + "\n".join(offenders)
+    )
 
 
 def test_the_scan_catches_what_it_forbids():

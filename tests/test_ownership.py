@@ -48,10 +48,10 @@ def test_declared_paths():
 @isolate_apps("licensing")
 def test_a_model_reaching_an_organization_without_a_declaration_fails_the_check():
     class Evidence(models.Model):
+        count = models.ForeignKey(UserCount, on_delete=models.CASCADE)
+
         class Meta:
             app_label = "licensing"
-
-        count = models.ForeignKey(UserCount, on_delete=models.CASCADE)
 
     problems = checks.check_model(Evidence)
     assert ids(problems) == ["licensing.E001"]
@@ -62,10 +62,11 @@ def test_a_model_reaching_an_organization_without_a_declaration_fails_the_check(
 @isolate_apps("licensing")
 def test_a_declaration_with_a_wrong_path_label_or_no_history_fails_the_check():
     class Evidence(models.Model):
+        count = models.ForeignKey(UserCount, on_delete=models.CASCADE)
+
         class Meta:
             app_label = "licensing"
 
-        count = models.ForeignKey(UserCount, on_delete=models.CASCADE)
         ownership = ownership.OwnedBy("count__application", label="{count} {file_name}")
 
     problems = checks.check_model(Evidence)
@@ -78,10 +79,10 @@ def test_a_declaration_with_a_wrong_path_label_or_no_history_fails_the_check():
 @isolate_apps("licensing")
 def test_a_model_with_no_path_to_an_organization_needs_no_declaration():
     class Glossary(models.Model):
+        term = models.CharField(max_length=40)
+
         class Meta:
             app_label = "licensing"
-
-        term = models.CharField(max_length=40)
 
     assert checks.check_model(Glossary) == []
 
@@ -90,10 +91,10 @@ def test_a_model_with_no_path_to_an_organization_needs_no_declaration():
 @isolate_apps("licensing")
 def test_an_undeclared_model_is_invisible_to_everyone_even_a_superuser():
     class Undeclared(models.Model):
+        application = models.ForeignKey(Application, on_delete=models.CASCADE)
+
         class Meta:
             app_label = "licensing"
-
-        application = models.ForeignKey(Application, on_delete=models.CASCADE)
 
     superuser = UserFactory(username="root", is_superuser=True)
     assert access.restrict(Undeclared.objects.all(), superuser).query.is_empty()
@@ -104,12 +105,12 @@ def test_an_undeclared_model_is_invisible_to_everyone_even_a_superuser():
 @isolate_apps("licensing")
 def test_declaring_a_new_model_is_all_it_takes_to_be_scoped_and_given_roles(monkeypatch, org_a):
     class Evidence(models.Model):
-        class Meta:
-            app_label = "licensing"
-
         count = models.ForeignKey(UserCount, on_delete=models.CASCADE)
         file_name = models.CharField(max_length=200)
         ownership = ownership.OwnedBy("count__application__organization", label="{count} {file_name}")
+
+        class Meta:
+            app_label = "licensing"
 
     # As if the model were installed: the derived lists are read from ownership.declared_models().
     installed = ownership.declared_models()

@@ -18,13 +18,13 @@ from pypdf import PdfReader
 from licensing import filings, pdf
 from licensing.models import Contact, Filing
 from tests.factories import (
-    record,
     ApplicationFactory,
     LicenseFactory,
     OrganizationFactory,
     ProxyCountFactory,
     UserCountFactory,
     VendorFactory,
+    record,
 )
 
 # Also makes pytest-django create the test database, which the module-scoped snapshot fixture writes to.
@@ -39,34 +39,63 @@ HEADER_BOTTOM, FOOTER_TOP = 792 - 0.9 * 72, 0.8 * 72
 def build_filing(*, org_name=ORG_NAME, extra_applications=0, long_names=False) -> Filing:
     parent = OrganizationFactory(name=f"{org_name} Health System")
     organization = OrganizationFactory(
-        name=org_name, parent=parent, street="1200 Lakeshore Drive", city="Springfield", state="IL",
-        postal_code="62701", phone="217-555-0100",
+        name=org_name,
+        parent=parent,
+        street="1200 Lakeshore Drive",
+        city="Springfield",
+        state="IL",
+        postal_code="62701",
+        phone="217-555-0100",
     )
-    record(Contact, organization=organization, role="primary", name="Morgan Lee", title="Chief Compliance Officer",
-        email="morgan.lee@lakeside.example.org", phone="217-555-0142",
+    record(
+        Contact,
+        organization=organization,
+        role="primary",
+        name="Morgan Lee",
+        title="Chief Compliance Officer",
+        email="morgan.lee@lakeside.example.org",
+        phone="217-555-0142",
     )
     affiliate = OrganizationFactory(name=f"{org_name} Physicians LLC")
     vendor = VendorFactory(name=f"Meridian Health Software {organization.pk}")
     billing = ApplicationFactory(
-        organization=organization, name="Patient Accounting", category="billing_rcm", vendor=vendor,
-        product_version="2025.2", deployment="hosted", data_files=["cpt-standard", "cpt-rvu"],
+        organization=organization,
+        name="Patient Accounting",
+        category="billing_rcm",
+        vendor=vendor,
+        product_version="2025.2",
+        deployment="hosted",
+        data_files=["cpt-standard", "cpt-rvu"],
         internal_use="Charge capture, claim coding and denial follow-up in the central billing office.",
-        internet_facing=True, internet_use="Coders work from home through the vendor's web client.",
-        users_outside_us=True, countries_outside_us="India, Philippines",
+        internet_facing=True,
+        internet_use="Coders work from home through the vendor's web client.",
+        users_outside_us=True,
+        countries_outside_us="India, Philippines",
     )
     billing.users_at_other_entities.set([affiliate])
     ehr = ApplicationFactory(
-        organization=organization, name="Clinic EHR", category="ambulatory_ehr", deployment="saas",
-        data_files=["cpt-standard"], internal_use="Physicians pick procedures for orders and visit notes.",
+        organization=organization,
+        name="Clinic EHR",
+        category="ambulatory_ehr",
+        deployment="saas",
+        data_files=["cpt-standard"],
+        internal_use="Physicians pick procedures for orders and visit notes.",
     )
     encoder = ApplicationFactory(
-        organization=organization, name="Encoder <Pro> & Co", category="coding", data_files=["cpt-standard"],
+        organization=organization,
+        name="Encoder <Pro> & Co",
+        category="coding",
+        data_files=["cpt-standard"],
         internal_use="Coding staff look up codes and descriptors.",
     )
     UserCountFactory(application=billing, license_year=YEAR, direct_users=1200, program_users=150, output_users=45)
     ProxyCountFactory(
-        application=ehr, license_year=YEAR, base_metric="physicians", metric_value=Decimal(85),
-        factor=Decimal(4), metric_source="Medical staff office roster, January 2026",
+        application=ehr,
+        license_year=YEAR,
+        base_metric="physicians",
+        metric_value=Decimal(85),
+        factor=Decimal(4),
+        metric_source="Medical staff office roster, January 2026",
     )
     UserCountFactory(application=encoder, license_year=YEAR, direct_users=12, program_users=3, output_users=0)
     LicenseFactory(application=billing, license_year=YEAR, licensed_users=1395)
@@ -76,17 +105,27 @@ def build_filing(*, org_name=ORG_NAME, extra_applications=0, long_names=False) -
         if long_names:
             name += " used by the radiology, laboratory, pharmacy and outpatient surgery departments for orders"
         application = ApplicationFactory(
-            organization=organization, name=name, category="analytics",
+            organization=organization,
+            name=name,
+            category="analytics",
             data_files=["cpt-standard", "cpt-rvu"] if number % 2 else ["cpt-standard"],
             internal_use="Reports on procedure volumes by department.",
         )
         if number % 3:
             UserCountFactory(application=application, license_year=YEAR, direct_users=20 + number, program_users=number)
         else:
-            ProxyCountFactory(application=application, license_year=YEAR, metric_value=Decimal(10 + number), factor=Decimal("1.5"))
+            ProxyCountFactory(
+                application=application, license_year=YEAR, metric_value=Decimal(10 + number), factor=Decimal("1.5")
+            )
         applications.append(application)
-    filing = record(Filing, organization=organization, license_year=YEAR, signatory_name="Morgan Lee",
-        signatory_title="Chief Compliance Officer", attests_accurate=True, attests_will_report_changes=True,
+    filing = record(
+        Filing,
+        organization=organization,
+        license_year=YEAR,
+        signatory_name="Morgan Lee",
+        signatory_title="Chief Compliance Officer",
+        attests_accurate=True,
+        attests_will_report_changes=True,
     )
     filing.applications.set(applications)
     return filing
@@ -144,15 +183,31 @@ def test_every_answer_of_the_snapshot_is_in_the_pdf(snapshot, final_pdf):
     organization = snapshot["organization"]
     assert organization["ein"] and organization["npi"]
     for expected in [
-        "CPT License Application — Internal Use", ORG_NAME, organization["parent"], organization["ein"],
-        organization["npi"], "1200 Lakeshore Drive, Springfield, IL 62701", "Morgan Lee, Chief Compliance Officer",
-        "217-555-0142", "morgan.lee@lakeside.example.org", snapshot["document_id"], f"{ORG_NAME} Physicians LLC",
-        "India, Philippines", "Coders work from home through the vendor's web client.", "SaaS",
-        "CPT Standard, CPT Relative Value Units", "Medical staff office roster, January 2026",
-        snapshot["attestation"]["text"][:60], snapshot["attestation"]["confidentiality"][:60],
+        "CPT License Application — Internal Use",
+        ORG_NAME,
+        organization["parent"],
+        organization["ein"],
+        organization["npi"],
+        "1200 Lakeshore Drive, Springfield, IL 62701",
+        "Morgan Lee, Chief Compliance Officer",
+        "217-555-0142",
+        "morgan.lee@lakeside.example.org",
+        snapshot["document_id"],
+        f"{ORG_NAME} Physicians LLC",
+        "India, Philippines",
+        "Coders work from home through the vendor's web client.",
+        "SaaS",
+        "CPT Standard, CPT Relative Value Units",
+        "Medical staff office roster, January 2026",
+        snapshot["attestation"]["text"][:60],
+        snapshot["attestation"]["confidentiality"][:60],
     ]:
         assert expected in text, expected
-    assert [app["name"] for app in snapshot["applications"]] == ["Clinic EHR", "Encoder <Pro> & Co", "Patient Accounting"]
+    assert [app["name"] for app in snapshot["applications"]] == [
+        "Clinic EHR",
+        "Encoder <Pro> & Co",
+        "Patient Accounting",
+    ]
     for application in snapshot["applications"]:
         assert application["name"] in text, application["name"]
         assert f"{application['count']['users']:,}" in text
@@ -161,7 +216,9 @@ def test_every_answer_of_the_snapshot_is_in_the_pdf(snapshot, final_pdf):
         assert re.search(rf"(?<![\d,]){number}(?![\d,])", text), number
     fees = snapshot["fees"]
     assert fees["total"] and fees["applications_total"] and fees["entity_fee"]
-    for amount in [fees["total"], fees["applications_total"], fees["entity_fee"]] + [line["amount"] for line in fees["lines"]]:
+    for amount in [fees["total"], fees["applications_total"], fees["entity_fee"]] + [
+        line["amount"] for line in fees["lines"]
+    ]:
         assert money(amount) in text, amount
     assert "$58,265.00" in text  # 1,395 x $37 + 340 x $18.50 + 15 x $18.50 + the $82.50 entity fee, at 2026 rates
 
@@ -171,12 +228,28 @@ def test_a_year_without_rates_and_an_uncounted_application_still_render(snapshot
     problem = f"No rate schedule covers {YEAR}. Add one under Rate schedules, with its source."
     data = {
         **snapshot,
-        "applications": [{**snapshot["applications"][0], "count": {"method": None, "users": None, "explanation": "Not counted"}}],
+        "applications": [
+            {**snapshot["applications"][0], "count": {"method": None, "users": None, "explanation": "Not counted"}}
+        ],
         "fees": {
-            "rate_year": YEAR, "rates_label": problem, "is_estimate": True, "entity_fee": None, "entity_fee_note": "",
+            "rate_year": YEAR,
+            "rates_label": problem,
+            "is_estimate": True,
+            "entity_fee": None,
+            "entity_fee_note": "",
             "per_user_rates": [],
-            "lines": [{"application": "Clinic EHR", "users": None, "per_user": None, "flat_fees": None, "amount": None, "note": problem}],
-            "applications_total": None, "total": None,
+            "lines": [
+                {
+                    "application": "Clinic EHR",
+                    "users": None,
+                    "per_user": None,
+                    "flat_fees": None,
+                    "amount": None,
+                    "note": problem,
+                }
+            ],
+            "applications_total": None,
+            "total": None,
         },
     }
     text = " ".join(pages_text(pdf.render_application(data, draft=True)))
@@ -243,7 +316,9 @@ def test_first_page_rasterises_to_a_letter_page_with_ink(final_pdf, tmp_path):
 
     assert shutil.which("pdftoppm"), "pdftoppm is missing: install poppler-utils (make setup does)"
     (tmp_path / "application.pdf").write_bytes(final_pdf)
-    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", "application.pdf", "page"], cwd=tmp_path, check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", "application.pdf", "page"], cwd=tmp_path, check=True
+    )
     [png] = tmp_path.glob("page-*.png")
     assert png.stat().st_size > 5_000
     with Image.open(png) as image:
@@ -292,7 +367,10 @@ def test_html_naming_a_forbidden_url_is_not_rendered_and_nothing_is_read(kind):
         server.listen(1)
         server.settimeout(0.3)
         url = "file:///etc/passwd" if kind == "file" else f"http://127.0.0.1:{server.getsockname()[1]}/logo.png"
-        html = f'<html><head><link rel="stylesheet" href="application.css"></head><body><p>x</p><img src="{url}"></body></html>'
+        html = (
+            '<html><head><link rel="stylesheet" href="application.css"></head>'
+            f'<body><p>x</p><img src="{url}"></body></html>'
+        )
         fetcher = pdf.asset_fetcher()
         with pytest.raises(pdf.RenderError, match="may only read its own static files"):
             pdf.html_to_pdf(html, fetcher=fetcher)
@@ -313,12 +391,16 @@ def test_importing_the_project_does_not_import_weasyprint():
         "sys.exit(1 if 'weasyprint' in sys.modules else 0)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env, check=False
+    )
     assert result.returncode == 0, "weasyprint was imported at start-up"
 
 
 def test_long_filing_keeps_table_rows_whole(django_db_blocker):
-    data = snapshot_of(django_db_blocker, org_name="Northfield Regional Hospital", extra_applications=37, long_names=True)
+    data = snapshot_of(
+        django_db_blocker, org_name="Northfield Regional Hospital", extra_applications=37, long_names=True
+    )
     assert len(data["applications"]) == len(data["fees"]["lines"]) == 40
     document = pdf.layout(pdf.render_html(data, draft=False))
     assert 10 <= len(document.pages) <= 40, len(document.pages)

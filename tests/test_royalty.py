@@ -4,10 +4,17 @@ from decimal import Decimal
 
 import pytest
 
-from licensing import counting, royalty, standing
+from licensing import royalty, standing
 from licensing.models import Application, DataFileRate, RateSchedule
 from licensing.royalty import RatesUnavailable, YearRates
-from tests.factories import ApplicationFactory, BaseMetricsFactory, LicenseFactory, ProxyCountFactory, VendorFactory, record
+from tests.factories import (
+    ApplicationFactory,
+    BaseMetricsFactory,
+    LicenseFactory,
+    ProxyCountFactory,
+    VendorFactory,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _snapshot(license: License) -> dict:
-    return {
-        field.attname: getattr(license, field.attname)
-        for field in License._meta.concrete_fields
-    }
+    return {field.attname: getattr(license, field.attname) for field in License._meta.concrete_fields}
 
 
 # license_renew --------------------------------------------------------------------------------
@@ -231,7 +228,9 @@ def test_revoking_the_last_membership_takes_away_the_groups_staff_and_add_vendor
     assert not person.has_perm("licensing.add_vendor") and not person.has_perm("licensing.view_application")
     deleted = Membership.history.filter(id=membership_id).latest("history_id")
     assert (deleted.history_type, deleted.history_user, deleted.history_change_reason) == (
-        "-", actor, "Left the compliance team"
+        "-",
+        actor,
+        "Left the compliance team",
     )
 
 
@@ -261,7 +260,9 @@ def test_the_admin_delete_of_a_membership_revokes_it(client):
     assert response.status_code == 302
     person = _fresh(person)
     assert (_group_names(person), person.is_staff, Membership.objects.filter(user=person).exists()) == (
-        set(), False, False
+        set(),
+        False,
+        False,
     )
     assert Membership.history.filter(id=membership.pk).latest("history_id").history_user_name == "root"
 
@@ -311,7 +312,10 @@ def test_license_status_changes_in_the_admin_go_through_the_workflow_service(mon
 
     monkeypatch.setattr(services, "license_set_status", spy)
     license = LicenseFactory(
-        application=ApplicationFactory(organization=org_a), license_year=2026, status="needed", licensed_users=None,
+        application=ApplicationFactory(organization=org_a),
+        license_year=2026,
+        status="needed",
+        licensed_users=None,
         agreement_number="",
     )
     url = f"/admin/licensing/license/{license.pk}/change/"

@@ -25,12 +25,12 @@ from licensing.audit.records import tracked_models
 from licensing.models import Application, Contact, DataFile, License, Membership, Organization
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
 from tests.factories import (
-    record,
     ApplicationFactory,
     LicenseFactory,
     OrganizationFactory,
     UserFactory,
     data_file,
+    record,
 )
 
 pytestmark = pytest.mark.django_db
@@ -384,7 +384,8 @@ def test_an_inserted_forged_row_is_caught(license_chain):
         for column in columns
     )
     execute(
-        f"INSERT INTO {table(HistoricalLicense)} ({quoted}) SELECT {chosen} FROM {table(HistoricalLicense)} WHERE history_id = %s",
+        f"INSERT INTO {table(HistoricalLicense)} ({quoted}) "
+        f"SELECT {chosen} FROM {table(HistoricalLicense)} WHERE history_id = %s",
         [newest.history_id],
     )
     forged = chain_of(license)[-1]

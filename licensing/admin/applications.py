@@ -20,7 +20,7 @@ from licensing.models import Application, DataFile, License, UserCount, Vendor
 class ApplicationForm(forms.ModelForm):
     class Meta:
         model = Application
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose what the page shows)
         widgets = {"data_files": forms.CheckboxSelectMultiple}
 
     def clean(self):
@@ -36,8 +36,16 @@ class UserCountInline(ScopedInline):
     model = UserCount
     form = UserCountForm
     fields = [
-        "license_year", "method", "direct_users", "program_users", "output_users",
-        "base_metric", "metric_value", "factor", "metric_source", "users",
+        "license_year",
+        "method",
+        "direct_users",
+        "program_users",
+        "output_users",
+        "base_metric",
+        "metric_value",
+        "factor",
+        "metric_source",
+        "users",
     ]
     readonly_fields = ["users"]
 
@@ -50,7 +58,15 @@ class LicenseInline(ScopedInline):
     model = License
     form = LicenseForm
     formset = LicenseFormSet
-    fields = ["license_year", "route", "distributor", "status", "licensed_users", "agreement_number", "not_required_reason"]
+    fields = [
+        "license_year",
+        "route",
+        "distributor",
+        "status",
+        "licensed_users",
+        "agreement_number",
+        "not_required_reason",
+    ]
     autocomplete_fields = ["distributor"]
 
 
@@ -58,8 +74,15 @@ class LicenseInline(ScopedInline):
 class ApplicationAdmin(ScopedAdmin):
     form = ApplicationForm
     list_display = [
-        "name", "organization", "category", "vendor", "cpt_coverage",
-        "users_this_year", "license_this_year", "royalty_this_year", "position_this_year",
+        "name",
+        "organization",
+        "category",
+        "vendor",
+        "cpt_coverage",
+        "users_this_year",
+        "license_this_year",
+        "royalty_this_year",
+        "position_this_year",
     ]
     list_select_related = ["organization", "vendor"]
     list_filter = ["category", "cpt_coverage", "deployment", "internet_facing", "users_outside_us"]
@@ -74,7 +97,15 @@ class ApplicationAdmin(ScopedAdmin):
         ("CPT content", {"fields": ["cpt_coverage", "data_files", "internal_use"]}),
         (
             "Questions on the AMA application",
-            {"fields": ["internet_facing", "internet_use", "users_outside_us", "countries_outside_us", "users_at_other_entities"]},
+            {
+                "fields": [
+                    "internet_facing",
+                    "internet_use",
+                    "users_outside_us",
+                    "countries_outside_us",
+                    "users_at_other_entities",
+                ]
+            },
         ),
         ("In service", {"fields": ["in_service_from", "in_service_to"]}),
         (with_year("Standing"), {"fields": ["standing_summary"]}),
@@ -117,7 +148,9 @@ class ApplicationAdmin(ScopedAdmin):
             f"Position: {now.position}",
         ]
         if now.position.true_up_cost:
-            parts.append(f"True-up cost: {dollars(now.position.true_up_cost, estimate=line.is_estimate if line else False)}")
+            parts.append(
+                f"True-up cost: {dollars(now.position.true_up_cost, estimate=line.is_estimate if line else False)}"
+            )
         return " | ".join(parts)
 
 

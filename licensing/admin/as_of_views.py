@@ -34,7 +34,8 @@ class MomentForm(forms.Form):
         # License years run from FIRST_LICENSE_YEAR to LAST_LICENSE_YEAR; nothing can be recorded outside them.
         if at is not None and not FIRST_LICENSE_YEAR <= at.year <= LAST_LICENSE_YEAR:
             raise forms.ValidationError(
-                f"Choose a moment between {FIRST_LICENSE_YEAR} and {LAST_LICENSE_YEAR}, the license years the portal covers."
+                f"Choose a moment between {FIRST_LICENSE_YEAR} and {LAST_LICENSE_YEAR}, "
+                "the license years the portal covers."
             )
         return at
 
@@ -109,9 +110,23 @@ class Row:
 
 def csv_header(year: int) -> list[str]:
     return [
-        "Application", "Category", "CPT covered by", f"In service {year}", "Users", "Method",
-        "How the users were derived", "License status", "Licensed users", "Per user", "Royalty",
-        "Rates", "Royalty note", "Position", "Position detail", "True-up cost", "Deleted since",
+        "Application",
+        "Category",
+        "CPT covered by",
+        f"In service {year}",
+        "Users",
+        "Method",
+        "How the users were derived",
+        "License status",
+        "Licensed users",
+        "Per user",
+        "Royalty",
+        "Rates",
+        "Royalty note",
+        "Position",
+        "Position detail",
+        "True-up cost",
+        "Deleted since",
     ]
 
 

@@ -11,14 +11,16 @@ class UserCountForm(forms.ModelForm):
 
     class Meta:
         model = UserCount
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose what the page shows)
 
     def clean(self):
         cleaned = super().clean()
         application = cleaned.get("application") or getattr(self.instance, "application", None)
         year, metric = cleaned.get("license_year"), cleaned.get("base_metric")
         if cleaned.get("method") == UserCount.Method.PROXY and application is not None and year and metric:
-            value, source, factor = standing.proxy_defaults(application=application, license_year=year, base_metric=metric)
+            value, source, factor = standing.proxy_defaults(
+                application=application, license_year=year, base_metric=metric
+            )
             if cleaned.get("metric_value") is None and value is not None:
                 cleaned["metric_value"] = value
                 cleaned["metric_source"] = cleaned.get("metric_source") or source
@@ -46,9 +48,11 @@ class UserCountAdmin(ApplicationYearAdmin):
         ),
         (
             "User Proxy Model: base metric x factor, rounded up",
-            {"fields": ["base_metric", "metric_value", "metric_source", "factor"],
-             "description": "Leave the value or factor empty to take them from the organization's base "
-             "metrics and the proxy factor table."},
+            {
+                "fields": ["base_metric", "metric_value", "metric_source", "factor"],
+                "description": "Leave the value or factor empty to take them from the organization's base "
+                "metrics and the proxy factor table.",
+            },
         ),
         ("Evidence", {"fields": ["counted_on", "counted_by", "evidence"]}),
         ("Result", {"fields": ["users", "explanation", "royalty", "position"]}),
@@ -68,7 +72,6 @@ class UserCountAdmin(ApplicationYearAdmin):
             return "-"
         line = self.standing_of(obj).royalty
         return dollars(line.amount, estimate=line.is_estimate) if line else self.standing_of(obj).rates_problem
-
 
 
 @admin.register(ProxyFactor)

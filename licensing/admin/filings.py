@@ -3,7 +3,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from licensing import access, filings, services
@@ -16,7 +15,7 @@ from licensing.models import Filing
 class FilingForm(forms.ModelForm):
     class Meta:
         model = Filing
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose what the page shows)
         widgets = {"applications": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args, **kwargs):
@@ -42,7 +41,15 @@ class FilingForm(forms.ModelForm):
 class FilingAdmin(ScopedAdmin):
     form = FilingForm
     change_form_template = "admin/licensing/filing/change_form.html"
-    list_display = ["document", "organization", "license_year", "status", "application_total", "submitted_at", "short_hash"]
+    list_display = [
+        "document",
+        "organization",
+        "license_year",
+        "status",
+        "application_total",
+        "submitted_at",
+        "short_hash",
+    ]
     list_select_related = ["organization"]
     list_filter = ["license_year", "status"]
     search_fields = ["organization__name", "=ama_reference"]
@@ -55,7 +62,10 @@ class FilingAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["document", "organization", "license_year", "status", "supersedes"]}),
         ("Applications included", {"fields": ["applications", "readiness"]}),
-        ("Signatory and attestation", {"fields": ["signatory_name", "signatory_title", "attests_accurate", "attests_will_report_changes"]}),
+        (
+            "Signatory and attestation",
+            {"fields": ["signatory_name", "signatory_title", "attests_accurate", "attests_will_report_changes"]},
+        ),
         ("Submission", {"fields": ["submitted_at", "submitted_by_name", "pdf_sha256", "ama_reference"]}),
     ]
 
@@ -67,8 +77,10 @@ class FilingAdmin(ScopedAdmin):
         return super().has_change_permission(request, obj) and (obj is None or not obj.is_frozen)
 
     def may_act_on(self, request, filing) -> bool:
-        return self.has_view_permission(request, filing) and access.can(request.user, filing, access.CHANGE) and (
-            request.user.has_perm("licensing.change_filing")
+        return (
+            self.has_view_permission(request, filing)
+            and access.can(request.user, filing, access.CHANGE)
+            and (request.user.has_perm("licensing.change_filing"))
         )
 
     @admin.display(description="Document")
@@ -96,7 +108,9 @@ class FilingAdmin(ScopedAdmin):
         if obj.is_frozen:
             return "Submitted: frozen as sent."
         problems = filings.submission_problems(obj)
-        return "Yes: everything the AMA asks for is filled in." if not problems else " ".join(f"- {p}" for p in problems)
+        return (
+            "Yes: everything the AMA asks for is filled in." if not problems else " ".join(f"- {p}" for p in problems)
+        )
 
     # Object pages ------------------------------------------------------------------------------
 
@@ -165,7 +179,9 @@ class FilingAdmin(ScopedAdmin):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return self._back(filing)
-        messages.success(request, f"Correction {correction.document_id} started; the submitted application stays as sent.")
+        messages.success(
+            request, f"Correction {correction.document_id} started; the submitted application stays as sent."
+        )
         return self._back(correction)
 
     def outcome_view(self, request, object_id):
@@ -176,7 +192,9 @@ class FilingAdmin(ScopedAdmin):
             raise PermissionDenied
         try:
             services.filing_record_outcome(
-                filing=filing, status=request.POST.get("status", ""), ama_reference=request.POST.get("ama_reference", "").strip(),
+                filing=filing,
+                status=request.POST.get("status", ""),
+                ama_reference=request.POST.get("ama_reference", "").strip(),
                 actor=request.user,
             )
         except ValidationError as error:

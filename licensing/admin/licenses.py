@@ -12,7 +12,7 @@ class LicenseForm(forms.ModelForm):
 
     class Meta:
         model = License
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose what the page shows)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

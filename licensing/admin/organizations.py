@@ -16,7 +16,7 @@ from licensing.models import Application, BaseMetrics, Contact, Organization
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose what the page shows)
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -137,8 +137,13 @@ class OrganizationAdmin(ScopedAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (app.name, app.get_cpt_coverage_display(), line.users if line.users is not None else "not counted",
-                 dollars(line.per_user), dollars(line.amount))
+                (
+                    app.name,
+                    app.get_cpt_coverage_display(),
+                    line.users if line.users is not None else "not counted",
+                    dollars(line.per_user),
+                    dollars(line.amount),
+                )
                 for app, line in result.applications
             ),
         )

@@ -16,7 +16,15 @@ class DataFileRateInline(admin.TabularInline):
 
 @admin.register(RateSchedule)
 class RateScheduleAdmin(ReferenceAdmin):
-    list_display = ["license_year", "basis", "entity_fee", "entity_fee_estimated", "cpt_standard_rate", "projection_step", "source"]
+    list_display = [
+        "license_year",
+        "basis",
+        "entity_fee",
+        "entity_fee_estimated",
+        "cpt_standard_rate",
+        "projection_step",
+        "source",
+    ]
     list_filter = ["basis"]
     search_fields = ["=license_year", "source"]
     ordering = ["-license_year"]
@@ -24,8 +32,13 @@ class RateScheduleAdmin(ReferenceAdmin):
     fieldsets = [
         (None, {"fields": ["license_year", "basis"]}),
         ("Entity fee", {"fields": ["entity_fee", "entity_fee_estimated"]}),
-        ("Projection", {"fields": ["projection_step"],
-                        "description": "Years after the last schedule are estimated from it, adding this amount per year."}),
+        (
+            "Projection",
+            {
+                "fields": ["projection_step"],
+                "description": "Years after the last schedule are estimated from it, adding this amount per year.",
+            },
+        ),
         ("Source", {"fields": ["source", "source_url", "notes"]}),
     ]
 

@@ -33,6 +33,7 @@ from licensing.models import (
     Vendor,
 )
 
+
 def license_year_of(moment: datetime.datetime) -> int:
     """License years are calendar years (AMA annual release): the year the moment falls in, local time."""
     return timezone.localtime(moment).year
@@ -54,7 +55,9 @@ def latest_rows(model, moment: datetime.datetime, *, migration_baseline: bool = 
         known |= Q(history_type="+", history_change_reason=MIGRATION_BASELINE_REASON)
         # The baseline stands in only where no row is dated at or before the moment, whatever date it carries.
         order = [Case(When(history_date__lte=moment, then=Value(1)), default=Value(0)).desc(), *order]
-    newest = history_model.objects.filter(known, **{pk_name: OuterRef(pk_name)}).order_by(*order).values("history_id")[:1]
+    newest = (
+        history_model.objects.filter(known, **{pk_name: OuterRef(pk_name)}).order_by(*order).values("history_id")[:1]
+    )
     return history_model.objects.filter(known, history_id=Subquery(newest)).exclude(history_type="-")
 
 
@@ -173,13 +176,17 @@ def organization_as_of(organization: Organization, moment: datetime.datetime) ->
     # organizations brings its own records along; their stamped organization could be the earlier one.
     ids = list(applications)
     counts = {c.application_id: c for c in objects_as_of(UserCount, moment, application_id__in=ids, license_year=year)}
-    licenses = {lic.application_id: lic for lic in objects_as_of(License, moment, application_id__in=ids, license_year=year)}
+    licenses = {
+        lic.application_id: lic for lic in objects_as_of(License, moment, application_id__in=ids, license_year=year)
+    }
     vendor_ids = {app.vendor_id for app in applications.values()} | {lic.distributor_id for lic in licenses.values()}
     vendors = {v.pk: v for v in objects_as_of(Vendor, moment, migration_baseline=True, id__in=vendor_ids - {None})}
     data_files = {f.pk: f for f in objects_as_of(DataFile, moment, migration_baseline=True)}
     rates, rates_problem = standing.rates_for(rate_table_as_of(moment, data_files), year)
     recorded = next(iter(objects_as_of(Organization, moment, id=organization.pk)), None)
-    base_metrics = next(iter(objects_as_of(BaseMetrics, moment, organization_id=organization.pk, license_year=year)), None)
+    base_metrics = next(
+        iter(objects_as_of(BaseMetrics, moment, organization_id=organization.pk, license_year=year)), None
+    )
 
     lines = []
     for row in application_rows:

@@ -96,7 +96,9 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
         model = history_model.instance_type
         for row in group:
             previous = previous_rows.get((history_model, row.previous_history_id))
-            result[(history_model, row.history_id)] = _row_changes(model, history_model, row, previous, links[history_model], names)
+            result[(history_model, row.history_id)] = _row_changes(
+                model, history_model, row, previous, links[history_model], names
+            )
     return result
 
 

@@ -17,7 +17,9 @@ class AuditedHistory(models.Model):
 
     organization_id = models.BigIntegerField(null=True, blank=True, editable=False)
     history_user_name = models.CharField(max_length=150, blank=True, editable=False)
-    changed_fields = models.TextField(blank=True, editable=False, help_text="Comma-framed names: ,status,licensed_users,")
+    changed_fields = models.TextField(
+        blank=True, editable=False, help_text="Comma-framed names: ,status,licensed_users,"
+    )
     previous_history_id = models.BigIntegerField(null=True, blank=True, editable=False)
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     row_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -56,7 +58,7 @@ class AuditedHistoricalRecords(HistoricalRecords):
 
 
 def is_audited(model) -> bool:
-    return getattr(model, "_audited_history", None) is not None and getattr(model, "_audited_history").cls is model
+    return getattr(model, "_audited_history", None) is not None and model._audited_history.cls is model
 
 
 def tracked_models() -> list:

@@ -58,7 +58,8 @@ class RecordType:
     @cached_property
     def declaration(self) -> ownership.OwnedBy:
         declared = ownership.owned_by(self.model)
-        assert declared is not None
+        if declared is None:
+            raise TypeError(f"{self.model.__name__} is not owned by an organization, so it has no audit trail.")
         return declared
 
     def label_of(self, row) -> str:
@@ -288,7 +289,7 @@ def name_field_of(model) -> str | None:
     if model is get_user_model():
         return model.USERNAME_FIELD
     declared = ownership.declaration(model)
-    if declared is not None and declared.label_fields and declared.label == "{%s}" % declared.label_fields[0]:
+    if declared is not None and declared.label_fields and declared.label == "{" + declared.label_fields[0] + "}":
         name = declared.label_fields[0]
         return None if model._meta.get_field(name).is_relation else name
     return None
@@ -383,6 +384,8 @@ EXPORT_HEADER = [
     "New value",
     "Reason",
 ]
+
+
 def export_lines(entry: Entry, *, field_name: str | None = None) -> Iterator[list]:
     """One line per field change of the entry (one line if it changed no field), unescaped; dates as datetimes.
 

@@ -28,7 +28,9 @@ class ChainBreak:
 
     def __str__(self):
         row = f"history row {self.history_id}" if self.history_id else "no history row"
-        return f"{self.record_type} {self.object_id}, {row}: {self.problem} (expected {self.expected}, found {self.found})"
+        return (
+            f"{self.record_type} {self.object_id}, {row}: {self.problem} (expected {self.expected}, found {self.found})"
+        )
 
 
 def verify_model(model, *, organization_id: int | None = None) -> Iterator[ChainBreak]:
@@ -55,7 +57,9 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
         }
         live = list(objects.values())
         live_ids = link_rows.live_links(model, live)
-        links = {obj.pk: link_rows.link_ids(history_model, obj_links) for obj, obj_links in zip(live, live_ids, strict=True)}
+        links = {
+            obj.pk: link_rows.link_ids(history_model, obj_links) for obj, obj_links in zip(live, live_ids, strict=True)
+        }
         chains = defaultdict(list)
         for row in chunk_rows:
             chains[getattr(row, pk_name)].append(row)
@@ -70,23 +74,43 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
     for row in chain:
         expected_previous = previous.row_hash if previous is not None else ""
         if row.previous_hash != expected_previous:
-            yield ChainBreak(label, object_id, row.history_id, "link to the previous row is broken",
-                             expected_previous or "(first row)", row.previous_hash or "(first row)")
+            yield ChainBreak(
+                label,
+                object_id,
+                row.history_id,
+                "link to the previous row is broken",
+                expected_previous or "(first row)",
+                row.previous_hash or "(first row)",
+            )
         recomputed = hashing.row_hash(row, stored.get(row.history_id, {}))
         if recomputed != row.row_hash:
-            yield ChainBreak(label, object_id, row.history_id, "row content does not match its hash", recomputed, row.row_hash)
+            yield ChainBreak(
+                label, object_id, row.history_id, "row content does not match its hash", recomputed, row.row_hash
+            )
         previous = row
     if live_object is None:
         if previous is not None and previous.history_type != "-":
-            yield ChainBreak(label, object_id, previous.history_id, "object is gone but its history records no deletion",
-                             "a deletion row", f"last row of type {previous.history_type}")
+            yield ChainBreak(
+                label,
+                object_id,
+                previous.history_id,
+                "object is gone but its history records no deletion",
+                "a deletion row",
+                f"last row of type {previous.history_type}",
+            )
         return
     if previous is None:
         yield ChainBreak(label, object_id, None, "object has no history", "at least one row", "none")
         return
     if previous.history_type == "-":
-        yield ChainBreak(label, object_id, previous.history_id, "history records a deletion but the object exists",
-                         "no live object", "live object")
+        yield ChainBreak(
+            label,
+            object_id,
+            previous.history_id,
+            "history records a deletion but the object exists",
+            "no live object",
+            "live object",
+        )
         return
     expected = hashing.canonical_content(previous, stored.get(previous.history_id, {}))
     current = hashing.canonical_content(_as_history_row(previous, live_object), links.get(object_id, {}))
@@ -94,8 +118,14 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
         differing = sorted(
             name for name in expected["values"] if expected["values"][name] != current["values"].get(name)
         ) + sorted(name for name in expected["m2m"] if expected["m2m"][name] != current["m2m"].get(name))
-        yield ChainBreak(label, object_id, previous.history_id, "live object differs from its newest history row",
-                         "the values of the newest row", "changes in " + ", ".join(differing))
+        yield ChainBreak(
+            label,
+            object_id,
+            previous.history_id,
+            "live object differs from its newest history row",
+            "the values of the newest row",
+            "changes in " + ", ".join(differing),
+        )
 
 
 def _verify_head(label, object_id, chain, head) -> Iterator[ChainBreak]:
@@ -104,11 +134,18 @@ def _verify_head(label, object_id, chain, head) -> Iterator[ChainBreak]:
         return
     newest = chain[-1]
     if head is None:
-        yield ChainBreak(label, object_id, newest.history_id, "no chain head recorded for this record",
-                         "a chain head", "none")
+        yield ChainBreak(
+            label, object_id, newest.history_id, "no chain head recorded for this record", "a chain head", "none"
+        )
     elif (head.history_id, head.row_hash) != (newest.history_id, newest.row_hash):
-        yield ChainBreak(label, object_id, newest.history_id, "newest row is not the recorded end of the chain",
-                         f"row {head.history_id} ({head.row_hash[:12]})", f"row {newest.history_id} ({newest.row_hash[:12]})")
+        yield ChainBreak(
+            label,
+            object_id,
+            newest.history_id,
+            "newest row is not the recorded end of the chain",
+            f"row {head.history_id} ({head.row_hash[:12]})",
+            f"row {newest.history_id} ({newest.row_hash[:12]})",
+        )
 
 
 def _as_history_row(newest, live_object):

@@ -74,7 +74,10 @@ class Vendor(models.Model):
     def clean(self):
         if self.distribution_agreement_expires and not self.is_authorized_distributor:
             raise ValidationError(
-                {"distribution_agreement_expires": "Only an authorized distributor has a distribution agreement; tick the box or clear the date."}
+                {
+                    "distribution_agreement_expires": "Only an authorized distributor has a distribution agreement; "
+                    "tick the box or clear the date."
+                }
             )
 
 
@@ -109,7 +112,9 @@ class Application(models.Model):
     internal_use = models.TextField(
         "how CPT is used internally", blank=True, help_text="E.g. charge capture and claim coding in the clinics."
     )
-    internet_facing = models.BooleanField(default=False, help_text="Used over the Internet, e.g. a patient portal or SaaS.")
+    internet_facing = models.BooleanField(
+        default=False, help_text="Used over the Internet, e.g. a patient portal or SaaS."
+    )
     internet_use = models.CharField("Internet use explained", max_length=300, blank=True)
     users_outside_us = models.BooleanField("users outside the US", default=False)
     countries_outside_us = models.CharField("countries", max_length=300, blank=True)
@@ -163,7 +168,9 @@ class Application(models.Model):
         if self.users_outside_us and not self.countries_outside_us.strip():
             errors["countries_outside_us"] = "Name the countries where users sit; the AMA application asks for them."
         if self.internet_facing and not self.internet_use.strip():
-            errors["internet_use"] = "Explain how the system is used over the Internet; the AMA application asks for it."
+            errors["internet_use"] = (
+                "Explain how the system is used over the Internet; the AMA application asks for it."
+            )
         if self.cpt_coverage == self.Coverage.VENDOR and self.vendor_id is None:
             errors["vendor"] = "CPT covered by the vendor's license needs the vendor; choose it."
         if errors:

@@ -43,7 +43,9 @@ class ProxyFactor(models.Model):
                 violation_error_message="A factor for this kind of application and base metric already exists.",
             ),
             models.CheckConstraint(
-                condition=models.Q(factor__gt=0), name="proxy_factor_positive", violation_error_message="A factor must be above zero."
+                condition=models.Q(factor__gt=0),
+                name="proxy_factor_positive",
+                violation_error_message="A factor must be above zero.",
             ),
         ]
 
@@ -69,7 +71,10 @@ class UserCount(models.Model):
         "(a) access CPT directly", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
     )
     program_users = models.IntegerField(
-        "(b) produce output with it", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
+        "(b) produce output with it",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0, "Users cannot be negative.")],
     )
     output_users = models.IntegerField(
         "(c) use its output", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]

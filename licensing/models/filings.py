@@ -34,11 +34,13 @@ class Filing(models.Model):
     signatory_name = models.CharField(max_length=200, blank=True)
     signatory_title = models.CharField(max_length=200, blank=True)
     attests_accurate = models.BooleanField(
-        "information is accurate and complete", default=False,
+        "information is accurate and complete",
+        default=False,
         help_text="The signatory confirms the responses are accurate and complete.",
     )
     attests_will_report_changes = models.BooleanField(
-        "will notify the AMA of changes", default=False,
+        "will notify the AMA of changes",
+        default=False,
         help_text="The signatory agrees to tell the AMA when this information changes.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -48,10 +50,16 @@ class Filing(models.Model):
     )
     ama_reference = models.CharField("AMA reference", max_length=80, blank=True)
     supersedes = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
         help_text="The submitted filing this one corrects.",
     )
-    snapshot = models.JSONField(null=True, blank=True, editable=False, help_text="The data as sent, frozen on submission.")
+    snapshot = models.JSONField(
+        null=True, blank=True, editable=False, help_text="The data as sent, frozen on submission."
+    )
     pdf = models.BinaryField(null=True, blank=True, editable=False)
     pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True, editable=False)
 
@@ -65,7 +73,8 @@ class Filing(models.Model):
         constraints = [
             license_year_constraint("filing"),
             models.CheckConstraint(
-                condition=models.Q(status=FilingStatus.DRAFT) | (models.Q(submitted_at__isnull=False) & ~models.Q(pdf_sha256="")),
+                condition=models.Q(status=FilingStatus.DRAFT)
+                | (models.Q(submitted_at__isnull=False) & ~models.Q(pdf_sha256="")),
                 name="filing_submitted_is_frozen",
                 violation_error_message="A submitted filing must carry its frozen PDF and hash.",
             ),

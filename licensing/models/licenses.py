@@ -66,7 +66,9 @@ class License(models.Model):
             models.UniqueConstraint(
                 fields=["application", "license_year"],
                 name="license_one_per_application_and_year",
-                violation_error_message="This application already has a license for that year; renew or edit it instead.",
+                violation_error_message=(
+                    "This application already has a license for that year; renew or edit it instead."
+                ),
             ),
             license_year_constraint("license"),
             models.CheckConstraint(
@@ -82,7 +84,8 @@ class License(models.Model):
                 violation_error_message="A license cannot end before it starts.",
             ),
             models.CheckConstraint(
-                condition=~models.Q(status=LicenseStatus.ACTIVE) | (models.Q(licensed_users__isnull=False) & ~models.Q(agreement_number="")),
+                condition=~models.Q(status=LicenseStatus.ACTIVE)
+                | (models.Q(licensed_users__isnull=False) & ~models.Q(agreement_number="")),
                 name="license_active_is_complete",
                 violation_error_message="An active license needs its agreement number and licensed users.",
             ),

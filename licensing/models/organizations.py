@@ -7,8 +7,8 @@ from django.urls import reverse
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.choices import ContactRole, OrganizationKind
 from licensing.identifiers import DigitsField, format_ein, validate_ein, validate_npi
-from licensing.ownership import OwnedBy
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
+from licensing.ownership import OwnedBy
 
 # A health system, its hospitals and their departments: deeper trees are refused so that
 # scoping stays one SQL filter (see licensing.access).
@@ -35,7 +35,9 @@ class Organization(models.Model):
     ein = DigitsField(
         "EIN", max_length=9, blank=True, validators=[validate_ein], display=format_ein, help_text="Like 12-3456789."
     )
-    npi = DigitsField("NPI", max_length=10, blank=True, validators=[validate_npi], help_text="Type 2 (organization) NPI.")
+    npi = DigitsField(
+        "NPI", max_length=10, blank=True, validators=[validate_npi], help_text="Type 2 (organization) NPI."
+    )
     street = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=2, blank=True, help_text="Two-letter postal code, e.g. IL.")
@@ -68,8 +70,11 @@ class Organization(models.Model):
             node = node.parent
         if ancestors + 1 + self.levels_below() > MAX_HIERARCHY_DEPTH:
             raise ValidationError(
-                {"parent": f"Organizations nest at most {MAX_HIERARCHY_DEPTH} levels deep (system, member, department); "
-                 "with this parent, this organization or its affiliates would sit deeper. Choose a higher-level parent."}
+                {
+                    "parent": f"Organizations nest at most {MAX_HIERARCHY_DEPTH} levels deep "
+                    "(system, member, department); with this parent, this organization or its affiliates "
+                    "would sit deeper. Choose a higher-level parent."
+                }
             )
         if self.state:
             self.state = self.state.upper()
@@ -130,7 +135,9 @@ class BaseMetrics(models.Model):
     billing_providers = models.PositiveIntegerField(null=True, blank=True)
     staffed_beds = models.PositiveIntegerField(null=True, blank=True)
     employees = models.PositiveIntegerField(null=True, blank=True)
-    source = models.CharField(max_length=300, blank=True, help_text="Where the figures come from, e.g. HR roster 2026-01-05.")
+    source = models.CharField(
+        max_length=300, blank=True, help_text="Where the figures come from, e.g. HR roster 2026-01-05."
+    )
 
     history = AuditedHistoricalRecords()
     ownership = OwnedBy("organization", label="{organization} {license_year}")

@@ -88,7 +88,9 @@ class DataFileRate(models.Model):
     )
 
     history = AuditedHistoricalRecords()
-    ownership = SharedReference(label="{data_file} {schedule}", money_fields=["per_user", "flat_fee"], seeded_by_migration=True)
+    ownership = SharedReference(
+        label="{data_file} {schedule}", money_fields=["per_user", "flat_fee"], seeded_by_migration=True
+    )
 
     class Meta:
         ordering = ["schedule", "data_file"]

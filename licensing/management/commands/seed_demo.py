@@ -36,7 +36,9 @@ class Command(BaseCommand):
         if actor:
             person = get_user_model().objects.filter(username=actor).first()
             if person is None:
-                raise CommandError(f"No person with username '{actor}'. Create the account first, or leave out --actor.")
+                raise CommandError(
+                    f"No person with username '{actor}'. Create the account first, or leave out --actor."
+                )
         seeded = demo.seed_demo(actor=person)
         if seeded.created:
             made = ", ".join(f"{number} {name.replace('_', ' ')}" for name, number in seeded.created_counts.items())
