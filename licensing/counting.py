@@ -1,7 +1,8 @@
 """Users of an application in a license year, from a head count or from the User Proxy Model.
 
-AMA user definition (domain.md 1a): a user is anyone who (a) accesses CPT in the application,
-(b) uses the application to produce output that relies on CPT, or (c) makes use of such output.
+AMA user definition (as quoted by licensees; see docs/rules.md): a user is anyone who (a) accesses
+CPT in the application, (b) uses the application to produce output that relies on CPT, or (c) makes
+use of such output.
 Each person is counted once, under the first kind that applies, so the kinds simply add up.
 User Proxy Model (AMA, "CPT licensing for health care delivery organizations"): users are a
 base metric times a factor; a part-user is a user, so the product is rounded up.

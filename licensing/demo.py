@@ -2,7 +2,7 @@
 
 Every name, EIN, NPI, address, phone number and person here is invented. NPIs carry a valid
 check digit so they pass validation; e-mail and web addresses use the reserved .example domain.
-Optum360 is a real AMA-authorized distributor (domain.md 3d) and appears by name only: the fee
+Optum360 is a real AMA-authorized distributor (named on the AMA's CPT licensing pages) and appears by name only: the fee
 and notes on its vendor record are illustrative, not its terms.
 
 `seed_demo` is idempotent: it recognises the demo system by its slug and creates nothing twice.

@@ -2,7 +2,7 @@
 
 The snapshot is plain JSON: everything the PDF shows, computed once from the data. A submitted
 filing keeps its snapshot and PDF, so what was sent can always be shown again exactly.
-Field list: the legacy AMA Internal Use License Application and the synthesis in domain.md 4b/4d.
+Field list: the legacy AMA Internal Use License Application, as docs/rules.md describes it.
 """
 
 from decimal import Decimal

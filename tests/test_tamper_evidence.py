@@ -911,3 +911,75 @@ def test_concurrent_bulk_update_and_saves_keep_a_single_chain():
 
     assert len(chain_of(licenses[0])) == 1 + 2 * SAVES
     assert verification.verify() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Newest hashes kept outside the database catch a whole chain rewritten consistently
+# ---------------------------------------------------------------------------------------------
+
+
+def rewrite_chain_consistently(rows, *, licensed_users: int) -> None:
+    """What someone with database write access and the algorithm could do: change a row and re-hash every
+    later row and the chain head, so the chain itself verifies again."""
+    from licensing.models import ChainHead
+
+    previous_hash = ""
+    for position, original in enumerate(rows):
+        row = HistoricalLicense.objects.get(history_id=original.history_id)
+        if position == 1:
+            row.licensed_users = licensed_users
+        row.previous_hash = previous_hash
+        row.row_hash = hashing.row_hash(row, {})
+        execute(
+            f"UPDATE {table(HistoricalLicense)} SET licensed_users = %s, previous_hash = %s, row_hash = %s "
+            "WHERE history_id = %s",
+            [row.licensed_users, row.previous_hash, row.row_hash, row.history_id],
+        )
+        previous_hash = row.row_hash
+    head = ChainHead.objects.get(record_type="licensing.license", object_id=rows[0].id)
+    execute(f"UPDATE {table(ChainHead)} SET row_hash = %s WHERE id = %s", [previous_hash, head.pk])
+
+
+def test_saved_hashes_catch_a_chain_rewritten_consistently(license_chain, tmp_path, org_a):
+    license, rows = license_chain
+    saved = tmp_path / "heads.csv"
+    report = verify_passes("--save-heads", str(saved))
+    assert "written to" in report
+    lines = saved.read_text().splitlines()
+    assert lines[0] == "record_type,object_id,history_id,row_hash"
+    assert f"licensing.license,{license.pk},{rows[-1].history_id},{rows[-1].row_hash}" in lines
+    assert "still match" in verify_passes("--check-heads", str(saved))
+
+    rewrite_chain_consistently(rows, licensed_users=99)
+
+    # The chain alone verifies: nothing inside the database contradicts the rewrite ...
+    assert verification.verify() == []
+    # ... but the hash kept outside does.
+    report = verify_fails("--check-heads", str(saved))
+    assert f"license {license.pk}, history row {rows[-1].history_id}: history row differs from the copy" in report
+
+
+def test_saved_hashes_of_one_organization(license_chain, tmp_path, org_a, org_b):
+    theirs = LicenseFactory(application=ApplicationFactory(organization=org_b))
+    saved = tmp_path / "alpha.csv"
+    verify_passes("--organization", org_a.slug, "--save-heads", str(saved))
+    text = saved.read_text()
+    assert f"licensing.license,{license_chain[0].pk}," in text
+    assert f"licensing.license,{theirs.pk}," not in text
+    assert f"licensing.organization,{org_a.pk}," in text
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("nothing,like,this\n", "is not a file of saved hashes"),
+        ("record_type,object_id,history_id,row_hash\nlicensing.license,x,1,abc\n", "line 2 is not"),
+    ],
+)
+def test_a_file_that_is_not_saved_hashes_is_refused_in_words(tmp_path, db, content, message):
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("verify_audit_trail", "--check-heads", str(wrong), stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="No file"):
+        call_command("verify_audit_trail", "--check-heads", str(tmp_path / "missing.csv"), stdout=StringIO())

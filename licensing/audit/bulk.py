@@ -21,6 +21,23 @@ def _history_row(history_model, obj, *, history_type, actor, reason, when):
     )
 
 
+def _write_history(model, objs, links, organization_ids, *, history_type, actor, reason, latest=None, batch_size):
+    """One stamped history row per object (chained to `latest[pk]` where given), its m2m copies, its chain head."""
+    history_model = model.history.model
+    when = timezone.now()
+    rows = []
+    for obj, obj_links, organization_id in zip(objs, links, organization_ids, strict=True):
+        row = _history_row(history_model, obj, history_type=history_type, actor=actor, reason=reason, when=when)
+        previous = (latest or {}).get(obj.pk)
+        ids = link_rows.link_ids(history_model, obj_links)
+        stamp(row, instance=obj, previous=previous, m2m_ids=ids, organization_id=organization_id)
+        rows.append(row)
+    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
+    _m2m_history(history_model, rows, links, batch_size)
+    move_heads(rows)
+    return rows
+
+
 @transaction.atomic
 def create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m: dict | None = None, organization_ids=None):
     """Insert `objs` and one stamped history row each; `m2m` maps a field name to each object's id list.
@@ -28,7 +45,6 @@ def create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m: dict
     `organization_ids` (one per object) saves a lookup when the caller knows them.
     """
     objs = model.objects.bulk_create(objs, batch_size=batch_size)
-    history_model = model.history.model
     links: list[dict] = [{} for _ in objs]
     for name, id_lists in (m2m or {}).items():
         field = model._meta.get_field(name)
@@ -43,16 +59,9 @@ def create(objs, model, *, actor, reason: str, batch_size: int = 1000, m2m: dict
             links[index][name] = group
     if organization_ids is None:
         organization_ids = ownership.organization_ids(model, objs)
-    when = timezone.now()
-    rows = []
-    for index, obj in enumerate(objs):
-        row = _history_row(history_model, obj, history_type="+", actor=actor, reason=reason, when=when)
-        ids = link_rows.link_ids(history_model, links[index])
-        stamp(row, instance=obj, m2m_ids=ids, organization_id=organization_ids[index])
-        rows.append(row)
-    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
-    _m2m_history(history_model, rows, links, batch_size)
-    move_heads(rows)
+    _write_history(
+        model, objs, links, organization_ids, history_type="+", actor=actor, reason=reason, batch_size=batch_size
+    )
     return objs
 
 
@@ -80,44 +89,38 @@ def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: in
     # History records what the database now holds, including fields the caller's copies had stale.
     fresh = model._default_manager.in_bulk(ids)
     objs = [fresh[obj.pk] for obj in objs]
-    history_model = model.history.model
     pk_name = model._meta.pk.attname
     latest = {}
-    for row in history_model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "-history_id"):
+    for row in model.history.model.objects.filter(**{f"{pk_name}__in": ids}).order_by(pk_name, "-history_id"):
         latest.setdefault(getattr(row, pk_name), row)
-    links = link_rows.live_links(model, objs)
-    organization_ids = ownership.organization_ids(model, objs)
-    when = timezone.now()
-    rows = []
-    for obj, obj_links, organization_id in zip(objs, links, organization_ids, strict=True):
-        row = _history_row(history_model, obj, history_type="~", actor=actor, reason=reason, when=when)
-        ids_now = link_rows.link_ids(history_model, obj_links)
-        stamp(row, instance=obj, previous=latest.get(obj.pk), m2m_ids=ids_now, organization_id=organization_id)
-        rows.append(row)
-    rows = history_model.objects.bulk_create(rows, batch_size=batch_size)
-    _m2m_history(history_model, rows, links, batch_size)
-    move_heads(rows)
+    _write_history(
+        model,
+        objs,
+        link_rows.live_links(model, objs),
+        ownership.organization_ids(model, objs),
+        history_type="~",
+        actor=actor,
+        reason=reason,
+        latest=latest,
+        batch_size=batch_size,
+    )
     return objs
 
 
 def record_missing(model, *, reason: str) -> int:
     """Write a first history row for objects that have none (reference data loaded by migrations)."""
-    history_model = model.history.model
-    pk_name = model._meta.pk.attname
-    recorded = history_model.objects.values(pk_name)
+    recorded = model.history.model.objects.values(model._meta.pk.attname)
     missing = list(model._default_manager.exclude(pk__in=recorded))
     if not missing:
         return 0
-    links = link_rows.live_links(model, missing)
-    organization_ids = ownership.organization_ids(model, missing)
-    when = timezone.now()
-    rows = []
-    for obj, obj_links, organization_id in zip(missing, links, organization_ids, strict=True):
-        row = _history_row(history_model, obj, history_type="+", actor=None, reason=reason, when=when)
-        ids = link_rows.link_ids(history_model, obj_links)
-        stamp(row, instance=obj, m2m_ids=ids, organization_id=organization_id)
-        rows.append(row)
-    rows = history_model.objects.bulk_create(rows)
-    _m2m_history(history_model, rows, links, 1000)
-    move_heads(rows)
+    rows = _write_history(
+        model,
+        missing,
+        link_rows.live_links(model, missing),
+        ownership.organization_ids(model, missing),
+        history_type="+",
+        actor=None,
+        reason=reason,
+        batch_size=1000,
+    )
     return len(rows)

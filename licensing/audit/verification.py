@@ -159,3 +159,57 @@ def _as_history_row(newest, live_object):
 def verify(*, organization_id: int | None = None) -> list[ChainBreak]:
     """Every break in every chain (of one organization's records, when given)."""
     return [broken for model in tracked_models() for broken in verify_model(model, organization_id=organization_id)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Newest hashes kept outside the database
+# ---------------------------------------------------------------------------------------------
+
+HEADS_HEADER = ["record_type", "object_id", "history_id", "row_hash"]
+
+
+def chain_heads(*, organization_id: int | None = None) -> Iterator[list]:
+    """Every record's newest history row and hash (of one organization's records, when given).
+
+    Kept somewhere the database's users cannot write, these prove later that no chain was rewritten
+    consistently from an earlier point: a rewritten row no longer has the hash saved here.
+    """
+    from licensing.models import ChainHead
+
+    if organization_id is None:
+        selections = [ChainHead.objects.all()]
+    else:
+        selections = []
+        for model in tracked_models():
+            history_model = model.history.model
+            ids = history_model.objects.filter(organization_id=organization_id).values(model._meta.pk.attname)
+            selections.append(ChainHead.objects.filter(record_type=record_type(history_model), object_id__in=ids))
+    for heads in selections:
+        for head in heads.order_by("record_type", "object_id").iterator(chunk_size=CHUNK):
+            yield [head.record_type, head.object_id, head.history_id, head.row_hash]
+
+
+def check_saved_heads(lines) -> list[ChainBreak]:
+    """Each saved head's row must still exist with the hash saved for it (rows are only ever added)."""
+    history_models = {record_type(model.history.model): model.history.model for model in tracked_models()}
+    breaks = []
+    for line in lines:
+        record, object_id, history_id, saved_hash = line[0], int(line[1]), int(line[2]), line[3]
+        history_model = history_models.get(record)
+        found = (
+            history_model.objects.filter(history_id=history_id).values_list("row_hash", flat=True).first()
+            if history_model is not None
+            else None
+        )
+        if found != saved_hash:
+            breaks.append(
+                ChainBreak(
+                    record,
+                    object_id,
+                    history_id,
+                    "history row differs from the copy of its hash kept outside the database",
+                    saved_hash,
+                    found or "no such row",
+                )
+            )
+    return breaks

@@ -1,6 +1,6 @@
 """Reference data: AMA data files, royalty rates 2021-2026, the public proxy factor.
 
-Figures and sources: docs/rules.md and ../shared/domain.md section 3. They stay editable in the
+Figures and their public sources: docs/rules.md ("What it costs"). They stay editable in the
 admin; later changes are recorded in history like any other.
 """
 

@@ -58,7 +58,7 @@ class UserCount(models.Model):
 
     Counted: each person once, under the first AMA kind that applies: (a) accesses CPT in the
     application, (b) uses the application to produce output relying on CPT, (c) uses such output
-    (AMA user definition as quoted in domain.md section 1a).
+    (AMA user definition as quoted by licensees; docs/rules.md).
     Proxy: base metric value x factor, rounded up (AMA User Proxy Model).
     """
 
