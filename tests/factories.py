@@ -204,9 +204,16 @@ def organization_model_names() -> list[str]:
     return [model._meta.model_name for model in ownership.organization_models()]
 
 
-def sample_records(organization: Organization, tag: str) -> dict[str, models.Model]:
-    """One record of every organization-owned model, for `organization`; names carry `tag` so leaks show."""
-    made: dict[str, models.Model] = {}
+def sample_records(organization: Organization, tag: str, made: dict | None = None) -> dict[str, models.Model]:
+    """One record of every organization-owned model, for `organization`; names carry `tag` so leaks show.
+
+    `made` may hold records built already (by model name); samples of the others reuse them, e.g. a count's
+    sample takes `made["application"]`.
+    """
+    made = dict(made or {})
     for name in organization_model_names():
-        made[name] = SAMPLES[name].build(organization, tag, made)
+        if name not in made:
+            if name not in SAMPLES:
+                raise LookupError(f"No Sample for {name}: add one to SAMPLES in tests/factories.py.")
+            made[name] = SAMPLES[name].build(organization, tag, made)
     return made

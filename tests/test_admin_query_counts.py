@@ -22,6 +22,7 @@ from tests.factories import (
     member,
     organization_model_names,
     record,
+    sample_records,
 )
 
 ORGANIZATION_CHANGELISTS = organization_model_names()
@@ -42,12 +43,14 @@ def populate(parent, rows: int) -> None:
             cpt_coverage=["direct", "vendor", "distributor"][i % 3],
             data_files=["cpt-standard", "cpt-rvu"],
         )
-        UserCountFactory(application=application, license_year=2026, direct_users=10 + i)
-        LicenseFactory(application=application, license_year=2026, licensed_users=10, distributor=vendor)
-        BaseMetricsFactory(organization=organization)
-        record(Filing, organization=organization, license_year=2026).applications.set([application])
-        record(Contact, organization=organization, role="primary", name=f"Pat {i}")
-        member(UserFactory(), organization, "auditor")
+        richer = {
+            "application": application,
+            "usercount": UserCountFactory(application=application, license_year=2026, direct_users=10 + i),
+            "license": LicenseFactory(application=application, licensed_users=10, distributor=vendor),
+        }
+        # Every other organization-owned model from its declared Sample, so a new model's list is counted too.
+        made = sample_records(organization, f"Q{organization.pk}", made=richer)
+        made["filing"].applications.set([application])
         record(DataFile, code=f"extra-{rows}-{i}", name=f"Extra file {rows}-{i}")
         key = {"category": categories[i % 4], "base_metric": ["billing_providers", "staffed_beds", "employees"][i % 3]}
         if not ProxyFactor.objects.filter(**key).exists():

@@ -104,9 +104,7 @@ def test_auditor_is_in_the_auditor_group_only(auditor):
     assert list(auditor.groups.values_list("name", flat=True)) == [roles.AUDITOR_GROUP]
 
 
-@pytest.mark.parametrize(
-    "model", ["organization", "application", "usercount", "license", "basemetrics", "contact", "filing"]
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_auditor_post_to_change_view_is_refused(auditor_client, world, model):
     obj = world["a"][model]
     page = auditor_client.get(change_url(obj))

@@ -1,4 +1,11 @@
-"""The licensing domain model, one module per concept."""
+"""The licensing domain model, one module per concept.
+
+Every module of this package is imported below, so Django finds a new model without a line here; the
+names listed are the ones the code imports from `licensing.models` (add a new one when others need it).
+"""
+
+import importlib
+import pkgutil
 
 from licensing.models.applications import Application, DataFile, Vendor
 from licensing.models.chains import ChainHead
@@ -26,3 +33,6 @@ __all__ = [
     "UserCount",
     "Vendor",
 ]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
