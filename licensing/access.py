@@ -6,12 +6,17 @@ at an organization covers it and its affiliates (organizations nest at most thre
 Organization.clean), so scoping needs no per-row checks. Officers may change what they see; auditors
 only view. Superusers see everything.
 
-`scope(user)` answers "may this person see or change organization X" from two queries made once per
-request (the ids are kept on the user object the request carries), so a page asks once, not per row.
+`scope(user)` answers "may this person see or change organization X" from two queries, remembered for
+the rest of the request (ScopeMiddleware), so a page asks once, not per row. Outside a request (commands,
+jobs) nothing is remembered unless the caller opens `remembered_scopes()`, so a long job never works from
+a stale scope; a write that changes who sees what (a membership, an organization's parent) forgets it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,8 +34,8 @@ M = TypeVar("M", bound=models.Model)
 
 VIEW = "view"
 CHANGE = "change"
-# The attribute on the user object that carries the scope for the rest of the request.
-_SCOPE_CACHE = "_licensing_scope"
+# Scopes read during the current request, by user id (None outside remembered_scopes()).
+_remembered: ContextVar[dict[int, Scope] | None] = ContextVar("licensing_remembered_scopes", default=None)
 
 
 def _member_of(user: Any, action: str) -> models.QuerySet[Any, Any]:
@@ -110,16 +115,19 @@ NOBODY = Scope(everything=False, viewable=frozenset(), changeable=frozenset())
 
 
 def scope(user: Person) -> Scope:
-    """What `user` may see and change, cached on the user object (one request's lifetime)."""
+    """What `user` may see and change; read once per request (or per remembered_scopes() block)."""
     if not is_active(user):
         return NOBODY
     if sees_everything(user):
         return Scope(everything=True, viewable=frozenset(), changeable=frozenset())
-    cached = getattr(user, _SCOPE_CACHE, None)
-    if not isinstance(cached, Scope):
-        cached = _read_scope(user)
-        setattr(user, _SCOPE_CACHE, cached)
-    return cached
+    remembered = _remembered.get()
+    key = int(getattr(user, "pk", 0) or 0)
+    if remembered is not None and key in remembered:
+        return remembered[key]
+    found = _read_scope(user)
+    if remembered is not None:
+        remembered[key] = found
+    return found
 
 
 def _read_scope(user: Any) -> Scope:
@@ -139,10 +147,32 @@ def _read_scope(user: Any) -> Scope:
     return Scope(everything=False, viewable=frozenset(viewable), changeable=frozenset(changeable))
 
 
-def forget(user: Person) -> None:
-    """Drop the cached scope after the person's memberships changed within the same request."""
-    if user is not None and hasattr(user, _SCOPE_CACHE):
-        delattr(user, _SCOPE_CACHE)
+@contextmanager
+def remembered_scopes() -> Iterator[None]:
+    """Within this block each person's scope is read once (a request, a job step, a test)."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def forget() -> None:
+    """Drop the scopes read so far: a membership or an organization's place in a tree just changed."""
+    remembered = _remembered.get()
+    if remembered is not None:
+        remembered.clear()
+
+
+class ScopeMiddleware:
+    """Remembers each person's scope for one request (settings.MIDDLEWARE)."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        with remembered_scopes():
+            return self.get_response(request)
 
 
 def can(user: Person, obj: models.Model | None, action: str = VIEW) -> bool:

@@ -86,6 +86,16 @@ def check_model(model) -> list[checks.CheckMessage]:
             )
         ]
     problems = []
+    if isinstance(declared, ownership.SharedReference) and found is not None:
+        problems.append(
+            checks.Error(
+                f"{label} is declared shared reference data but reaches Organization through '{found}', "
+                "so every signed-in person would read every organization's rows.",
+                hint=f'Declare `ownership = OwnedBy("{found}", label="...")` instead.',
+                obj=model,
+                id="licensing.E005",
+            )
+        )
     if isinstance(declared, ownership.OwnedBy) and not _resolves_to_organization(model, declared.path):
         problems.append(
             checks.Error(

@@ -162,7 +162,8 @@ def organization_id_of(obj: models.Model) -> int | None:
 
 
 def _as_id(value: object) -> int | None:
-    return value if isinstance(value, int) else None
+    # Ids arrive as ints from the database, but a caller may have set "12" on an unsaved object.
+    return None if value is None else int(str(value))
 
 
 def _relation(model: type[models.Model], name: str) -> models.ForeignKey[Any, Any]:

@@ -18,11 +18,17 @@ from django.utils import timezone
 from licensing import access, filings, roles
 from licensing.audit import bulk
 from licensing.choices import FilingStatus, LicenseStatus, MembershipRole
-from licensing.models import Contact, Filing, License, Membership
+from licensing.models import Contact, Filing, License, Membership, Organization
 
 # Who made a change: a person, or None for the system (migrations, scheduled jobs), shown as "system".
 Actor = AbstractBaseUser | None
 Record = TypeVar("Record", bound=models.Model)
+
+
+def _after_write(model: type[models.Model]) -> None:
+    # Memberships and organizations' places in their trees decide who sees what: read scopes anew.
+    if issubclass(model, (Membership, Organization)):
+        access.forget()
 
 
 def _require_reason(reason: str) -> str:
@@ -43,6 +49,7 @@ def record_save(obj: Record, *, actor: Actor, reason: str, validate: bool = True
         obj._history_user = actor  # type: ignore[attr-defined]
         obj._change_reason = reason  # type: ignore[attr-defined]
         obj.save()
+    _after_write(type(obj))
     return obj
 
 
@@ -53,20 +60,25 @@ def record_delete(obj: models.Model, *, actor: Actor, reason: str) -> None:
         obj._history_user = actor  # type: ignore[attr-defined]
         obj._change_reason = reason  # type: ignore[attr-defined]
         obj.delete()
+    _after_write(type(obj))
 
 
 def record_bulk_create(
     objs: Sequence[Record], model: type[Record], *, actor: Actor, reason: str, **options
 ) -> list[Record]:
     """Insert many records at once, each with one stamped history row (licensing.audit.bulk.create)."""
-    return bulk.create(objs, model, actor=actor, reason=_require_reason(reason), **options)
+    created = bulk.create(objs, model, actor=actor, reason=_require_reason(reason), **options)
+    _after_write(model)
+    return created
 
 
 def record_bulk_update(
     objs: Sequence[Record], model: type[Record], fields: list[str], *, actor: Actor, reason: str, **options
 ) -> list[Record]:
     """Update `fields` of many records at once, each with one stamped history row (licensing.audit.bulk.update)."""
-    return bulk.update(objs, model, fields, actor=actor, reason=_require_reason(reason), **options)
+    updated = bulk.update(objs, model, fields, actor=actor, reason=_require_reason(reason), **options)
+    _after_write(model)
+    return updated
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +117,27 @@ def license_set_status(*, license: License, status: str, actor: Actor, reason: s
     for name, value in fields.items():
         setattr(license, name, value)
     return record_save(license, actor=actor, reason=reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Organizations
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, actor: Actor, reason: str) -> None:
+    """Remove an organization entered by mistake, and what the database would delete with it, each with
+    the reason: memberships are revoked (their people leave the role groups), then its own records go.
+
+    Applications and filings protect an organization: one that has them cannot be deleted.
+    """
+    for membership in organization.memberships.select_related("user", "organization"):
+        membership_revoke(membership=membership, actor=actor, reason=reason)
+    for relation in organization._meta.related_objects:
+        if relation.on_delete is models.CASCADE and relation.related_model is not Membership:
+            for record in relation.related_model._default_manager.filter(**{relation.field.name: organization}):
+                record_delete(record, actor=actor, reason=reason)
+    record_delete(organization, actor=actor, reason=reason)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +193,7 @@ def membership_sync_groups(*, user) -> None:
     role_groups = Group.objects.filter(name__in=roles.ROLE_GROUPS)
     user.groups.remove(*[group for group in role_groups if group.name not in wanted])
     user.groups.add(*[group for group in role_groups if group.name in wanted])
-    access.forget(user)
+    access.forget()
     if wanted and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])

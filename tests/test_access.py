@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from licensing import access, ownership
+from licensing import access, ownership, services
 from licensing.models import (
     Application,
     BaseMetrics,
@@ -165,17 +165,40 @@ def test_the_scope_is_read_once_per_person_however_many_objects_are_asked_about(
     tree, officer, django_assert_num_queries
 ):
     licenses = list(License.objects.select_related("application"))
-    with django_assert_num_queries(2):  # the memberships, and the organizations they cover
+    with access.remembered_scopes(), django_assert_num_queries(2):  # the memberships, the organizations they cover
         answers = {lic.application.name: access.can(officer, lic, access.CHANGE) for lic in licenses}
         assert access.can(officer, tree["orgs"]["b"]) is False
     assert answers["EHR grand"] is True and answers["EHR b"] is False
 
 
-def test_a_changed_membership_is_seen_once_the_scope_is_forgotten(tree, officer):
-    assert access.can(officer, tree["orgs"]["b"]) is False
-    member(officer, tree["orgs"]["b"], "auditor")
-    assert access.can(officer, tree["orgs"]["b"]) is True
-    assert access.can(officer, tree["orgs"]["b"], access.CHANGE) is False
+def test_outside_a_request_nothing_is_remembered(tree, officer, django_assert_num_queries):
+    # A command or a job running for hours must not act on the scope it read at its start.
+    with django_assert_num_queries(4):
+        access.can(officer, tree["orgs"]["a"])
+        access.can(officer, tree["orgs"]["a"])
+
+
+@pytest.mark.parametrize("how", ["service", "record_save", "another_copy_of_the_user"])
+def test_a_changed_membership_is_seen_at_once_within_a_request(tree, officer, how):
+    with access.remembered_scopes():
+        assert access.can(officer, tree["orgs"]["b"]) is False
+        person = type(officer).objects.get(pk=officer.pk) if how == "another_copy_of_the_user" else officer
+        if how == "record_save":
+            services.record_save(Membership(user=person, organization=tree["orgs"]["b"], role="auditor"),
+                                 actor=None, reason="Audit of Beta")  # fmt: skip
+        else:
+            member(person, tree["orgs"]["b"], "auditor")
+        assert access.can(officer, tree["orgs"]["b"]) is True
+        assert access.can(officer, tree["orgs"]["b"], access.CHANGE) is False
+
+
+def test_moving_an_organization_under_another_tree_is_seen_at_once_within_a_request(tree, officer):
+    loner = OrganizationFactory(name="Independent Clinic")
+    with access.remembered_scopes():
+        assert access.can(officer, loner) is False
+        loner.parent = tree["orgs"]["a"]
+        services.record_save(loner, actor=None, reason="Acquired by Alpha")
+        assert access.can(officer, loner, access.CHANGE) is True
 
 
 def test_organization_of_follows_the_declared_path(tree, django_assert_num_queries):

@@ -223,7 +223,7 @@ def test_renewal_service_records_actor_and_reason(app_a):
 
 # Calls that write rows without history: QuerySet.update(), bulk methods, raw SQL.
 FORBIDDEN = re.compile(
-    r"\.update\(\s*\*?\*?\w+=|\.objects\.(?:[\w().=\"', ]*\.)?update\(|"
+    r"\.update\(\s*(?:\*\*|\w+\s*=|$)|\.objects\.(?:[\w().=\"', ]*\.)?update\(|"
     r"(?<!history)\.bulk_create\(|(?<!history)\.bulk_update\(|"
     r"bulk_create_with_history|bulk_update_with_history|\.raw\(|\.execute\(|\.extra\("
 )
@@ -255,6 +255,9 @@ def test_the_scan_catches_what_it_forbids():
         "UserCount.objects.bulk_create(rows)",
         "cursor.execute('UPDATE licensing_license SET status = 1')",
         "bulk_update_with_history(objs, License, ['status'])",
+        "queryset.update(**values)",
+        "License.objects.filter(status='needed').update(",
+        "qs.update(status = 'active')",
     ]:
         assert FORBIDDEN.search(line), line
     assert not FORBIDDEN.search("options.update({'timeout': 20})")

@@ -160,3 +160,25 @@ def test_models_no_receiver_needs_keep_djangos_fast_delete():
     # History receivers are connected to the audited models only; unrelated tables delete in one query.
     for model in (ChainHead, Session, LogEntry):
         assert Collector(using="default").can_fast_delete(model.objects.all()), model
+
+
+@isolate_apps("licensing")
+def test_reference_data_that_reaches_an_organization_fails_the_check():
+    class Note(models.Model):
+        organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+        ownership = ownership.SharedReference(label="{organization}")
+
+        class Meta:
+            app_label = "licensing"
+
+    problems = checks.check_model(Note)
+    assert "licensing.E005" in ids(problems)
+    assert "every signed-in person would read every organization's rows" in problems[0].msg
+
+
+@pytest.mark.django_db
+def test_an_id_set_as_text_still_finds_its_organization(org_a):
+    from licensing.models import Contact
+
+    assert ownership.organization_id_of(Contact(organization_id=str(org_a.pk))) == org_a.pk
+    assert ownership.organization_ids(Contact, [Contact(organization_id=str(org_a.pk))]) == [org_a.pk]

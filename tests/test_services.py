@@ -333,3 +333,27 @@ def test_license_status_changes_in_the_admin_go_through_the_workflow_service(mon
     assert calls == [("drafted", "Form filled in"), ("submitted", "Sent to the AMA")]
     license.refresh_from_db()
     assert license.status == "submitted"
+
+
+def test_deleting_an_organization_revokes_its_memberships_and_gives_every_cascaded_row_the_reason(client):
+    from licensing.models import Contact
+
+    organization = OrganizationFactory(name="Entered By Mistake Clinic")
+    person = UserFactory(username="mistaken-officer", is_staff=False)
+    services.membership_grant(user=person, organization=organization, role="officer", actor=None)
+    contact = services.record_save(Contact(organization=organization, role="primary", name="Pat Doe"), actor=None,
+                                   reason="Typed in")  # fmt: skip
+    client.force_login(UserFactory(username="root", is_superuser=True))
+
+    response = client.post(f"/admin/licensing/organization/{organization.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    person = _fresh(person)
+    assert (_group_names(person), person.is_staff, person.has_perm("licensing.add_vendor")) == (set(), False, False)
+    gone = Contact.history.filter(id=contact.pk).latest("history_id")
+    assert (gone.history_type, gone.history_user_name, gone.history_change_reason) == (
+        "-",
+        "root",
+        "Deleted in the admin",
+    )
+    assert Membership.history.filter(history_type="-", history_change_reason="Deleted in the admin").exists()

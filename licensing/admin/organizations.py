@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from licensing import access, standing
+from licensing import access, services, standing
 from licensing.admin.as_of_views import AsOfPage
 from licensing.admin.audit_views import AuditTrailPage
 from licensing.admin.base import ScopedAdmin, ScopedInline, dollars, this_year, with_year
@@ -80,6 +80,9 @@ class OrganizationAdmin(ScopedAdmin):
             PreparePage.route(self, "prepare-filing", "licensing_organization_prepare_filing"),
             *super().get_urls(),
         ]
+
+    def delete_model(self, request, obj):
+        services.organization_delete(organization=obj, actor=request.user, reason="Deleted in the admin")
 
     def get_search_results(self, request, queryset, search_term):
         # EINs and NPIs are stored as digits; people type them with hyphens and spaces.
