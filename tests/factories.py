@@ -173,10 +173,13 @@ class Sample:
     edit: dict = field(default_factory=dict)
 
 
-def _application(organization, tag, made) -> Application:
-    if "application" not in made:
-        made["application"] = ApplicationFactory(organization=organization, name=f"{tag} Billing System")
-    return made["application"]
+def sample_of(name: str, organization: Organization, tag: str, made: dict) -> models.Model:
+    """The sample of model `name` for this organization, built once: a builder calls this for what it hangs on."""
+    if name not in made:
+        if name not in SAMPLES:
+            raise LookupError(f"No Sample for {name}: add one to SAMPLES in tests/factories.py.")
+        made[name] = SAMPLES[name].build(organization, tag, made)
+    return made[name]
 
 
 SAMPLES: dict[str, Sample] = {
@@ -186,12 +189,17 @@ SAMPLES: dict[str, Sample] = {
         {"title": "Compliance lead"},
     ),
     "basemetrics": Sample(lambda org, tag, made: BaseMetricsFactory(organization=org), {"physicians": 11}),
-    "application": Sample(_application, {"owner": "Revenue cycle office"}),
+    "application": Sample(
+        lambda org, tag, made: ApplicationFactory(organization=org, name=f"{tag} Billing System"),
+        {"owner": "Revenue cycle office"},
+    ),
     "usercount": Sample(
-        lambda org, tag, made: UserCountFactory(application=_application(org, tag, made)), {"direct_users": 12}
+        lambda org, tag, made: UserCountFactory(application=sample_of("application", org, tag, made)),
+        {"direct_users": 12},
     ),
     "license": Sample(
-        lambda org, tag, made: LicenseFactory(application=_application(org, tag, made)), {"licensed_users": 12}
+        lambda org, tag, made: LicenseFactory(application=sample_of("application", org, tag, made)),
+        {"licensed_users": 12},
     ),
     "membership": Sample(lambda org, tag, made: member(UserFactory(username=f"{tag.lower()}-staff"), org, "auditor")),
     "filing": Sample(
@@ -207,13 +215,9 @@ def organization_model_names() -> list[str]:
 def sample_records(organization: Organization, tag: str, made: dict | None = None) -> dict[str, models.Model]:
     """One record of every organization-owned model, for `organization`; names carry `tag` so leaks show.
 
-    `made` may hold records built already (by model name); samples of the others reuse them, e.g. a count's
-    sample takes `made["application"]`.
+    `made` may hold records built already (by model name); the others' samples reuse them (sample_of).
     """
     made = dict(made or {})
     for name in organization_model_names():
-        if name not in made:
-            if name not in SAMPLES:
-                raise LookupError(f"No Sample for {name}: add one to SAMPLES in tests/factories.py.")
-            made[name] = SAMPLES[name].build(organization, tag, made)
+        sample_of(name, organization, tag, made)
     return made

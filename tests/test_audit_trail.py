@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from licensing import ownership, services
 from licensing.audit import trail as audit_trail
 from licensing.models import Application, BaseMetrics, Contact, Filing, License, Membership, UserCount, Vendor
-from tests.factories import SAMPLES, ApplicationFactory, UserFactory
+from tests.factories import ApplicationFactory, UserFactory, sample_of
 from tests.factories import record as saved
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +210,7 @@ def test_whole_trail_is_newest_first_and_covers_every_record_type(officer_client
     }
     made = {}
     for key in sorted({t.key for t in audit_trail.record_types()} - told):
-        made[key] = SAMPLES[key].build(org_a, "Extra", made)
+        sample_of(key, org_a, "Extra", made)
     entries = shown(officer_client.get(trail_url(org_a)))
     stamps = [(e.when, e.history_id) for e in entries]
     assert stamps == sorted(stamps, reverse=True)
