@@ -5,14 +5,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
-# Debian packages WeasyPrint's wheel needs, fonts for the PDFs, and pdftoppm for the PDF checks.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation poppler-utils
+# Debian packages WeasyPrint's wheel needs, fonts for the PDFs, pdftoppm for the PDF checks, and the Chromium
+# the browser journeys drive (Playwright's own browser download does not work on these machines).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-liberation poppler-utils \
+	chromium
 
 # The modules mypy checks strictly: the rules, the selectors and the scoping chokepoint.
 TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensing/position.py licensing/workflow.py \
 	licensing/standing.py licensing/ownership.py licensing/access.py
 
-.PHONY: run test test-sqlite test-postgres serve bench setup system-packages migrate demo check lint format clean
+.PHONY: run test test-sqlite test-postgres e2e screenshots serve bench setup system-packages migrate demo check lint \
+	format clean
 
 run: setup migrate demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
@@ -75,6 +78,14 @@ test-postgres: setup
 	fi; \
 	echo "== Test suite on PostgreSQL =="; \
 	DATABASE_URL="$$url" $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# Only the browser journeys (they also run in test-sqlite and test-postgres).
+e2e: setup
+	env -u DATABASE_URL $(BIN)/python -m pytest -n 2 -q tests/browser $(PYTEST_ARGS)
+
+# Refresh docs/screenshots from the browser journeys; `make test` writes its screenshots to a temporary folder.
+screenshots: setup
+	env -u DATABASE_URL SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_journeys.py
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -1,6 +1,7 @@
 """The layers hold: rules never query, the admin site is the portal's, and no hand lists of models remain."""
 
 import ast
+import re
 from pathlib import Path
 
 from django.contrib import admin
@@ -70,3 +71,11 @@ def test_no_module_keeps_a_hand_written_list_of_organization_models():
             continue
         text = path.read_text()
         assert not [name for name in retired if name in text], path
+
+
+def test_the_readme_shows_every_screenshot_the_journeys_take():
+    journeys = (ROOT / "tests" / "browser" / "test_journeys.py").read_text()
+    taken = set(re.findall(r'"([\w-]+\.png)"', journeys))
+    shown = set(re.findall(r"docs/screenshots/([\w-]+\.png)", (ROOT / "README.md").read_text()))
+    assert taken and taken == shown
+    assert all((ROOT / "docs" / "screenshots" / name).is_file() for name in shown)

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from licensing import access, ownership, services, standing
-from licensing.admin.widgets import SharedAutocompleteSelect, share_choices
+from licensing.admin.widgets import SharedAutocompleteSelect, name_fields, share_choices
 from licensing.audit import diffs
 
 this_year = standing.current_license_year
@@ -129,9 +129,10 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
     @cached_property
     def forms(self):
         built = super().forms
-        for form in built:
+        for number, form in enumerate(built, start=1):
             # Each row belongs to the page's record; titles such as "Billing system (Alpha Health)" read it from here.
             self.fk.set_cached_value(form.instance, self.instance)
+            name_fields(form, row=number)
         share_choices(built)
         return built
 

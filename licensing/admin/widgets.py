@@ -27,6 +27,13 @@ class SharedAutocompleteSelect(AutocompleteSelect):
         return [default]
 
 
+def name_fields(form, *, row: int) -> None:
+    """Give each field of an inline row an accessible name: a table row has column headings, not labels."""
+    for field in form.fields.values():
+        label = str(field.label or "").strip() or "Field"
+        _unwrapped(field.widget).attrs.setdefault("aria-label", f"{label[:1].upper()}{label[1:]}, row {row}")
+
+
 def _unwrapped(widget):
     return widget.widget if isinstance(widget, RelatedFieldWidgetWrapper) else widget
 

@@ -1,0 +1,10 @@
+"""Not collected on its own (no test_ prefix): tests/browser/test_failure_screenshot.py runs it to prove that a
+click on a button that is not there fails the suite and leaves a screenshot of the page behind."""
+
+import pytest
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clicks_a_renamed_button(page):
+    page.goto("/admin/login/")
+    page.get_by_role("button", name="Sign in").click()  # the button says "Log in"
