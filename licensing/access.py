@@ -64,10 +64,15 @@ def sees_everything(user: Person) -> bool:
     return is_active(user) and bool(getattr(user, "is_superuser", False))
 
 
-def may_add_top_level_organization(user: Person) -> bool:
-    """Officers add affiliates of organizations they manage; only an administrator adds a new top level,
-    since a top-level organization is reachable through no membership until one is granted."""
-    return sees_everything(user)
+def may_place_at_top_level(user: Person, organization: Any) -> bool:
+    """Whether `user` may save `organization` with no parent.
+
+    Officers add affiliates of organizations they manage; only an administrator creates a new top level or
+    lifts an affiliate to one, since a top-level organization is reachable through no membership until one
+    is granted. An officer's own top-level organization stays where it is.
+    """
+    already_top_level = organization.pk is not None and organization.parent_id is None
+    return already_top_level or sees_everything(user)
 
 
 def is_scoped(model: type[models.Model]) -> bool:

@@ -140,6 +140,14 @@ def organization_delete(*, organization: Organization, actor: Actor, reason: str
     record_delete(organization, actor=actor, reason=reason)
 
 
+def license_save(*, license: License, changed: Sequence[str], actor: Actor, reason: str) -> License:
+    """Save a license edited as a whole (an admin form): a changed status is a workflow move, the rest a plain
+    audited save. `changed` names the fields the person changed; the form has validated the license."""
+    if license.pk and "status" in changed:
+        return license_set_status(license=license, status=license.status, actor=actor, reason=reason)
+    return record_save(license, actor=actor, reason=reason, validate=False)
+
+
 # ---------------------------------------------------------------------------------------------
 # Memberships: who may see and change which organizations
 # ---------------------------------------------------------------------------------------------

@@ -79,3 +79,15 @@ def test_the_readme_shows_every_screenshot_the_journeys_take():
     shown = set(re.findall(r"docs/screenshots/([\w-]+\.png)", (ROOT / "README.md").read_text()))
     assert taken and taken == shown
     assert all((ROOT / "docs" / "screenshots" / name).is_file() for name in shown)
+
+
+def test_failed_requests_get_the_portals_own_pages_even_without_a_database(rf):
+    from django.views.defaults import permission_denied, server_error
+
+    broken = server_error(rf.get("/admin/"))
+    refused = permission_denied(rf.get("/admin/"), exception=None)
+    for response, title in ((broken, "Something went wrong"), (refused, "Not allowed")):
+        page = response.content.decode()
+        assert '<html lang="en">' in page and f"<title>{title} | CPT compliance</title>" in page, page[:300]
+        assert f"<h1>{title}</h1>" in page and "Go to the portal's start page" in page
+    assert (broken.status_code, refused.status_code) == (500, 403)

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from licensing import roles, services
-from licensing.models import License, Membership
+from licensing.models import License, Membership, Organization
 from tests.admin_forms import post_admin_form
 from tests.factories import ApplicationFactory, LicenseFactory, OrganizationFactory, UserFactory, VendorFactory
 
@@ -288,6 +288,10 @@ def test_record_save_and_delete_need_a_reason():
     with pytest.raises(ValueError, match="needs a reason"):
         services.record_save(organization, actor=None, reason="  ")
     assert organization.pk is None
+    saved = OrganizationFactory()
+    with pytest.raises(ValueError, match="needs a reason"):
+        services.record_delete(saved, actor=None, reason="")
+    assert Organization.objects.filter(pk=saved.pk).exists()
 
 
 def test_record_save_validates_and_writes_who_and_why():

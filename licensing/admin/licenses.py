@@ -23,16 +23,9 @@ class LicenseForm(forms.ModelForm):
             ]
 
 
-def save_license(license: License, form, *, actor, reason: str) -> License:
-    """An admin save of a license: a status change is a workflow move (services.license_set_status)."""
-    if license.pk and "status" in form.changed_data:
-        return services.license_set_status(license=license, status=license.status, actor=actor, reason=reason)
-    return services.record_save(license, actor=actor, reason=reason, validate=False)
-
-
 class LicenseFormSet(ReasonInlineFormSet):
     def save_record(self, obj, form, *, reason):
-        return save_license(obj, form, actor=self.actor, reason=reason)
+        return services.license_save(license=obj, changed=form.changed_data, actor=self.actor, reason=reason)
 
 
 @admin.register(License)
@@ -59,7 +52,8 @@ class LicenseAdmin(ApplicationYearAdmin):
     ]
 
     def save_model(self, request, obj, form, change):
-        save_license(obj, form, actor=request.user, reason=self.change_reason_of(form, change))
+        reason = self.change_reason_of(form, change)
+        services.license_save(license=obj, changed=form.changed_data, actor=request.user, reason=reason)
 
     @admin.display(description="Counted users")
     def counted_users(self, obj):

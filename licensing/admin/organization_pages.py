@@ -5,6 +5,8 @@ and the page's permission must hold, else 403) and one base context, so a new su
 it needs and what it shows.
 """
 
+from abc import ABC, abstractmethod
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.template.response import TemplateResponse
@@ -13,7 +15,7 @@ from django.urls import path
 from licensing import access
 
 
-class OrganizationPage:
+class OrganizationPage(ABC):
     """One organization's sub-page; subclasses set the template and title and implement `respond`."""
 
     template_name = ""
@@ -50,8 +52,9 @@ class OrganizationPage:
             return False
         return self.permission is None or request.user.has_perm(self.permission)
 
+    @abstractmethod
     def respond(self, request, organization):
-        raise NotImplementedError
+        """The page's response, for an organization the person may see and a permission they hold."""
 
     def render(self, request, organization, **context):
         base = {

@@ -24,9 +24,7 @@ class OrganizationForm(forms.ModelForm):
 
     def clean_parent(self):
         parent = self.cleaned_data.get("parent")
-        # Only an administrator creates a top level; an officer keeps their own top-level organization as it is.
-        becomes_top_level = parent is None and (self.instance.pk is None or self.instance.parent_id is not None)
-        if becomes_top_level and self.user is not None and not access.may_add_top_level_organization(self.user):
+        if parent is None and self.user is not None and not access.may_place_at_top_level(self.user, self.instance):
             raise forms.ValidationError("Choose the parent organization this entity belongs to.")
         return parent
 

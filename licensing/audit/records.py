@@ -66,10 +66,6 @@ def tracked_models() -> list:
     return [model for model in apps.get_models() if is_audited(model)]
 
 
-def history_model_of(model):
-    return model.history.model
-
-
 def record_type(history_model) -> str:
     """The key of a record's chain head: the tracked model's label, e.g. "licensing.license"."""
     return history_model.instance_type._meta.label_lower

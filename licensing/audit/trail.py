@@ -87,10 +87,6 @@ def by_key(key: str) -> RecordType:
     return {record_type.key: record_type for record_type in record_types()}[key]
 
 
-def keys_known() -> set[str]:
-    return {record_type.key for record_type in record_types()}
-
-
 @dataclass(frozen=True)
 class Filters:
     """What the person narrowed the trail to; empty means everything."""
