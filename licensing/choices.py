@@ -105,3 +105,11 @@ class Position(models.TextChoices):
     COVERED_BY_VENDOR = "covered_by_vendor", "Covered by vendor"
     NOT_REQUIRED = "not_required", "Not required"
     NOT_COUNTED = "not_counted", "Users not counted"
+
+
+class ImportOutcome(models.TextChoices):
+    """What became of one step of an import (licensing.imports)."""
+
+    PREVIEWED = "previewed", "Previewed (dry run, nothing written)"
+    REFUSED = "refused", "Refused (nothing written)"
+    CONFIRMED = "confirmed", "Confirmed (written)"

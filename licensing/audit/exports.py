@@ -24,6 +24,13 @@ def safe_cell(value):
     return value
 
 
+def unescape_cell(text: str) -> str:
+    """What safe_cell escaped, as it was: exported files read back unchanged."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 class _Echo:
     """A file-like object whose write returns the text, so csv.writer can feed a stream."""
 

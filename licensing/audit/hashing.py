@@ -33,7 +33,7 @@ def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
         field.attname: _canonical_value(field, getattr(history_row, field.attname))
         for field in history_row.tracked_fields
     }
-    return {
+    content = {
         "values": values,
         "m2m": {name: sorted(ids) for name, ids in sorted(m2m_ids.items())},
         "type": history_row.history_type,
@@ -44,6 +44,10 @@ def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
         "organization_id": history_row.organization_id,
         "previous_hash": history_row.previous_hash,
     }
+    # Only rows written by an import carry its id, so the rows hashed before imports existed still verify.
+    if history_row.data_import_id is not None:
+        content["data_import_id"] = history_row.data_import_id
+    return content
 
 
 def row_hash(history_row, m2m_ids: dict[str, list[int]]) -> str:

@@ -23,6 +23,9 @@ class AuditedHistory(models.Model):
     previous_history_id = models.BigIntegerField(null=True, blank=True, editable=False)
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     row_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The import that wrote this row (licensing.models.DataImport), if any; kept as a plain id so history
+    # never depends on the import record.
+    data_import_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -53,6 +56,8 @@ class AuditedHistoricalRecords(HistoricalRecords):
             models.Index(fields=["organization_id", "-history_date", "-history_id"], name=f"hist_{short}_org_date"),
             # The audit trail's person filter lists who appears in an organization's history.
             models.Index(fields=["organization_id", "history_user_name"], name=f"hist_{short}_org_user"),
+            # The audit trail's import filter, and an import's page listing the changes it made.
+            models.Index(fields=["organization_id", "data_import_id"], name=f"hist_{short}_org_imp"),
         ]
         return options
 

@@ -4,9 +4,26 @@ One function, `stamp`, fills them, whether the row comes from a save (licensing.
 the audited bulk helpers (licensing.audit.bulk), since simple-history's own bulk path sends no signals.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from licensing import ownership
 from licensing.audit import hashing, links
 from licensing.audit.records import record_type
+
+# The import whose writes are being recorded: its id goes on every history row written meanwhile.
+_data_import: ContextVar[int | None] = ContextVar("licensing_data_import", default=None)
+
+
+@contextmanager
+def stamping_import(data_import_id: int) -> Iterator[None]:
+    """Stamp `data_import_id` on every history row written inside the block, by saves and bulk writes alike."""
+    token = _data_import.set(data_import_id)
+    try:
+        yield
+    finally:
+        _data_import.reset(token)
 
 
 def previous_row(history_model, object_id):
@@ -19,6 +36,7 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
     history_row.organization_id = (
         organization_id if organization_id is not None else ownership.organization_id_of(instance)
     )
+    history_row.data_import_id = _data_import.get()
     user = history_row.history_user
     history_row.history_user_name = user.get_username() if user is not None else ""
     current_m2m = m2m_ids if m2m_ids is not None else links.live_m2m_ids(instance)

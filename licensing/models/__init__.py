@@ -11,6 +11,7 @@ from licensing.models.applications import Application, DataFile, Vendor
 from licensing.models.chains import ChainHead
 from licensing.models.counts import BaseMetric, ProxyFactor, UserCount
 from licensing.models.filings import Filing
+from licensing.models.imports import DataImport
 from licensing.models.licenses import License
 from licensing.models.memberships import Membership
 from licensing.models.organizations import BaseMetrics, Contact, Organization
@@ -24,6 +25,7 @@ __all__ = [
     "Contact",
     "DataFile",
     "DataFileRate",
+    "DataImport",
     "Filing",
     "License",
     "Membership",

@@ -97,11 +97,22 @@ class License(models.Model):
     def get_absolute_url(self):
         return reverse("admin:licensing_license_change", args=[self.pk])
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        license = super().from_db(db, field_names, values)
+        # The status as stored: the workflow judges a change against it without reading the row again.
+        license._stored_status = license.__dict__.get("status")
+        return license
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self._stored_status = self.status
+
     def clean(self):
         from licensing import workflow
 
-        previous = None
-        if self.pk:
+        previous = getattr(self, "_stored_status", None)
+        if self.pk and previous is None:
             previous = License.objects.filter(pk=self.pk).values_list("status", flat=True).first()
         workflow.check_license(self, previous_status=previous)
 
