@@ -94,6 +94,10 @@ class License(models.Model):
     def __str__(self):
         return f"{self.application.name} {self.license_year}"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self._stored_status = self.status
+
     def get_absolute_url(self):
         return reverse("admin:licensing_license_change", args=[self.pk])
 
@@ -103,10 +107,6 @@ class License(models.Model):
         # The status as stored: the workflow judges a change against it without reading the row again.
         license._stored_status = license.__dict__.get("status")
         return license
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self._stored_status = self.status
 
     def clean(self):
         from licensing import workflow
