@@ -21,6 +21,7 @@ from licensing.models import (
     BaseMetrics,
     Contact,
     DataFile,
+    DataImport,
     Filing,
     License,
     Membership,
@@ -204,6 +205,18 @@ SAMPLES: dict[str, Sample] = {
     "membership": Sample(lambda org, tag, made: member(UserFactory(username=f"{tag.lower()}-staff"), org, "auditor")),
     "filing": Sample(
         lambda org, tag, made: record(Filing, organization=org, license_year=2026), {"signatory_name": "Pat Doe"}
+    ),
+    "dataimport": Sample(
+        lambda org, tag, made: record(
+            DataImport,
+            organization=org,
+            resource="applications",
+            file_name=f"{tag}-applications.csv",
+            file_sha256="0" * 64,
+            outcome=DataImport.Outcome.PREVIEWED,
+            reason=f"{tag} import",
+        ),
+        {"unchanged_rows": 3},
     ),
 }
 

@@ -35,6 +35,7 @@ HEADER = [
     "Old value",
     "New value",
     "Reason",
+    "Import",
 ]
 
 
@@ -356,6 +357,7 @@ def test_csv_export_has_one_line_per_filtered_change(officer_client, org_a, stor
             "Needed",
             "Application drafted",
             "Going through Optum360",
+            "",
         ],
         [
             "2026-01-10 12:00:00",
@@ -368,6 +370,7 @@ def test_csv_export_has_one_line_per_filtered_change(officer_client, org_a, stor
             "",
             "Needed",
             "License needed for 2026",
+            "",
         ],
     ]
     everything = csv_lines(officer_client.get(trail_url(org_a, "type=license&format=csv")))

@@ -13,7 +13,7 @@ from licensing.admin.organization_pages import OrganizationPage
 from licensing.audit import exports, trail
 
 EXPORT_FORMATS = {"csv", "xlsx"}
-XLSX_COLUMN_WIDTHS = [20, 16, 14, 10, 36, 10, 24, 30, 30, 40]
+XLSX_COLUMN_WIDTHS = [20, 16, 14, 10, 36, 10, 24, 30, 30, 40, 8]
 
 
 class TrailFilterForm(forms.Form):
@@ -53,6 +53,14 @@ class TrailFilterForm(forms.Form):
         error_messages={"invalid_choice": "“%(value)s” is not a field the history records; choose one from the list."},
     )
 
+    data_import = forms.IntegerField(
+        label="Import number",
+        required=False,
+        min_value=1,
+        widget=forms.NumberInput(attrs={"size": 6}),
+        error_messages={"invalid": "Enter an import's number, e.g. 12 (the Imports page lists them)."},
+    )
+
     def __init__(self, *args, people: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["person"].choices = [("", "Anyone")] + [
@@ -76,6 +84,7 @@ class TrailFilterForm(forms.Form):
             person=data["person"] or None,
             types=tuple(data["type"]),
             field=data["field"] or None,
+            data_import=data["data_import"],
         )
 
     def messages(self) -> list[str]:

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from licensing import access, ownership, services, standing
+from licensing.admin.transfers import TransfersMixin
 from licensing.admin.widgets import SharedAutocompleteSelect, name_fields, share_choices
 from licensing.audit import diffs
 
@@ -170,9 +171,9 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
             services.record_delete(obj, actor=self.actor, reason=reason_from(self.data, default="Deleted in the admin"))
 
 
-class AuditedAdmin(ReadOnlyHistoryMixin, SimpleHistoryAdmin):
+class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Every admin save, inline save and delete goes through licensing.services with who (the signed-in
-    person) and why (the reason field, or what the page did)."""
+    person) and why (the reason field, or what the page did); models with a resource get import and export."""
 
     # Django 6's default, adopted now: an address typed without a scheme is taken as https.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -78,14 +78,35 @@ def _m2m_history(history_model, rows, links_per_row, batch_size):
         m2m_history_model.objects.bulk_create(copies, batch_size=batch_size)
 
 
+def _replace_links(model, objs, m2m: dict, batch_size: int) -> None:
+    """Set the many-to-many links of `objs` (field name -> one id list per object) through the link tables,
+    without the m2m signals: the one history row per object written next records them."""
+    for name, id_lists in m2m.items():
+        field = model._meta.get_field(name)
+        through = field.remote_field.through
+        source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+        through.objects.filter(**{f"{source}_id__in": [obj.pk for obj in objs]}).delete()
+        links = [
+            through(**{f"{source}_id": obj.pk, f"{target}_id": target_id})
+            for obj, ids in zip(objs, id_lists, strict=True)
+            for target_id in ids
+        ]
+        through.objects.bulk_create(links, batch_size=batch_size)
+
+
 @transaction.atomic
-def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: int = 1000):
-    """Update `fields` of `objs` and write one stamped "~" history row each, chained to the object's last row."""
+def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: int = 1000, m2m: dict | None = None):
+    """Update `fields` of `objs` and write one stamped "~" history row each, chained to the object's last row.
+
+    `m2m` maps a field name to each object's new id list, as for `create`; fields it leaves out keep their links.
+    """
     objs = list(objs)
     ids = [obj.pk for obj in objs]
     # Lock the rows so no concurrent save appends to these chains between reading and writing.
     list(model._default_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
     model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+    if m2m:
+        _replace_links(model, objs, m2m, batch_size)
     # History records what the database now holds, including fields the caller's copies had stale.
     fresh = model._default_manager.in_bulk(ids)
     objs = [fresh[obj.pk] for obj in objs]

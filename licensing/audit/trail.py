@@ -98,6 +98,8 @@ class Filters:
     types: tuple[str, ...] = ()
     # "<record type>.<attname>", e.g. "license.status" or "application.vendor_id".
     field: str | None = None
+    # The id of the import (licensing.models.DataImport) whose changes to list.
+    data_import: int | None = None
 
     def field_name(self) -> str | None:
         """The field filter's model field name, as in FieldChange.field: "distributor" for "license.distributor_id"."""
@@ -129,6 +131,7 @@ class Entry:
     action: str
     reason: str
     changes: list[diffs.FieldChange]
+    data_import_id: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,6 +190,8 @@ def _branch(record_type: RecordType, organization_id: int, filters: Filters) -> 
         rows = rows.filter(history_date__lt=_start_of(filters.until + datetime.timedelta(days=1)))
     if filters.person is not None:
         rows = rows.filter(history_user_name="" if filters.person == SYSTEM_PERSON else filters.person)
+    if filters.data_import is not None:
+        rows = rows.filter(data_import_id=filters.data_import)
     if filters.field:
         rows = rows.filter(changed_fields__contains=f",{filters.field.split('.', 1)[1]},")
     # Branches of a UNION may not carry their own ORDER BY (the historical models' Meta.ordering).
@@ -347,6 +352,7 @@ def entries(page_keys: list[Key]) -> list[Entry]:
                 action=diffs.action_label(row),
                 reason=row.history_change_reason or "",
                 changes=described[(record_type.history_model, row.history_id)],
+                data_import_id=row.data_import_id,
             )
         )
     return result
@@ -379,6 +385,7 @@ EXPORT_HEADER = [
     "Old value",
     "New value",
     "Reason",
+    "Import",
 ]
 
 
@@ -399,8 +406,8 @@ def export_lines(entry: Entry, *, field_name: str | None = None) -> Iterator[lis
     chosen = [change for change in entry.changes if field_name is None or change.field == field_name]
     if not chosen:
         if field_name is None:
-            yield [*common, "", "", "", entry.reason]
+            yield [*common, "", "", "", entry.reason, entry.data_import_id or ""]
         return
     for change in chosen:
         old = "" if entry.history_type == "+" else change.old
-        yield [*common, change.label, old, change.new, entry.reason]
+        yield [*common, change.label, old, change.new, entry.reason, entry.data_import_id or ""]

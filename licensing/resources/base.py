@@ -472,37 +472,18 @@ class PortalResource(resources.ModelResource):
         self.update_instances.clear()
         if not instances:
             return
+        # Link columns the file has are replaced for every updated row (the unchanged ones were skipped).
+        m2m = {
+            column.name: [obj._import_links[column.name] for obj in instances]
+            for column in self.m2m_columns()
+            if all(column.name in obj._import_links for obj in instances)
+        }
         try:
-            self.write_links(instances)
             services.record_bulk_update(
-                instances, self._meta.model, self.update_fields(), actor=self.actor, reason=self.reason
+                instances, self._meta.model, self.update_fields(), actor=self.actor, reason=self.reason, m2m=m2m
             )
         except (IntegrityError, DatabaseError) as problem:
             self.database_refused(instances, problem, result, kind="updated")
-
-    def write_links(self, instances) -> None:
-        """Replace the many-to-many links of updated rows, through the link tables (the history row written by
-        record_bulk_update then records them: one row per record, not one per link)."""
-        for column in self.m2m_columns():
-            field_ = self._meta.model._meta.get_field(column.name)
-            through = field_.remote_field.through
-            source, target = field_.m2m_field_name(), field_.m2m_reverse_field_name()
-            changed = [
-                obj
-                for obj in instances
-                if column.name in obj._import_links
-                and obj._import_links[column.name] != sorted(getattr(obj, "_stored_links", {}).get(column.name, []))
-            ]
-            if not changed:
-                continue
-            through.objects.filter(**{f"{source}_id__in": [obj.pk for obj in changed]}).delete()
-            through.objects.bulk_create(
-                [
-                    through(**{f"{source}_id": obj.pk, f"{target}_id": target_id})
-                    for obj in changed
-                    for target_id in obj._import_links[column.name]
-                ]
-            )
 
     def database_refused(self, instances, problem, result, *, kind: str) -> None:
         """The database refused a batch: name the rows its constraints refuse (or else the batch); nothing is kept."""
