@@ -315,3 +315,95 @@ def test_an_officer_never_reaches_another_organization(page):
     expect(page.locator(".select2-results__option")).to_have_text(["No results found"])
     page.keyboard.press("Escape")
     page.health.check()
+
+
+# ---------------------------------------------------------------------------------------------
+# Spreadsheets: export, edit, import with a preview, find the import on the audit trail
+# ---------------------------------------------------------------------------------------------
+
+
+def edited_workbook(path, changes: dict[tuple[str, str], object], out) -> dict[str, object]:
+    """Change cells of an exported workbook, found by system name and column heading; returns the old values."""
+    workbook = load_workbook(path)
+    sheet = workbook.active
+    headers = [cell.value for cell in sheet[1]]
+    old = {}
+    for row in sheet.iter_rows(min_row=2):
+        for (system, column), value in changes.items():
+            if row[headers.index("System name")].value == system:
+                cell = row[headers.index(column)]
+                old[f"{system}/{column}"] = cell.value
+                cell.value = value
+    workbook.save(out)
+    return old
+
+
+def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
+    demo.seed_demo()
+    hospital = Organization.objects.get(name=HOSPITAL)
+    systems = list(Application.objects.filter(organization=hospital).order_by("name").values_list("name", flat=True))
+    first, second = systems[0], systems[1]
+    log_in(page, *OFFICER)
+
+    # The hospital's applications, exported to XLSX from the filtered list.
+    page.goto('/admin/licensing/application/?q="Riverbend Memorial Hospital"')
+    page.health.check()
+    with page.expect_download() as exported:
+        page.get_by_role("link", name="Export XLSX").click()
+    path = tmp_path / "applications.xlsx"
+    exported.value.save_as(path)
+    assert {row[1] for row in load_workbook(path).active.iter_rows(min_row=2, values_only=True)} == set(systems)
+
+    # Two cells changed, as in a spreadsheet program.
+    edited = tmp_path / "applications-edited.xlsx"
+    old = edited_workbook(
+        path, {(first, "Product version"): "2027.2", (second, "System owner"): "Clinical informatics"}, edited
+    )
+    history_before = Application.history.count()
+
+    page.get_by_role("link", name="Import", exact=True).click()
+    page.health.check()
+    page.get_by_label("File").set_input_files(str(edited))
+    page.get_by_label("Reason").fill("Versions and owners from the January inventory")
+    page.get_by_role("button", name="Preview the import").click()
+    expect(page.locator("#import-outcome")).to_contain_text("Previewed")
+    page.health.check()
+    expect(page.locator("#import-totals")).to_contain_text("0 new, 2 updated")
+    rows = page.locator("#import-rows tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text=first)).to_contain_text(
+        f"Product version: {old[f'{first}/Product version'] or '(empty)'} → 2027.2"
+    )
+    expect(rows.filter(has_text=second)).to_contain_text("→ Clinical informatics")
+    assert Application.history.count() == history_before  # nothing written by the preview
+    shot(page, screenshots, "import-preview.png", focus="#import-rows")
+
+    page.get_by_role("button", name="Confirm import").click()
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("2 updated")
+    page.health.check()
+    assert Application.objects.get(organization=hospital, name=first).product_version == "2027.2"
+    assert Application.history.count() == history_before + 2
+
+    # The import on the hospital's audit trail: its two changes, each naming the import.
+    page.get_by_role("link", name="audit trail, filtered to import").click()
+    page.health.check()
+    trail = page.locator("#audit-trail tbody tr")
+    expect(trail).to_have_count(2)
+    expect(trail.first).to_contain_text("Versions and owners from the January inventory")
+    expect(page.locator("#audit-trail")).to_contain_text("2027.2")
+    expect(page.locator("#audit-trail")).to_contain_text("Clinical informatics")
+
+    # A file with one bad row shows that row's error and writes nothing.
+    bad = tmp_path / "applications-bad.xlsx"
+    edited_workbook(edited, {(first, "Category"): "Spaceship", (second, "Product version"): "9.9"}, bad)
+    page.goto("/admin/licensing/application/import/")
+    page.get_by_label("File").set_input_files(str(bad))
+    page.get_by_role("button", name="Preview the import").click()
+    expect(page.locator("#import-outcome")).to_contain_text("Refused")
+    page.health.check()
+    error_row = page.locator("#import-rows tbody tr").first
+    expect(error_row).to_contain_text("Error")
+    expect(error_row).to_contain_text("'Spaceship' is not a category")
+    expect(page.locator("#confirm-form")).to_have_count(0)
+    assert Application.objects.get(organization=hospital, name=second).product_version != "9.9"
+    assert Application.history.count() == history_before + 2
