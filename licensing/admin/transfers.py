@@ -47,12 +47,12 @@ class TransfersMixin:
         urls = super().get_urls()
         if self.resource_entry is None:
             return urls
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         view = self.admin_site.admin_view
         return [
-            path("import/", view(self.import_view), name="%s_%s_import" % info),
-            path("export/", view(self.export_view), name="%s_%s_export" % info),
-            path("template/", view(self.template_view), name="%s_%s_import_template" % info),
+            path("import/", view(self.import_view), name=f"{prefix}_import"),
+            path("export/", view(self.export_view), name=f"{prefix}_export"),
+            path("template/", view(self.template_view), name=f"{prefix}_import_template"),
             *urls,
         ]
 

@@ -315,13 +315,16 @@ class PortalResource(resources.ModelResource):
         for column in self.importable():
             if column.title not in row:
                 continue
+            if instance.pk is not None and column.name in self.key:
+                # The row was found by this key, matched ignoring case; an import never rewrites a key.
+                continue
             try:
                 if column.m2m:
                     instance._import_links[column.name] = sorted(obj.pk for obj in column.field.clean(row))
                 else:
                     column.field.save(instance, row)
             except ValueError as problem:
-                errors[column.title] = [str(problem)]
+                errors.setdefault(getattr(problem, "column", "") or column.title, []).append(str(problem))
         if errors:
             raise ValidationError(errors)
 
@@ -352,14 +355,18 @@ class PortalResource(resources.ModelResource):
                 f"This row would change an existing {self._meta.model._meta.verbose_name}, and your role does not "
                 "allow changing them. Remove the row, or ask an administrator."
             )
+        unread = {name for name, title in self.column_of_field.items() if title in errors}
         # Relations come from the import's scoped lookups, so Django's per-row existence query is not needed.
-        exclude = {name for name, title in self.column_of_field.items() if title in errors} | self.relations()
+        exclude = unread | self.relations()
         try:
             # Uniqueness comes from the natural key and the file's duplicate check; the database constraints
             # themselves run on the (rolled back, in a dry run) bulk write, so no row costs a query here.
             instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
         except ValidationError as problem:
             for name, messages in problem.message_dict.items():
+                if name in unread:
+                    # The model's own check saw the cell as empty; that the cell cannot be read is the message.
+                    continue
                 title = self.column_of_field.get(name, ROW) if name != NON_FIELD_ERRORS else ROW
                 errors.setdefault(title, []).extend(messages)
         try:
@@ -496,6 +503,10 @@ class PortalResource(resources.ModelResource):
                 found = True
                 self.totals[kind] -= 1
                 self.totals["error"] += 1
+                # The line is refused, not added or changed: its entry as such goes.
+                self.entries = [
+                    entry for entry in self.entries if (entry["kind"], entry["line"]) != (kind, obj._import_line)
+                ]
                 self.entries.append(
                     {
                         "line": obj._import_line,

@@ -100,7 +100,8 @@ class ApplicationReference(columns.Reference):
         organization = self.resource.organizations().find(organization_text) if organization_text else None
         if organization is None:
             raise columns.CellProblem(
-                NOT_YOURS.format(value=organization_text) if organization_text else "Fill in the Organization column."
+                NOT_YOURS.format(value=organization_text) if organization_text else "Fill in the Organization column.",
+                column="Organization",
             )
         found = self.table().get((organization.pk, columns._key(name)))
         if found is None:
@@ -110,9 +111,14 @@ class ApplicationReference(columns.Reference):
             )
         return found
 
+    def by_pk(self) -> dict:
+        return self.resource.cached(
+            "applications-by-pk", lambda: {application.pk: application for application in self.table().values()}
+        )
+
     def render(self, value, obj=None, **kwargs):
         if isinstance(value, int):
-            value = next((app for app in self.table().values() if app.pk == value), None)
+            value = self.by_pk().get(value)
         return "" if value is None else value.name
 
 

@@ -25,7 +25,14 @@ LIST_SEPARATORS = re.compile(r"\s*[;,\n|]\s*")
 
 
 class CellProblem(ValueError):
-    """A cell that cannot be read; the message says what is wrong and how to write it instead."""
+    """A cell that cannot be read; the message says what is wrong and how to write it instead.
+
+    `column` names the column at fault when it is not the one being read (a system name is looked up in the
+    organization the Organization column names)."""
+
+    def __init__(self, message: str, *, column: str = ""):
+        super().__init__(message)
+        self.column = column
 
 
 def text_of(value) -> str:
