@@ -9,6 +9,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def uploads_in_a_temporary_folder(settings, tmp_path):
+    # Imports keep the uploaded file for the confirm step; tests leave nothing in the project's var/.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 @pytest.fixture
 def org_a(db):
     return OrganizationFactory(name="Alpha Health", slug="alpha-health")
