@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 FORMATS = ("csv", "xlsx", "json")
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
+EMPTY = "The file is empty. Export the sheet again, or start from the template."
 
 
 class FileProblem(ValueError):
@@ -52,7 +53,7 @@ def read(name: str, content: bytes, *, max_bytes: int) -> Table:
             "or load it with the import_data command."
         )
     if not content.strip():
-        raise FileProblem("The file is empty. Export the sheet again, or start from the template.")
+        raise FileProblem(EMPTY)
     kind = format_of(name)
     looks_like_zip = content[:4] == b"PK\x03\x04"
     if kind == "xlsx" and not looks_like_zip:
@@ -67,12 +68,17 @@ def read(name: str, content: bytes, *, max_bytes: int) -> Table:
         )
     if kind == "xlsx":
         table = _read_xlsx(content)
-    elif kind == "json":
-        table = _read_json(_decode(content, []))
     else:
         notes: list[str] = []
-        table = _read_csv(_decode(content, notes))
-        table.notes[:0] = notes
+        text = _decode(content, notes)
+        if not text.strip():
+            # Only a byte order mark (an empty sheet saved as CSV UTF-8 or Unicode Text) and blank lines.
+            raise FileProblem(EMPTY)
+        if kind == "json":
+            table = _read_json(text)
+        else:
+            table = _read_csv(text)
+            table.notes[:0] = notes
     if not table.headers or not any(str(header or "").strip() for header in table.headers):
         raise FileProblem("The file has no column headings. Put them in the first row (the template has them).")
     if not table.rows:
@@ -85,11 +91,19 @@ def _size(count: int) -> str:
 
 
 def _decode(content: bytes, notes: list[str]) -> str:
-    if content[:3] == b"\xef\xbb\xbf":
-        return content[3:].decode("utf-8", errors="strict")
-    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        notes.append("The file is UTF-16 text (Excel's 'Unicode Text'); it was read as such.")
-        return content.decode("utf-16")
+    encoding = "UTF-8" if content[:3] == b"\xef\xbb\xbf" else "UTF-16"
+    try:
+        if encoding == "UTF-8":
+            return content[3:].decode("utf-8", errors="strict")
+        if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            notes.append("The file is UTF-16 text (Excel's 'Unicode Text'); it was read as such.")
+            return content.decode("utf-16")
+    except UnicodeDecodeError:
+        # The byte order mark says UTF-8 or UTF-16, and the text after it is not (a damaged or hand-edited file).
+        raise FileProblem(
+            f"The file starts as {encoding} text but is not {encoding} throughout. Save it again from the "
+            "spreadsheet as 'CSV UTF-8 (Comma delimited)'."
+        ) from None
     if b"\x00" in content[:4096]:
         raise FileProblem("This is not a text file. Save the spreadsheet as CSV UTF-8 or Excel Workbook (.xlsx).")
     try:

@@ -48,9 +48,19 @@ def text_of(value) -> str:
     return unescape_cell(str(value).strip())
 
 
+# Commas only between groups of three digits: "1,250" and "1,250,000.50", never a decimal comma ("2,5").
+THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
 def _number_text(value) -> str:
     # Thousands separators, currency signs and spaces: "1,250", "$1,250.00", " 12 ".
-    return text_of(value).replace(",", "").replace("$", "").replace(" ", "").replace("\u00a0", "")
+    text = text_of(value).replace("$", "").replace(" ", "").replace("\u00a0", "")
+    if "," in text and not THOUSANDS.fullmatch(text):
+        raise CellProblem(
+            f"'{text_of(value)}' cannot be read as a number: a comma may only separate thousands (1,250). "
+            "Write decimals with a point, e.g. 2.5."
+        )
+    return text.replace(",", "")
 
 
 class Text(widgets.Widget):
@@ -111,7 +121,9 @@ class Date(widgets.Widget):
         text = text_of(value)
         if text == "":
             return None
-        if re.fullmatch(r"\d{1,7}(\.0+)?", text) and int(float(text)) in EXCEL_SERIAL_RANGE:
+        # Excel's serial numbers of the dates people record here have five digits or more (10000 is 1927-05-18);
+        # a shorter number is more likely a year or a typing slip than a date from 1900 to 1927.
+        if re.fullmatch(r"\d{5,7}(\.0+)?", text) and int(float(text)) in EXCEL_SERIAL_RANGE:
             return EXCEL_EPOCH + datetime.timedelta(days=int(float(text)))
         for date_format in DATE_FORMATS:
             try:
