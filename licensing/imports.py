@@ -32,6 +32,12 @@ CHANGED_SINCE_PREVIEW = (
     "written. Review the new preview below and confirm again."
 )
 
+SPLIT_FILE = (
+    "This file changes records of organizations that no one of your memberships covers together (they meet only "
+    "at an organization you have no access to), so the import's record could not be shown to you. Import each "
+    "organization's rows in a file of its own, or ask an administrator for access to their parent."
+)
+
 
 class _Undo(Exception):
     """Leaves the import's transaction so that everything it wrote is rolled back."""
@@ -75,6 +81,14 @@ def run(
     )
     if not may_import(actor, resource_name):
         return _refused(record, problems=[f"Your role does not allow importing {resource_class.title.lower()}."])
+    if preview is not None and not (
+        preview.outcome == ImportOutcome.PREVIEWED
+        and preview.resource == resource_name
+        and preview.actor_id == getattr(actor, "pk", None)
+    ):
+        return _refused(
+            record, problems=["Only its uploader can confirm a preview without errors; upload the file again."]
+        )
     if preview is not None and preview.file_sha256 != record.file_sha256:
         return _refused(
             record, problems=["This is not the file that was previewed (its SHA-256 differs); upload it again."]
@@ -99,6 +113,9 @@ def run(
                 result = resource.import_data(dataset, dry_run=dry_run, rollback_on_validation_errors=True)
             report = _report(resource, result, notes=table.notes)
             failed = bool(report["totals"]["error"] or report["problems"])
+            if resource.touched and not _visible_to(actor, _covering_organization(resource.touched, actor)):
+                report["problems"].append(SPLIT_FILE)
+                failed = True
             if preview is not None and not failed and report["digest"] != preview.report.get("digest"):
                 report["problems"].append(CHANGED_SINCE_PREVIEW)
                 failed = True
@@ -186,6 +203,17 @@ def _covering_organization(touched, actor) -> int | None:
         chains.append(chain)
     common = set(chains[0]).intersection(*chains[1:]) if chains else set()
     return next((pk for pk in chains[0] if pk in common), None) if chains else None
+
+
+def _visible_to(actor, organization_id: int | None) -> bool:
+    if access.sees_everything(actor):
+        return True
+    return organization_id is not None and access.organizations(actor).filter(pk=organization_id).exists()
+
+
+def visible(record: DataImport, actor) -> bool:
+    """Whether `actor` may see the record (licensing.access), as the pages that show it will ask."""
+    return access.restrict(DataImport.objects.filter(pk=record.pk), actor).exists()
 
 
 def touched_organization(instance) -> int | None:

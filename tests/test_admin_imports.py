@@ -170,3 +170,20 @@ def test_the_preview_page_reads_the_same_few_queries_for_ten_and_three_hundred_r
     with django_assert_max_num_queries(len(counted_small.captured_queries)):
         page = officer_client.get(large)
     assert "Rows 1 to 100 of 300" in page.content.decode()
+
+
+def test_a_file_whose_record_the_uploader_could_not_see_is_refused_on_the_form(client, org_a):
+    from tests.factories import OrganizationFactory
+
+    north = OrganizationFactory(name="North Clinic", slug="north", parent=org_a)
+    south = OrganizationFactory(name="South Clinic", slug="south", parent=org_a)
+    ApplicationFactory(organization=north, name="Scheduler")
+    ApplicationFactory(organization=south, name="Scheduler")
+    person = UserFactory(username="two-clinics")
+    member(person, north, "officer")
+    member(person, south, "officer")
+    client.force_login(person)
+    response = upload(client, counts_file("north,Scheduler,2026,Counted,4,0,0", "south,Scheduler,2026,Counted,5,0,0"))
+    assert response.status_code == 200
+    assert "Import each organization&#x27;s rows in a file of its own" in response.content.decode()
+    assert not UserCount.objects.exists()

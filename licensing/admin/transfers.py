@@ -86,7 +86,11 @@ class TransfersMixin:
                 dry_run=True,
                 keep_file=True,
             )
-            return HttpResponseRedirect(reverse("admin:licensing_dataimport_change", args=[record.pk]))
+            if imports.visible(record, request.user):
+                return HttpResponseRedirect(reverse("admin:licensing_dataimport_change", args=[record.pk]))
+            # A record filed where the person cannot see it (licensing.imports.SPLIT_FILE): say why here.
+            for problem in record.report.get("problems", []):
+                form.add_error(None, problem)
         resource = resource_class(actor=request.user)
         context = {
             **self.admin_site.each_context(request),

@@ -18,15 +18,19 @@ BOM = "\ufeff"
 
 
 def safe_cell(value):
-    """The value, with a leading apostrophe if a spreadsheet would otherwise read it as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """The value, with a leading apostrophe if a spreadsheet would otherwise read it as a formula.
+
+    Text that already starts with apostrophes before such a character gets one more, so that
+    unescape_cell gives back exactly the original.
+    """
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
 def unescape_cell(text: str) -> str:
     """What safe_cell escaped, as it was: exported files read back unchanged."""
-    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
         return text[1:]
     return text
 
