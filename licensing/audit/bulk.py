@@ -3,7 +3,7 @@
 Callers go through licensing.services.record_bulk_create / record_bulk_update, the audited write path.
 """
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from licensing import ownership
@@ -104,7 +104,7 @@ def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: in
     ids = [obj.pk for obj in objs]
     # Lock the rows so no concurrent save appends to these chains between reading and writing.
     list(model._default_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
-    model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
+    _update_rows(model, objs, fields, batch_size=batch_size)
     if m2m:
         _replace_links(model, objs, m2m, batch_size)
     # History records what the database now holds, including fields the caller's copies had stale.
@@ -126,6 +126,51 @@ def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: in
         batch_size=batch_size,
     )
     return objs
+
+
+def _update_rows(model, objs, fields: list[str], *, batch_size: int) -> None:
+    """What QuerySet.bulk_update writes, as one UPDATE per row sent with executemany.
+
+    bulk_update builds a CASE WHEN per row and field, which costs about 0.4 ms per value in Python (22 s for
+    5,000 rows of 11 fields); the values are prepared the same way (Field.get_db_prep_save). Expressions and
+    fields with their own SQL placeholder (and models with parent tables) go through bulk_update itself.
+    """
+    if not fields:
+        raise ValueError("Field names must be given to bulk_update().")
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    if any(not field.concrete or field.many_to_many for field in concrete):
+        raise ValueError("bulk_update() can only be used with concrete fields.")
+    if any(field.primary_key for field in concrete):
+        raise ValueError("bulk_update() cannot be used with primary key fields.")
+    for obj in objs:
+        if obj.pk is None:
+            raise ValueError("All bulk_update() objects must have a primary key set.")
+        obj._prepare_related_fields_for_save(operation_name="bulk_update", fields=concrete)
+    manager = model._default_manager
+    rows = [[getattr(obj, field.attname) for field in concrete] + [obj.pk] for obj in objs]
+    if (
+        meta.parents
+        or any(hasattr(field, "get_placeholder") for field in concrete)
+        or any(hasattr(value, "resolve_expression") for row in rows for value in row)
+    ):
+        manager.bulk_update(objs, fields, batch_size=batch_size)
+        return
+    connection = connections[manager.db]
+    quote = connection.ops.quote_name
+    columns = [*concrete, meta.pk]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in concrete)
+    # Table and column names come from the model, quoted by the backend; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            cursor.executemany(
+                sql,
+                [
+                    [field.get_db_prep_save(value, connection) for field, value in zip(columns, row, strict=True)]
+                    for row in rows[start : start + batch_size]
+                ],
+            )
 
 
 def record_missing(model, *, reason: str) -> int:

@@ -9,6 +9,9 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
+# How history_date is read for the hash (one instance, not one per row hashed).
+_HISTORY_DATE = models.DateTimeField()
+
 
 def _canonical_value(field, value):
     if value is None:
@@ -37,7 +40,7 @@ def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
         "values": values,
         "m2m": {name: sorted(ids) for name, ids in sorted(m2m_ids.items())},
         "type": history_row.history_type,
-        "date": _canonical_value(models.DateTimeField(), history_row.history_date),
+        "date": _canonical_value(_HISTORY_DATE, history_row.history_date),
         # The user id is left out: deleting an account nulls it (SET_NULL), which is no tampering.
         "user_name": history_row.history_user_name,
         "reason": history_row.history_change_reason or "",
@@ -51,7 +54,12 @@ def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
 
 
 def row_hash(history_row, m2m_ids: dict[str, list[int]]) -> str:
-    payload = json.dumps(canonical_content(history_row, m2m_ids), sort_keys=True, separators=(",", ":"))
+    return hash_of(canonical_content(history_row, m2m_ids))
+
+
+def hash_of(content: dict) -> str:
+    """The SHA-256 of canonical content (row_hash, for a caller that already has the content)."""
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -49,7 +49,8 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
         earlier = hashing.canonical_content(previous, earlier_m2m)
     changed = hashing.changed_between(earlier, content)
     history_row.changed_fields = "," + ",".join(changed) + "," if history_row.history_type != "-" else ""
-    history_row.row_hash = hashing.row_hash(history_row, current_m2m)
+    # The hash covers what `content` holds (changed_fields is not part of it), so it is not built twice.
+    history_row.row_hash = hashing.hash_of(content)
 
 
 def move_heads(rows) -> None:

@@ -62,16 +62,23 @@ class NaturalKeyLoader(BaseInstanceLoader):
 
     def __init__(self, resource, dataset=None):
         super().__init__(resource, dataset)
-        keys = []
-        for values in dataset or []:
-            key = resource.key_of(OrderedDict(zip(dataset.headers, values, strict=False)))
-            if key is not None:
-                keys.append(key)
+        # The key of each row of the dataset, in order (None where a key cell cannot be read), so the row loop
+        # does not read the key cells again.
+        self.keys = [
+            resource.key_of(OrderedDict(zip(dataset.headers, values, strict=False))) for values in dataset or []
+        ]
+        keys = [key for key in self.keys if key is not None]
         self.found = resource.existing(keys) if keys else {}
+
+    def key_of(self, row) -> tuple | None:
+        number = getattr(self.resource, "_row_number", None)
+        if number is not None and 0 < number <= len(self.keys):
+            return self.keys[number - 1]
+        return self.resource.key_of(row)
 
     def get_instance(self, row):
         resource = self.resource
-        key = resource.key_of(row)
+        key = self.key_of(row)
         if key is None:
             return None
         first = resource._seen.setdefault(key, resource._line)
@@ -228,6 +235,8 @@ class PortalResource(resources.ModelResource):
         return self.line_numbers[row_number - 1] if self.line_numbers else row_number + 1
 
     def before_import_row(self, row, **kwargs):
+        # The dataset's row number (1 for its first row), which NaturalKeyLoader reads the row's key by.
+        self._row_number = kwargs["row_number"]
         self._line = self.line_of(kwargs["row_number"])
         self._instance = self._snapshot = None
 

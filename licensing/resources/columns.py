@@ -17,6 +17,7 @@ from licensing.audit.exports import unescape_cell
 # Excel counts days from 1899-12-30 (its 1900 leap-year bug included); 2958465 is 9999-12-31.
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 EXCEL_SERIAL_RANGE = range(1, 2958466)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%B %d, %Y")
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "x", "✓"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", ""}
@@ -125,6 +126,12 @@ class Date(widgets.Widget):
         # a shorter number is more likely a year or a typing slip than a date from 1900 to 1927.
         if re.fullmatch(r"\d{5,7}(\.0+)?", text) and int(float(text)) in EXCEL_SERIAL_RANGE:
             return EXCEL_EPOCH + datetime.timedelta(days=int(float(text)))
+        if ISO_DATE.fullmatch(text):
+            # What the first format reads, without strptime's cost (a tenth of a 50,000-row import's row loop).
+            try:
+                return datetime.date.fromisoformat(text)
+            except ValueError:
+                pass
         for date_format in DATE_FORMATS:
             try:
                 return datetime.datetime.strptime(text, date_format).date()  # noqa: DTZ007 (a date, no time)

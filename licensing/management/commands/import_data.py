@@ -181,7 +181,7 @@ class Command(BaseCommand):
                 progress.finish()
 
         for note in record.report.get("notes", []):
-            self.stderr.write(f"Note: {note}")
+            self.stderr.write(f"Note: {note}", style_func=self.style.WARNING)
         problems = problem_lines(record.report) if record.outcome == ImportOutcome.REFUSED else []
         if errors_to:
             self._write_errors(errors_to, problems)
@@ -201,10 +201,12 @@ class Command(BaseCommand):
         )
         if dry_run:
             self.stdout.write(f"Dry run, nothing written: {counts} (import record #{record.pk}).")
-        else:
+        elif record.new_rows or record.updated_rows:
             self.stdout.write(
                 self.style.SUCCESS(f"Imported {counts} (import #{record.pk}; its history rows carry that number).")
             )
+        else:
+            self.stdout.write(f"Imported {counts}: nothing to write (import #{record.pk}).")
 
     def _show(self, problems: list[list], verbosity: int, errors_to) -> None:
         shown = problems if verbosity >= 2 else problems[:SHOWN_PROBLEMS]
