@@ -90,7 +90,6 @@ screenshots: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
-	$(BIN)/python benchmarks/imports.py; s=$$?; if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then $(BIN)/python benchmarks/imports.py --database-url $${BENCH_POSTGRES_URL:-$(POSTGRES_URL)} || s=1; fi; exit $$s
 
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache

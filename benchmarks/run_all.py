@@ -14,6 +14,8 @@ BENCHMARKS = [
     ["seed_scale.py", "--orgs", os.environ.get("BENCH_ORGS", "10000")],
     ["pdf_render.py"],
     ["audit_trail.py"],
+    ["imports.py"],
+    ["import_admin.py"],
 ]
 
 
