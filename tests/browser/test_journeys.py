@@ -218,9 +218,9 @@ def test_the_auditors_day(page, screenshots, tmp_path):
     csv_file.value.save_as(csv_path)
     lines = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     assert lines[0][1:] == ["Person", "Record type", "Record id", "Record", "Action", "Field", "Old value",
-                            "New value", "Reason"]  # fmt: skip
+                            "New value", "Reason", "Import"]  # fmt: skip
     assert [OFFICER[0], "User count", str(count.pk)] == lines[1][1:4]
-    assert lines[1][6:] == ["(a) access CPT directly", str(before), str(before + 7), "March recount of coders"]
+    assert lines[1][6:] == ["(a) access CPT directly", str(before), str(before + 7), "March recount of coders", ""]
     with page.expect_download() as xlsx_file:
         page.get_by_role("link", name="XLSX", exact=True).click()
     xlsx_path = tmp_path / xlsx_file.value.suggested_filename
@@ -228,7 +228,7 @@ def test_the_auditors_day(page, screenshots, tmp_path):
     sheet = load_workbook(xlsx_path, read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][1:4] == (OFFICER[0], "User count", count.pk)
-    assert rows[1][6:] == ("(a) access CPT directly", str(before), str(before + 7), "March recount of coders")
+    assert rows[1][6:10] == ("(a) access CPT directly", str(before), str(before + 7), "March recount of coders")
 
     # The record's own history: who, when, why, and the field as old -> new.
     page.locator("#audit-trail tbody a", has_text=count.application.name).first.click()
