@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread
 from playwright.sync_api import sync_playwright
 
 from tests.browser.health import PageHealth
@@ -34,6 +36,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+class OneRequestAtATime(WSGIServer):
+    """The live server answering one request at a time.
+
+    With SQLite in memory, the server's request threads and the test share one connection; two requests
+    at once (two autocomplete keystrokes on a slow machine) then begin a transaction inside another's
+    ("cannot start a transaction within a transaction", a 500). Django closes each connection after its
+    response on a server without threads, so the browser never waits on an idle keep-alive.
+    """
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        # LiveServerThread.run installs the overrides in the server's own thread, where requests now run.
+        super().__init__(*args, **kwargs)
+
+
+LiveServerThread.server_class = OneRequestAtATime
 
 
 @pytest.fixture(scope="session")

@@ -348,6 +348,8 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     # The hospital's applications, exported to XLSX from the filtered list.
     page.goto('/admin/licensing/application/?q="Riverbend Memorial Hospital"')
     page.health.check()
+    # A download is a navigation: the page's own icons are loaded first, so none is cut off by it.
+    page.wait_for_load_state("networkidle")
     with page.expect_download() as exported:
         page.get_by_role("link", name="Export XLSX").click()
     path = tmp_path / "applications.xlsx"
