@@ -52,6 +52,17 @@ def may_import(actor, resource_name: str) -> bool:
     return actor.has_perm(label % "add") or actor.has_perm(label % "change")
 
 
+def confirmation_problem(preview: DataImport, actor) -> str | None:
+    """Why `actor` may not confirm `preview`, or None: the rule the preview page and `run` both apply."""
+    if preview.outcome != ImportOutcome.PREVIEWED:
+        return "Only a preview without errors can be confirmed; correct the file and upload it again."
+    if preview.actor_id != getattr(actor, "pk", None) or not may_import(actor, preview.resource):
+        return "Only the person who uploaded the file can confirm its import."
+    if preview.confirmations.filter(outcome=ImportOutcome.CONFIRMED).exists():
+        return "This preview was already confirmed; its changes are on the audit trail."
+    return None
+
+
 def run(
     *,
     resource_name: str,
@@ -81,14 +92,12 @@ def run(
     )
     if not may_import(actor, resource_name):
         return _refused(record, problems=[f"Your role does not allow importing {resource_class.title.lower()}."])
-    if preview is not None and not (
-        preview.outcome == ImportOutcome.PREVIEWED
-        and preview.resource == resource_name
-        and preview.actor_id == getattr(actor, "pk", None)
-    ):
-        return _refused(
-            record, problems=["Only its uploader can confirm a preview without errors; upload the file again."]
-        )
+    if preview is not None:
+        problem = confirmation_problem(preview, actor)
+        if problem is None and preview.resource != resource_name:
+            problem = f"This preview is of {preview.resource}, not {resource_name}; upload the file again."
+        if problem is not None:
+            return _refused(record, problems=[problem])
     if preview is not None and preview.file_sha256 != record.file_sha256:
         return _refused(
             record, problems=["This is not the file that was previewed (its SHA-256 differs); upload it again."]

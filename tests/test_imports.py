@@ -206,7 +206,7 @@ def test_a_preview_confirmed_twice_writes_once(world, officer):
     before = table_counts()
     second = run("user-counts", "user-counts-utf8-bom.csv", actor=officer, preview=preview)
     assert second.outcome == ImportOutcome.REFUSED
-    assert imports.CHANGED_SINCE_PREVIEW in second.report["problems"]
+    assert second.report["problems"] == ["This preview was already confirmed; its changes are on the audit trail."]
     assert table_counts() == before
 
 

@@ -54,12 +54,12 @@ class DataImportAdmin(AuditedAdmin):
         record = self.get_queryset(request).select_related("organization", "preview_of").filter(pk=object_id).first()
         if record is None or not self.has_view_permission(request, record):
             raise Http404(NOT_FOUND)
-        may_confirm = self.may_confirm(request, record)
+        problem = self.confirmation_problem(request, record)
         if request.method == "POST":
             if record.actor_id != request.user.pk or not imports.may_import(request.user, record.resource):
                 raise PermissionDenied("Only the person who uploaded the file can confirm its import.")
-            if not may_confirm:
-                messages.error(request, self.why_not_confirmable(request, record))
+            if problem is not None:
+                messages.error(request, problem)
                 return HttpResponseRedirect(request.path)
             return self.confirm(request, record)
         report = record.report or {}
@@ -72,7 +72,7 @@ class DataImportAdmin(AuditedAdmin):
             "record": record,
             "report": report,
             "page_obj": page,
-            "may_confirm": may_confirm,
+            "may_confirm": problem is None,
             "target_opts": model_opts,
             "trail_url": self.trail_url(request, record),
             "confirmation": record.confirmations.filter(outcome=DataImport.Outcome.CONFIRMED).first(),
@@ -89,21 +89,10 @@ class DataImportAdmin(AuditedAdmin):
         url = reverse("admin:licensing_organization_audit_trail", args=[record.organization_id])
         return f"{url}?data_import={record.pk}"
 
-    def may_confirm(self, request, record) -> bool:
-        return (
-            record.outcome == DataImport.Outcome.PREVIEWED
-            and record.actor_id == request.user.pk
-            and bool(record.upload)
-            and not record.confirmations.filter(outcome=DataImport.Outcome.CONFIRMED).exists()
-            and imports.may_import(request.user, record.resource)
-        )
-
-    def why_not_confirmable(self, request, record) -> str:
-        if record.outcome != DataImport.Outcome.PREVIEWED:
-            return "Only a preview without errors can be confirmed; correct the file and upload it again."
-        if record.actor_id != request.user.pk:
-            return "Only the person who uploaded the file can confirm its import."
-        return "This preview was already confirmed, or its file is no longer stored; upload the file again."
+    def confirmation_problem(self, request, record) -> str | None:
+        if not record.upload:
+            return "The previewed file is no longer stored; upload it again."
+        return imports.confirmation_problem(record, request.user)
 
     def confirm(self, request, record):
         with record.upload.open("rb") as stored:

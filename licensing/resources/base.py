@@ -145,7 +145,8 @@ class PortalResource(resources.ModelResource):
     # -----------------------------------------------------------------------------------------
 
     def build_columns(self) -> list[Column]:
-        raise NotImplementedError
+        """The resource's columns, in file order; every resource in licensing.resources.catalog lists its own."""
+        raise NotImplementedError(f"{type(self).__name__} must list its columns in build_columns().")
 
     def column(self, name: str, *, widget=None, title: str = "", required=None, help: str = "", example="", **kw):
         """A column for model field `name`, headed by its verbose name, read by the widget its type calls for."""
@@ -229,7 +230,11 @@ class PortalResource(resources.ModelResource):
     # -----------------------------------------------------------------------------------------
 
     def get_queryset(self):
-        return access.restrict(self._meta.model._default_manager.all(), self.actor, access.CHANGE)
+        # The rows a file may update: an organization's records where the person may change them; shared
+        # reference data as everyone reads it (whether the person may change it is the permission check).
+        model = self._meta.model
+        action = access.CHANGE if access.is_scoped(model) else access.VIEW
+        return access.restrict(model._default_manager.all(), self.actor, action)
 
     def line_of(self, row_number: int) -> int:
         return self.line_numbers[row_number - 1] if self.line_numbers else row_number + 1
@@ -414,11 +419,10 @@ class PortalResource(resources.ModelResource):
             row_result.IMPORT_TYPE_SKIP: "unchanged",
         }.get(row_result.import_type, "error")
         self.totals[kind] += 1
-        if kind == "unchanged":
-            pass
-        elif kind == "error":
+        # Unchanged rows are only counted: a re-imported export of 50,000 rows keeps no entry per row.
+        if kind == "error":
             self.entries.append(self.error_entry(row, row_result))
-        else:
+        elif kind != "unchanged":
             self.entries.append(self.change_entry(kind, row))
         if self.progress is not None:
             self.progress(1)

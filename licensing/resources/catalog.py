@@ -47,7 +47,10 @@ class ScopedLookups:
         return columns.Reference(self.organizations(action), render_key=lambda org: org.slug, missing=missing)
 
     def vendors(self) -> columns.Lookup:
-        return self.cached("vendors", lambda: columns.Lookup(Vendor.objects.all(), [lambda vendor: vendor.name]))
+        return self.cached(
+            "vendors",
+            lambda: columns.Lookup(access.restrict(Vendor.objects.all(), self.actor), [lambda vendor: vendor.name]),
+        )
 
     def vendor_reference(self) -> columns.Reference:
         return columns.Reference(
@@ -247,9 +250,6 @@ class VendorResource(ScopedLookups, PortalResource):
     class Meta(PortalResource.Meta):
         model = Vendor
 
-    def get_queryset(self):
-        return access.restrict(Vendor.objects.all(), self.actor, access.VIEW)
-
     def build_columns(self):
         return [
             self.column("name", example="Epic Systems"),
@@ -272,7 +272,10 @@ class ApplicationResource(OrganizationKeyed):
 
     def build_columns(self):
         data_files = self.cached(
-            "data_files", lambda: columns.Lookup(DataFile.objects.all(), [lambda df: df.code, lambda df: df.name])
+            "data_files",
+            lambda: columns.Lookup(
+                access.restrict(DataFile.objects.all(), self.actor), [lambda df: df.code, lambda df: df.name]
+            ),
         )
         return [
             self.organization_column(),
@@ -378,9 +381,6 @@ class RateScheduleResource(PortalResource):
     class Meta(PortalResource.Meta):
         model = RateSchedule
 
-    def get_queryset(self):
-        return access.restrict(RateSchedule.objects.all(), self.actor, access.VIEW)
-
     def build_columns(self):
         return [
             self.column("license_year", example=2027),
@@ -401,9 +401,6 @@ class ProxyFactorResource(PortalResource):
 
     class Meta(PortalResource.Meta):
         model = ProxyFactor
-
-    def get_queryset(self):
-        return access.restrict(ProxyFactor.objects.all(), self.actor, access.VIEW)
 
     def build_columns(self):
         return [
