@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.db import connections
+
 from licensing import ownership
 from licensing.audit import hashing, links
 from licensing.audit.records import record_type
@@ -54,17 +56,24 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
 
 
 def move_heads(rows) -> None:
-    """Point each record's chain head at its newest row (one upsert for the whole batch)."""
+    """Point each record's chain head at its newest row (one upsert statement, sent for the whole batch)."""
     from licensing.models import ChainHead
 
     heads = {}
     for row in rows:
         key = (record_type(type(row)), getattr(row, row.instance_type._meta.pk.attname))
-        heads[key] = ChainHead(record_type=key[0], object_id=key[1], history_id=row.history_id, row_hash=row.row_hash)
-    ChainHead.objects.bulk_create(
-        list(heads.values()),
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["record_type", "object_id"],
-        update_fields=["history_id", "row_hash"],
+        heads[key] = (*key, row.history_id, row.row_hash)
+    if not heads:
+        return
+    connection = connections[ChainHead.objects.db]
+    quote = connection.ops.quote_name
+    # Plain SQL sent with executemany: bulk_create(update_conflicts=True) compiles every value of every row
+    # in Python, a tenth of a 50,000-row import's time. SQLite and PostgreSQL both speak ON CONFLICT.
+    sql = (
+        f"INSERT INTO {quote(ChainHead._meta.db_table)} "  # noqa: S608 (names from the model, quoted; values are parameters)
+        "(record_type, object_id, history_id, row_hash) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (record_type, object_id) "
+        "DO UPDATE SET history_id = excluded.history_id, row_hash = excluded.row_hash"
     )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, list(heads.values()))

@@ -38,6 +38,9 @@ class CellProblem(ValueError):
 
 def text_of(value) -> str:
     """A cell as text: trimmed, with Excel's float form of whole numbers undone (12345.0 -> "12345")."""
+    if type(value) is str:
+        text = value.strip()
+        return unescape_cell(text) if text.startswith("'") else text
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
