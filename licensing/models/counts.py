@@ -100,6 +100,10 @@ class UserCount(models.Model):
     counted_on = models.DateField(null=True, blank=True)
     counted_by = models.CharField(max_length=200, blank=True)
     evidence = models.TextField(blank=True, help_text="How the number was reached: rosters, reports, file names.")
+    needs_review = models.BooleanField(
+        default=False,
+        help_text="Copied from the previous year by a renewal: check the figures, then untick and save.",
+    )
 
     history = AuditedHistoricalRecords()
     ownership = OwnedBy("application__organization", label="{application} {license_year}", reason_required=True)
