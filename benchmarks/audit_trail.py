@@ -41,8 +41,8 @@ TABLE_HEADER = (
 # The requirement for the first page, PostgreSQL, median.
 BUDGET_MS = 500
 UTC = datetime.UTC
-# The seed is dated here so that every later version is newer, as in a real history (the demo's 2025
-# licenses are expired, which its validation accepts only once 2025 is over).
+# The seed is dated here so that every later version is newer, as in a real history (the demo places its
+# years and dates relative to this moment: license years 2025 and 2026 for a scale run).
 SEED_MOMENT = datetime.datetime(2026, 1, 2, 8, 0, tzinfo=UTC)
 HISTORY_START = datetime.datetime(2026, 1, 3, 8, 0, tzinfo=UTC)
 ROUNDS = 40
@@ -135,6 +135,7 @@ def people_and_target(orgs: int):
         for person in people[:6]:
             services.membership_grant(user=person, organization=target, role="auditor", actor=admin, reason="Benchmark")
 
+        years = demo.scale_years()  # the license years of the scale run, under the frozen clock
         vendors = list(Vendor.objects.order_by("pk")[:4])
         categories = [choice for choice, _ in Application.Category.choices]
         existing = target.applications.count()
@@ -154,17 +155,13 @@ def people_and_target(orgs: int):
             apps, Application, actor=admin, reason="Benchmark", m2m={"data_files": [[standard] for _ in apps]}
         )
         services.record_bulk_create(
-            [
-                UserCount(application=app, license_year=year, direct_users=10)
-                for app in apps
-                for year in demo.SCALE_YEARS
-            ],
+            [UserCount(application=app, license_year=year, direct_users=10) for app in apps for year in years],
             UserCount,
             actor=admin,
             reason="Benchmark",
         )
         services.record_bulk_create(
-            [License(application=app, license_year=year, status="needed") for app in apps for year in demo.SCALE_YEARS],
+            [License(application=app, license_year=year, status="needed") for app in apps for year in years],
             License,
             actor=admin,
             reason="Benchmark",
@@ -180,7 +177,7 @@ def people_and_target(orgs: int):
         )
         included = list(target.applications.values_list("pk", flat=True)[:5])
         services.record_bulk_create(
-            [Filing(organization=target, license_year=year) for year in demo.SCALE_YEARS],
+            [Filing(organization=target, license_year=year) for year in years],
             Filing,
             actor=admin,
             reason="Benchmark",

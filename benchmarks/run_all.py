@@ -16,6 +16,7 @@ BENCHMARKS = [
     ["audit_trail.py"],
     ["imports.py"],
     ["import_admin.py"],
+    ["dashboard.py"],
 ]
 
 

@@ -113,3 +113,20 @@ class ImportOutcome(models.TextChoices):
     PREVIEWED = "previewed", "Previewed (dry run, nothing written)"
     REFUSED = "refused", "Refused (nothing written)"
     CONFIRMED = "confirmed", "Confirmed (written)"
+
+
+class ReminderKind(models.TextChoices):
+    """What a reminder e-mail item is about (licensing.reminders); the ending ones name their threshold."""
+
+    LICENSE_ENDING_90 = "license_ending_90", "License ends within 90 days"
+    LICENSE_ENDING_30 = "license_ending_30", "License ends within 30 days"
+    LICENSE_ENDING_7 = "license_ending_7", "License ends within 7 days"
+    LICENSE_EXPIRED = "license_expired", "License expired"
+    VENDOR_COVERAGE_LAPSING = "vendor_coverage_lapsing", "Vendor coverage lapsing"
+    COUNT_STALE = "count_stale", "User count older than 12 months"
+    FILING_UNANSWERED = "filing_unanswered", "Submitted application unanswered for over 30 days"
+
+    @classmethod
+    def ending(cls, threshold: int) -> "ReminderKind":
+        """The kind for a license ending within `threshold` days (one of attention.ENDING_THRESHOLDS)."""
+        return cls(f"license_ending_{threshold}")

@@ -8,6 +8,18 @@ and notes on its vendor record are illustrative, not its terms.
 `seed_demo` is idempotent: it recognises the demo system by its slug and creates nothing twice.
 `seed_scale` adds numbered organizations ("scale-0000001" ...) for benchmarks; each run continues
 the numbering, so runs can be repeated on the same database.
+
+No year or date is fixed: everything is placed relative to the current license year Y
+(licensing.standing.current_license_year) and to today, when the seed runs, so a demo seeded on any
+day tells the same story. Four license years Y-3 .. Y: the past three are over (their licenses
+expired), and the current year has, whatever the date:
+- active licenses ending within 7, 30 and 90 days (three distributor or agreement terms shorter than
+  the calendar year, ending today + 5, + 20 and + 60 days, but never after December 31 of Y);
+- an expired license nobody renewed, for a system whose users are not counted this year;
+- a vendor whose distribution agreement lapses at the end of Y, covering a vendor-covered system;
+- one count of Y taken more than 12 months ago, the others taken this year;
+- a draft AMA application and one submitted 45 days ago with no answer yet;
+- an under-licensed system, and a system retired before Y (in service until the middle of Y-2).
 """
 
 import datetime
@@ -17,8 +29,9 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.utils import timezone
 
-from licensing import counting, services
+from licensing import counting, services, standing
 from licensing.choices import CountMethod, LicenseStatus
 from licensing.identifiers import npi_check_digit
 from licensing.models import (
@@ -38,9 +51,10 @@ from licensing.models import (
 DEMO_REASON = "Demo data"
 SCALE_REASON = "Demo data (scale run)"
 DEMO_SYSTEM_SLUG = "riverbend-health"
-# The demo shows four license years up to the current one; 2023-2025 are over, so they may be expired.
-LICENSE_YEARS = (2023, 2024, 2025, 2026)
-SCALE_YEARS = (2025, 2026)
+# The demo shows this many license years, ending with the current one; the earlier ones are over (expired).
+DEMO_YEAR_SPAN = 4
+# Scale runs cover last year and this year.
+SCALE_YEAR_SPAN = 2
 SCALE_SLUG_PREFIX = "scale-"
 SCALE_SLUG_DIGITS = 7
 # Organizations per round trip of a scale run: bounds memory while keeping INSERTs large.
@@ -73,11 +87,24 @@ class DemoLogin:
         return f"{self.username}@riverbendhealth.example"
 
 
+# Fixed passwords, listed in the README; their digits are part of the password, not a license year.
 ADMIN_LOGIN = DemoLogin("Administrator", "demo-admin", "lantern-harbor-2026", "Alex", "Moreno", superuser=True)
 OFFICER_LOGIN = DemoLogin("Compliance officer", "demo-officer", "cedar-ledger-2026", "Dana", "Whitfield")
 AUDITOR_LOGIN = DemoLogin("Auditor", "demo-auditor", "maple-compass-2026", "Sam", "Okafor")
 DEMO_LOGINS = (ADMIN_LOGIN, OFFICER_LOGIN, AUDITOR_LOGIN)
 DEMO_ROLES = ((OFFICER_LOGIN, Membership.Role.OFFICER), (AUDITOR_LOGIN, Membership.Role.AUDITOR))
+
+
+def license_years() -> tuple[int, ...]:
+    """The demo's license years: the current one and the three before it, oldest first."""
+    current = standing.current_license_year()
+    return tuple(range(current - DEMO_YEAR_SPAN + 1, current + 1))
+
+
+def scale_years() -> tuple[int, ...]:
+    """The license years of a scale run: last year (over, so expired) and this year."""
+    current = standing.current_license_year()
+    return tuple(range(current - SCALE_YEAR_SPAN + 1, current + 1))
 
 
 def valid_npi(first_nine: str) -> str:
@@ -187,7 +214,7 @@ CONTACTS = {
     ],
 }
 
-# 2023 figures; later years grow by GROWTH_PERCENT a year (see _grown).
+# Figures of the first demo year (Y-3); later years grow by GROWTH_PERCENT a year (see _grown).
 BASE_METRICS = {
     "system": dict(physicians=None, billing_providers=None, staffed_beds=None, employees=310),
     "hospital": dict(physicians=184, billing_providers=212, staffed_beds=312, employees=2450),
@@ -197,32 +224,33 @@ BASE_METRICS = {
 }
 GROWTH_PERCENT = 3
 
-# name: (authorized distributor, distribution agreement expires, processing fee per user, website, notes)
+# name: (authorized distributor, distribution agreement expires, processing fee per user, website, notes).
+# The expiry is (years after the current license year, month, day): (0, 12, 31) is December 31 of this year.
 VENDORS = {
     "Cedarline Health Systems": (
         True,
-        datetime.date(2027, 12, 31),
+        (1, 12, 31),
         Decimal("1.00"),
         "https://cedarline.example",
         "EHR vendor; passes the AMA royalty on with a $1.00 processing fee per user.",
     ),
     "Harborview Software": (
         True,
-        datetime.date(2026, 12, 31),
+        (0, 12, 31),
         Decimal("1.50"),
         "https://harborview.example",
-        "Practice management vendor; distribution agreement up for renewal at year end.",
+        "Practice management vendor; its distribution agreement ends on December 31 of this year.",
     ),
     "Lumen Imaging Systems": (
         True,
-        datetime.date(2028, 6, 30),
+        (2, 6, 30),
         Decimal("0.00"),
         "https://lumenimaging.example",
         "Radiology vendor; CPT royalty included in the subscription.",
     ),
     "Meridian Code Services": (
         True,
-        datetime.date(2027, 6, 30),
+        (1, 6, 30),
         Decimal("1.00"),
         "https://meridiancode.example",
         "Third-party authorized distributor of AMA content.",
@@ -261,285 +289,363 @@ VENDORS = {
 E, A, S, D, N = Status.EXPIRED, Status.ACTIVE, Status.SUBMITTED, Status.DRAFTED, Status.NEEDED
 NR, CBV = Status.NOT_REQUIRED, Status.COVERED_BY_VENDOR
 
-# One dict per application. `users` is ("counted", a, b, c) in 2023 terms, or ("proxy", base metric);
-# `statuses` maps license year to status; a year without a status gets no license.
-APPLICATIONS = [
-    dict(
-        key="inpatient_ehr",
-        organization="hospital",
-        name="Cedarline Inpatient EHR",
-        category=Category.INPATIENT_EHR,
-        vendor="Cedarline Health Systems",
-        product_version="2025.2",
-        deployment=Deployment.HOSTED,
-        cpt_coverage=Coverage.DIRECT,
-        data_files=[STD, HCPCS, ICD10],
-        in_service_from=datetime.date(2016, 7, 1),
-        internal_use="Order entry, problem lists and charge capture on the wards.",
-        owner="Clinical Informatics",
-        users=("counted", 1085, 140, 260),
-        evidence="Active Directory group EHR-Inpatient, de-duplicated by employee ID.",
-        statuses={2023: E, 2024: E, 2025: E, 2026: A},
-        agreement="AMA-IU-{year}-20417",
-        licensed_users={2026: 1450},
-        license_notes={2026: "Licensed for the 2026 estimate; the January count came in higher, so a true-up is due."},
-    ),
-    dict(
-        key="chargemaster",
-        organization="hospital",
-        name="Hospital chargemaster",
-        category=Category.CHARGEMASTER,
-        vendor="Summit Revenue Systems",
-        product_version="11.4",
-        deployment=Deployment.ON_PREMISE,
-        cpt_coverage=Coverage.DIRECT,
-        data_files=[STD, HCPCS],
-        in_service_from=datetime.date(2014, 1, 1),
-        internal_use="Keeps CPT and HCPCS codes and prices for every billable item; feeds the price transparency file.",
-        owner="Revenue Integrity",
-        users=("counted", 9, 6, 38),
-        evidence="Chargemaster team roster and report distribution list.",
-        statuses={2023: E, 2024: E, 2025: E, 2026: A},
-        agreement="AMA-IU-{year}-20418",
-    ),
-    dict(
-        key="encoder",
-        organization="hospital",
-        name="Coding encoder",
-        category=Category.CODING,
-        vendor="Optum360",
-        product_version="2026",
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.DISTRIBUTOR,
-        data_files=[STD, HCPCS, ICD10],
-        in_service_from=datetime.date(2019, 10, 1),
-        internal_use="Inpatient and outpatient coders assign CPT and ICD-10 codes.",
-        owner="Health Information Management",
-        internet_facing=True,
-        internet_use="Coders reach the hosted encoder over TLS from the hospital network only.",
-        users=("counted", 41, 0, 12),
-        evidence="Encoder user list exported from the vendor portal.",
-        statuses={2023: E, 2024: E, 2025: E, 2026: A},
-        agreement="DIST-{year}-OPT-5512",
-    ),
-    dict(
-        key="radiology",
-        organization="hospital",
-        name="Radiology information system",
-        category=Category.LAB_RADIOLOGY,
-        vendor="Lumen Imaging Systems",
-        product_version="8.1",
-        deployment=Deployment.ON_PREMISE,
-        cpt_coverage=Coverage.VENDOR,
-        data_files=[STD],
-        in_service_from=datetime.date(2018, 3, 1),
-        internal_use="Orders and bills imaging procedures by CPT code.",
-        owner="Imaging Services",
-        users=("counted", 96, 18, 0),
-        evidence="RIS account list; technologists and schedulers.",
-        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
-    ),
-    dict(
-        key="lab_interface",
-        organization="hospital",
-        name="Legacy lab interface engine",
-        category=Category.LAB_RADIOLOGY,
-        vendor="Lumen Imaging Systems",
-        product_version="5.0",
-        deployment=Deployment.ON_PREMISE,
-        cpt_coverage=Coverage.DIRECT,
-        data_files=[STD],
-        in_service_from=datetime.date(2011, 5, 1),
-        in_service_to=datetime.date(2024, 6, 30),
-        internal_use="Mapped lab orders to CPT codes for billing until the new system took over.",
-        owner="Laboratory",
-        users=("counted", 12, 4, 0),
-        evidence="Interface analyst roster.",
-        statuses={2023: E, 2024: E, 2025: NR},
-        agreement="AMA-IU-{year}-20419",
-        not_required_reason="Retired on 2024-06-30, before the 2025 license year began.",
-    ),
-    dict(
-        key="scheduling",
-        organization="hospital",
-        name="Patient scheduling",
-        category=Category.OTHER,
-        vendor="Northwind Scheduling",
-        product_version="4.0",
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.NO_CPT,
-        in_service_from=datetime.date(2021, 2, 1),
-        internet_facing=True,
-        internet_use="Patients book appointments on the public website.",
-        owner="Patient Access",
-        internal_use="Appointment types only; no procedure codes.",
-    ),
-    dict(
-        key="rcm",
-        organization="system",
-        name="Enterprise revenue cycle",
-        category=Category.BILLING_RCM,
-        vendor="Summit Revenue Systems",
-        product_version="11.4",
-        deployment=Deployment.HOSTED,
-        cpt_coverage=Coverage.DIRECT,
-        data_files=[STD, RVU],
-        in_service_from=datetime.date(2017, 1, 1),
-        internal_use="Claims, edits and remittance for every Riverbend entity.",
-        owner="Revenue Cycle",
-        users_outside_us=True,
-        countries_outside_us="Philippines (offshore coding partner)",
-        other_entities=["hospital", "north_clinic", "lakeshore_clinic", "physician_group"],
-        users=("counted", 212, 35, 64),
-        evidence="Billing office roster plus the offshore partner's staff list.",
-        statuses={2023: E, 2024: E, 2025: E, 2026: S},
-        agreement="AMA-IU-{year}-20420",
-    ),
-    dict(
-        key="analytics",
-        organization="system",
-        name="Enterprise analytics warehouse",
-        category=Category.ANALYTICS,
-        vendor="Keystone Analytics",
-        product_version="3.7",
-        deployment=Deployment.ON_PREMISE,
-        cpt_coverage=Coverage.DIRECT,
-        data_files=[STD, RVU],
-        in_service_from=datetime.date(2020, 9, 1),
-        internal_use="Productivity and cost reports by CPT code and RVU.",
-        owner="Finance",
-        users=("counted", 8, 22, 140),
-        evidence="Report subscription list; readers of CPT-based reports count as (c).",
-        statuses={2023: E, 2024: E, 2025: E, 2026: D},
-        agreement="AMA-IU-{year}-20421",
-    ),
-    dict(
-        key="cost_accounting",
-        organization="system",
-        name="Cost accounting",
-        category=Category.ANALYTICS,
-        vendor="Meridian Code Services",
-        product_version="1.2",
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.DISTRIBUTOR,
-        data_files=[STD, RVU],
-        in_service_from=datetime.date(2026, 3, 1),
-        internal_use="Costs each procedure by CPT code.",
-        owner="Finance",
-        internet_facing=True,
-        internet_use="Hosted by the vendor; finance staff sign in over the Internet.",
-        users=("counted", 6, 4, 18),
-        evidence="Go-live user list, March 2026.",
-        statuses={2026: N},
-    ),
-    dict(
-        key="north_ehr",
-        organization="north_clinic",
-        name="Cedarline Ambulatory EHR",
-        category=Category.AMBULATORY_EHR,
-        vendor="Cedarline Health Systems",
-        product_version="2025.2",
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.VENDOR,
-        data_files=[STD],
-        in_service_from=datetime.date(2019, 1, 1),
-        internal_use="Visit documentation and charge capture.",
-        owner="Clinic Operations",
-        internet_facing=True,
-        internet_use="Hosted by the vendor; includes the patient portal.",
-        users=("proxy", BaseMetric.PHYSICIANS),
-        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
-    ),
-    dict(
-        key="lakeshore_ehr",
-        organization="lakeshore_clinic",
-        name="Cedarline Ambulatory EHR",
-        category=Category.AMBULATORY_EHR,
-        vendor="Cedarline Health Systems",
-        product_version="2025.2",
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.VENDOR,
-        data_files=[STD],
-        in_service_from=datetime.date(2020, 4, 1),
-        internal_use="Visit documentation and charge capture.",
-        owner="Clinic Operations",
-        internet_facing=True,
-        internet_use="Hosted by the vendor; includes the patient portal.",
-        users=("proxy", BaseMetric.PHYSICIANS),
-        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
-    ),
-    dict(
-        key="lakeshore_pm",
-        organization="lakeshore_clinic",
-        name="Practice management",
-        category=Category.PRACTICE_MANAGEMENT,
-        vendor="Harborview Software",
-        product_version="9.3",
-        deployment=Deployment.HOSTED,
-        cpt_coverage=Coverage.VENDOR,
-        data_files=[STD, ICD10],
-        in_service_from=datetime.date(2020, 4, 1),
-        internal_use="Scheduling, registration and professional claims.",
-        owner="Clinic Operations",
-        users=("counted", 14, 9, 3),
-        evidence="Harborview user administration export.",
-        statuses={2023: CBV, 2024: CBV, 2025: CBV, 2026: CBV},
-    ),
-    dict(
-        key="group_ehr",
-        organization="physician_group",
-        name="Bluestem Ambulatory EHR",
-        category=Category.AMBULATORY_EHR,
-        vendor="Bluestem Clinical",
-        product_version="7.0",
-        deployment=Deployment.ON_PREMISE,
-        cpt_coverage=Coverage.DIRECT,
-        data_files=[STD],
-        in_service_from=datetime.date(2015, 8, 1),
-        internal_use="Visit documentation, orders and charge capture in the group's offices.",
-        owner="Medical Group IT",
-        other_entities=["north_clinic"],
-        users=("proxy", BaseMetric.PHYSICIANS),
-        statuses={2023: E, 2024: E, 2025: E, 2026: A},
-        agreement="AMA-IU-{year}-20422",
-    ),
-    dict(
-        key="group_billing",
-        organization="physician_group",
-        name="Professional billing service",
-        category=Category.BILLING_RCM,
-        vendor="Meridian Code Services",
-        product_version="2026.1",
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.DISTRIBUTOR,
-        data_files=[STD, HCPCS],
-        in_service_from=datetime.date(2018, 1, 1),
-        internal_use="Professional fee claims for the group's physicians.",
-        owner="Professional Billing",
-        internet_facing=True,
-        internet_use="Vendor-hosted billing workstation.",
-        users=("counted", 27, 5, 9),
-        evidence="Meridian seat invoice and billing team roster.",
-        statuses={2023: E, 2024: E, 2025: E, 2026: A},
-        agreement="DIST-{year}-MCS-0931",
-    ),
-    dict(
-        key="directory",
-        organization="physician_group",
-        name="Physician directory",
-        category=Category.OTHER,
-        vendor=None,
-        deployment=Deployment.SAAS,
-        cpt_coverage=Coverage.NO_CPT,
-        in_service_from=datetime.date(2022, 5, 1),
-        internet_facing=True,
-        internet_use="Public web page listing physicians and specialties.",
-        owner="Marketing",
-        internal_use="Names and specialties only; no procedure codes.",
-    ),
-]
+# Days from today to the end of the three current-year licenses with a term shorter than the calendar year,
+# one per reminder threshold (licensing.attention.ENDING_THRESHOLDS: 90, 30, 7).
+ENDING_IN_DAYS = (5, 20, 60)
+# How long ago the demo's submitted AMA application was sent (more than attention.UNANSWERED_FILING_DAYS).
+FILING_SENT_DAYS_AGO = 45
 
-# Fields of an APPLICATIONS entry that are not Application fields.
+
+def _statuses(last_year: int, *statuses: str) -> dict[int, str]:
+    """License status per year for the years ending with `last_year`: _statuses(2026, E, A) = {2025: E, 2026: A}."""
+    first = last_year - len(statuses) + 1
+    return {first + offset: status for offset, status in enumerate(statuses)}
+
+
+def _ends_soon(days: int, *, today: datetime.date) -> datetime.date:
+    """An end date `days` from today, kept within the current license year.
+
+    A license covers one calendar year (licensing.workflow), so from November on the later dates are
+    clamped to December 31: the license then still ends within every threshold it is meant to show, only
+    not in a band of its own. In the first days of January the term is short (it starts on January 1): a
+    bridge until the distributor's or the AMA's renewal. The date is never before today (so the license is
+    still active) nor before January 1 (so it never ends before it starts).
+    """
+    return min(today + datetime.timedelta(days=days), datetime.date(today.year, 12, 31))
+
+
+def application_plans(year: int, today: datetime.date) -> list[dict]:
+    """The demo's applications for current license year `year`, seeded on `today`.
+
+    One dict per application. `users` is ("counted", a, b, c) in first-year (Y-3) terms, or ("proxy", base
+    metric); `statuses` maps license year to status, and a year without a status gets no license;
+    `license_ends` maps a license year to an end date earlier than December 31; `not_counted_in` lists
+    years with no user count; `stale_count` makes the current year's count a copy of last year's, counted
+    each October for the following year, so it is more than 12 months old on any day of the year.
+    """
+    within_week, within_month, within_quarter = (_ends_soon(days, today=today) for days in ENDING_IN_DAYS)
+    go_live = min(datetime.date(year, 3, 1), today)
+    retired = datetime.date(year - 2, 6, 30)
+    return [
+        dict(
+            key="inpatient_ehr",
+            organization="hospital",
+            name="Cedarline Inpatient EHR",
+            category=Category.INPATIENT_EHR,
+            vendor="Cedarline Health Systems",
+            product_version=f"{year - 1}.2",
+            deployment=Deployment.HOSTED,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD, HCPCS, ICD10],
+            in_service_from=datetime.date(year - 10, 7, 1),
+            internal_use="Order entry, problem lists and charge capture on the wards.",
+            owner="Clinical Informatics",
+            users=("counted", 1085, 140, 260),
+            evidence="Active Directory group EHR-Inpatient, de-duplicated by employee ID.",
+            statuses=_statuses(year, E, E, E, A),
+            agreement="AMA-IU-{year}-20417",
+            # Fewer users than this year's count: the under-licensed system, with its true-up cost.
+            licensed_users={year: 1450},
+            license_notes={
+                year: f"Licensed for the {year} estimate; the January count came in higher, so a true-up is due."
+            },
+        ),
+        dict(
+            key="chargemaster",
+            organization="hospital",
+            name="Hospital chargemaster",
+            category=Category.CHARGEMASTER,
+            vendor="Summit Revenue Systems",
+            product_version="11.4",
+            deployment=Deployment.ON_PREMISE,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD, HCPCS],
+            in_service_from=datetime.date(year - 12, 1, 1),
+            internal_use=(
+                "Keeps CPT and HCPCS codes and prices for every billable item; feeds the price transparency file."
+            ),
+            owner="Revenue Integrity",
+            users=("counted", 9, 6, 38),
+            evidence="Chargemaster team roster and report distribution list.",
+            statuses=_statuses(year, E, E, E, A),
+            agreement="AMA-IU-{year}-20418",
+        ),
+        dict(
+            key="encoder",
+            organization="hospital",
+            name="Coding encoder",
+            category=Category.CODING,
+            vendor="Optum360",
+            product_version=str(year),
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.DISTRIBUTOR,
+            data_files=[STD, HCPCS, ICD10],
+            in_service_from=datetime.date(year - 7, 10, 1),
+            internal_use="Inpatient and outpatient coders assign CPT and ICD-10 codes.",
+            owner="Health Information Management",
+            internet_facing=True,
+            internet_use="Coders reach the hosted encoder over TLS from the hospital network only.",
+            users=("counted", 41, 0, 12),
+            evidence="Encoder user list exported from the vendor portal.",
+            statuses=_statuses(year, E, E, E, A),
+            agreement="DIST-{year}-OPT-5512",
+            license_ends={year: within_week},
+            license_notes={
+                year: f"Optum360 subscription term ends {within_week:%Y-%m-%d}; the renewal quote is with purchasing."
+            },
+        ),
+        dict(
+            key="radiology",
+            organization="hospital",
+            name="Radiology information system",
+            category=Category.LAB_RADIOLOGY,
+            vendor="Lumen Imaging Systems",
+            product_version="8.1",
+            deployment=Deployment.ON_PREMISE,
+            cpt_coverage=Coverage.VENDOR,
+            data_files=[STD],
+            in_service_from=datetime.date(year - 8, 3, 1),
+            internal_use="Orders and bills imaging procedures by CPT code.",
+            owner="Imaging Services",
+            users=("counted", 96, 18, 0),
+            evidence="RIS account list; technologists and schedulers.",
+            statuses=_statuses(year, CBV, CBV, CBV, CBV),
+        ),
+        dict(
+            key="lab_interface",
+            organization="hospital",
+            name="Legacy lab interface engine",
+            category=Category.LAB_RADIOLOGY,
+            vendor="Lumen Imaging Systems",
+            product_version="5.0",
+            deployment=Deployment.ON_PREMISE,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD],
+            in_service_from=datetime.date(year - 15, 5, 1),
+            # The retired system: out of service since the middle of Y-2, so counted and licensed until then.
+            in_service_to=retired,
+            internal_use="Mapped lab orders to CPT codes for billing until the new system took over.",
+            owner="Laboratory",
+            users=("counted", 12, 4, 0),
+            evidence="Interface analyst roster.",
+            statuses=_statuses(year - 1, E, E, NR),
+            agreement="AMA-IU-{year}-20419",
+            not_required_reason=f"Retired on {retired:%Y-%m-%d}, before the {year - 1} license year began.",
+        ),
+        dict(
+            key="anesthesia",
+            organization="hospital",
+            name="Anesthesia record system",
+            category=Category.OTHER,
+            vendor="Bluestem Clinical",
+            product_version="3.2",
+            deployment=Deployment.ON_PREMISE,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD],
+            in_service_from=datetime.date(year - 13, 9, 1),
+            internal_use="Anesthesia records and time-based anesthesia billing codes for the operating rooms.",
+            owner="Perioperative Services",
+            users=("counted", 58, 6, 11),
+            evidence="Anesthesia department roster.",
+            # Last licensed for the year before: nobody renewed it, nor counted its users for this year.
+            statuses=_statuses(year - 1, E, E, E),
+            agreement="AMA-IU-{year}-20423",
+            not_counted_in=[year],
+        ),
+        dict(
+            key="scheduling",
+            organization="hospital",
+            name="Patient scheduling",
+            category=Category.OTHER,
+            vendor="Northwind Scheduling",
+            product_version="4.0",
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.NO_CPT,
+            in_service_from=datetime.date(year - 5, 2, 1),
+            internet_facing=True,
+            internet_use="Patients book appointments on the public website.",
+            owner="Patient Access",
+            internal_use="Appointment types only; no procedure codes.",
+        ),
+        dict(
+            key="rcm",
+            organization="system",
+            name="Enterprise revenue cycle",
+            category=Category.BILLING_RCM,
+            vendor="Summit Revenue Systems",
+            product_version="11.4",
+            deployment=Deployment.HOSTED,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD, RVU],
+            in_service_from=datetime.date(year - 9, 1, 1),
+            internal_use="Claims, edits and remittance for every Riverbend entity.",
+            owner="Revenue Cycle",
+            users_outside_us=True,
+            countries_outside_us="Philippines (offshore coding partner)",
+            other_entities=["hospital", "north_clinic", "lakeshore_clinic", "physician_group"],
+            users=("counted", 212, 35, 64),
+            evidence="Billing office roster plus the offshore partner's staff list.",
+            # Its AMA application was sent (see _demo_filings) and is still unanswered.
+            statuses=_statuses(year, E, E, E, S),
+            agreement="AMA-IU-{year}-20420",
+        ),
+        dict(
+            key="analytics",
+            organization="system",
+            name="Enterprise analytics warehouse",
+            category=Category.ANALYTICS,
+            vendor="Keystone Analytics",
+            product_version="3.7",
+            deployment=Deployment.ON_PREMISE,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD, RVU],
+            in_service_from=datetime.date(year - 6, 9, 1),
+            internal_use="Productivity and cost reports by CPT code and RVU.",
+            owner="Finance",
+            users=("counted", 8, 22, 140),
+            evidence="Report subscription list; readers of CPT-based reports count as (c).",
+            # Its AMA application is a draft (see _demo_filings).
+            statuses=_statuses(year, E, E, E, D),
+            agreement="AMA-IU-{year}-20421",
+        ),
+        dict(
+            key="cost_accounting",
+            organization="system",
+            name="Cost accounting",
+            category=Category.ANALYTICS,
+            vendor="Meridian Code Services",
+            product_version="1.2",
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.DISTRIBUTOR,
+            data_files=[STD, RVU],
+            # New this year: live since March 1, or since today when that is still ahead.
+            in_service_from=go_live,
+            internal_use="Costs each procedure by CPT code.",
+            owner="Finance",
+            internet_facing=True,
+            internet_use="Hosted by the vendor; finance staff sign in over the Internet.",
+            users=("counted", 6, 4, 18),
+            evidence=f"Go-live user list, {go_live:%B %Y}.",
+            statuses={year: N},
+        ),
+        dict(
+            key="north_ehr",
+            organization="north_clinic",
+            name="Cedarline Ambulatory EHR",
+            category=Category.AMBULATORY_EHR,
+            vendor="Cedarline Health Systems",
+            product_version=f"{year - 1}.2",
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.VENDOR,
+            data_files=[STD],
+            in_service_from=datetime.date(year - 7, 1, 1),
+            internal_use="Visit documentation and charge capture.",
+            owner="Clinic Operations",
+            internet_facing=True,
+            internet_use="Hosted by the vendor; includes the patient portal.",
+            users=("proxy", BaseMetric.PHYSICIANS),
+            statuses=_statuses(year, CBV, CBV, CBV, CBV),
+        ),
+        dict(
+            key="lakeshore_ehr",
+            organization="lakeshore_clinic",
+            name="Cedarline Ambulatory EHR",
+            category=Category.AMBULATORY_EHR,
+            vendor="Cedarline Health Systems",
+            product_version=f"{year - 1}.2",
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.VENDOR,
+            data_files=[STD],
+            in_service_from=datetime.date(year - 6, 4, 1),
+            internal_use="Visit documentation and charge capture.",
+            owner="Clinic Operations",
+            internet_facing=True,
+            internet_use="Hosted by the vendor; includes the patient portal.",
+            users=("proxy", BaseMetric.PHYSICIANS),
+            statuses=_statuses(year, CBV, CBV, CBV, CBV),
+        ),
+        dict(
+            key="lakeshore_pm",
+            organization="lakeshore_clinic",
+            name="Practice management",
+            category=Category.PRACTICE_MANAGEMENT,
+            # Harborview's distribution agreement ends on December 31 of this year (VENDORS).
+            vendor="Harborview Software",
+            product_version="9.3",
+            deployment=Deployment.HOSTED,
+            cpt_coverage=Coverage.VENDOR,
+            data_files=[STD, ICD10],
+            in_service_from=datetime.date(year - 6, 4, 1),
+            internal_use="Scheduling, registration and professional claims.",
+            owner="Clinic Operations",
+            users=("counted", 14, 9, 3),
+            evidence="Harborview user administration export.",
+            statuses=_statuses(year, CBV, CBV, CBV, CBV),
+            stale_count=True,
+        ),
+        dict(
+            key="group_ehr",
+            organization="physician_group",
+            name="Bluestem Ambulatory EHR",
+            category=Category.AMBULATORY_EHR,
+            vendor="Bluestem Clinical",
+            product_version="7.0",
+            deployment=Deployment.ON_PREMISE,
+            cpt_coverage=Coverage.DIRECT,
+            data_files=[STD],
+            in_service_from=datetime.date(year - 11, 8, 1),
+            internal_use="Visit documentation, orders and charge capture in the group's offices.",
+            owner="Medical Group IT",
+            other_entities=["north_clinic"],
+            users=("proxy", BaseMetric.PHYSICIANS),
+            statuses=_statuses(year, E, E, E, A),
+            agreement="AMA-IU-{year}-20422",
+            license_ends={year: within_quarter},
+            license_notes={
+                year: f"Agreement term ends {within_quarter:%Y-%m-%d}, with the Bluestem support contract; "
+                "renewal requested."
+            },
+        ),
+        dict(
+            key="group_billing",
+            organization="physician_group",
+            name="Professional billing service",
+            category=Category.BILLING_RCM,
+            vendor="Meridian Code Services",
+            product_version=f"{year}.1",
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.DISTRIBUTOR,
+            data_files=[STD, HCPCS],
+            in_service_from=datetime.date(year - 8, 1, 1),
+            internal_use="Professional fee claims for the group's physicians.",
+            owner="Professional Billing",
+            internet_facing=True,
+            internet_use="Vendor-hosted billing workstation.",
+            users=("counted", 27, 5, 9),
+            evidence="Meridian seat invoice and billing team roster.",
+            statuses=_statuses(year, E, E, E, A),
+            agreement="DIST-{year}-MCS-0931",
+            license_ends={year: within_month},
+            license_notes={year: f"Meridian seat subscription ends {within_month:%Y-%m-%d}; renewal quote requested."},
+        ),
+        dict(
+            key="directory",
+            organization="physician_group",
+            name="Physician directory",
+            category=Category.OTHER,
+            vendor=None,
+            deployment=Deployment.SAAS,
+            cpt_coverage=Coverage.NO_CPT,
+            in_service_from=datetime.date(year - 4, 5, 1),
+            internet_facing=True,
+            internet_use="Public web page listing physicians and specialties.",
+            owner="Marketing",
+            internal_use="Names and specialties only; no procedure codes.",
+        ),
+    ]
+
+
+# Fields of an application plan that are not Application fields.
 _PLAN_KEYS = {
     "key",
     "organization",
@@ -552,7 +658,10 @@ _PLAN_KEYS = {
     "agreement",
     "licensed_users",
     "license_notes",
+    "license_ends",
     "not_required_reason",
+    "not_counted_in",
+    "stale_count",
 }
 _ROUTE_FOR_COVERAGE = {
     Coverage.DIRECT: Route.DIRECT,
@@ -586,10 +695,10 @@ class ScaleSeed:
     history_rows: int = 0
 
 
-def _grown(value: int | None, year: int) -> int | None:
+def _grown(value: int | None, year: int, *, first_year: int) -> int | None:
     if value is None:
         return None
-    return round(value * (100 + GROWTH_PERCENT * (year - LICENSE_YEARS[0])) / 100)
+    return round(value * (100 + GROWTH_PERCENT * (year - first_year)) / 100)
 
 
 def _save(obj, *, actor, reason: str = DEMO_REASON):
@@ -619,15 +728,26 @@ def _demo_user(login: DemoLogin):
 
 
 def demo_vendors(*, actor) -> dict[str, Vendor]:
-    """The demo vendors by name; a vendor of the same name already on file is reused, not altered."""
+    """The demo vendors by name; a vendor of the same name already on file is reused, not altered.
+
+    Agreement expiry dates are placed relative to the current license year (see VENDORS).
+    """
+    year = standing.current_license_year()
     existing = {vendor.name: vendor for vendor in Vendor.objects.filter(name__in=VENDORS)}
     vendors = {}
     for name, (authorized, expires, fee, website, notes) in VENDORS.items():
-        vendors[name] = existing.get(name) or _save(
+        if name in existing:
+            vendors[name] = existing[name]
+            continue
+        agreement_ends = None
+        if expires is not None:
+            years_ahead, month, day = expires
+            agreement_ends = datetime.date(year + years_ahead, month, day)
+        vendors[name] = _save(
             Vendor(
                 name=name,
                 is_authorized_distributor=authorized,
-                distribution_agreement_expires=expires,
+                distribution_agreement_expires=agreement_ends,
                 processing_fee_per_user=fee,
                 website=website,
                 notes=notes,
@@ -642,16 +762,23 @@ def _email(name: str) -> str:
     return f"{local}@riverbendhealth.example"
 
 
-def _counted_users(spec, year: int) -> tuple[int, int, int]:
-    _, direct, program, output = spec
-    return _grown(direct, year), _grown(program, year), _grown(output, year)
+@dataclass(frozen=True)
+class _Calendar:
+    """When the demo is seeded: the current license year, the demo's first year, and today."""
+
+    current: int
+    first: int
+    today: datetime.date
 
 
 def _create_demo_system(*, actor) -> dict:
-    """Organizations, contacts, metrics, applications, counts and licenses of Riverbend Health."""
+    """Organizations, contacts, metrics, applications, counts, licenses and filings of Riverbend Health."""
     created = dict.fromkeys(
         ["organizations", "contacts", "base_metrics", "vendors", "applications", "user_counts", "licenses"], 0
     )
+    today = timezone.localdate()
+    years = license_years()
+    calendar = _Calendar(current=years[-1], first=years[0], today=today)
     vendors_before = Vendor.objects.count()
     vendors = demo_vendors(actor=actor)
     created["vendors"] = Vendor.objects.count() - vendors_before
@@ -681,25 +808,27 @@ def _create_demo_system(*, actor) -> dict:
 
     metrics = {}
     for key, base in BASE_METRICS.items():
-        for year in LICENSE_YEARS:
+        for year in years:
             metrics[key, year] = _save(
                 BaseMetrics(
                     organization=organizations[key],
                     license_year=year,
                     source=f"Medical staff office and HR rosters, January {year}",
-                    **{name: _grown(value, year) for name, value in base.items()},
+                    **{name: _grown(value, year, first_year=calendar.first) for name, value in base.items()},
                 ),
                 actor=actor,
             )
             created["base_metrics"] += 1
 
-    for plan in APPLICATIONS:
+    applications = {}
+    for plan in application_plans(calendar.current, today):
         application = Application(
             organization=organizations[plan["organization"]],
             vendor=vendors[plan["vendor"]] if plan["vendor"] else None,
             **{name: value for name, value in plan.items() if name not in _PLAN_KEYS},
         )
         _save(application, actor=actor)
+        applications[plan["key"]] = application
         # Each .set() writes one more history row carrying the links, under the same actor and reason.
         if plan.get("data_files"):
             application.data_files.set([files[code] for code in plan["data_files"]])
@@ -710,10 +839,12 @@ def _create_demo_system(*, actor) -> dict:
             continue
 
         users_by_year = {}
-        for year in LICENSE_YEARS:
-            if not application.in_service_during(year):
+        for year in years:
+            if not application.in_service_during(year) or year in plan.get("not_counted_in", ()):
                 continue
-            count = _demo_count(plan, application, year, metrics.get((plan["organization"], year)), proxy_factor)
+            count = _demo_count(
+                plan, application, year, metrics.get((plan["organization"], year)), proxy_factor, calendar
+            )
             _save(count, actor=actor)
             users_by_year[year] = count.users
             created["user_counts"] += 1
@@ -723,15 +854,30 @@ def _create_demo_system(*, actor) -> dict:
             license = _demo_license(plan, application, year, status, users_by_year.get(year), previous)
             previous = _save(license, actor=actor)
             created["licenses"] += 1
+
+    created["filings"] = _demo_filings(organizations["system"], applications, calendar, actor=actor)
     return {"organizations": organizations, "created": created}
 
 
-def _demo_count(plan, application, year: int, metrics, proxy_factor) -> UserCount:
+def _counted_on(plan, application, year: int, calendar: _Calendar) -> datetime.date:
+    """When a count was taken: mid-January of its year, never after today nor before the system went live.
+
+    A plan with `stale_count` is counted each October for the following year, and its current-year count
+    is last year's carried forward, so it is more than 12 months old on any day of the current year.
+    """
+    if plan.get("stale_count"):
+        counted_for = min(year, calendar.current - 1)
+        return datetime.date(counted_for - 1, 10, 1)
+    day = min(datetime.date(year, 1, 15), calendar.today)
+    return max(day, application.in_service_from) if application.in_service_from else day
+
+
+def _demo_count(plan, application, year: int, metrics, proxy_factor, calendar: _Calendar) -> UserCount:
     spec = plan["users"]
     count = UserCount(
         application=application,
         license_year=year,
-        counted_on=datetime.date(year, 1, 15),
+        counted_on=_counted_on(plan, application, year, calendar),
         counted_by=OFFICER_LOGIN.first_name + " " + OFFICER_LOGIN.last_name,
     )
     if spec[0] == CountMethod.PROXY:
@@ -742,10 +888,20 @@ def _demo_count(plan, application, year: int, metrics, proxy_factor) -> UserCoun
         count.metric_source = metrics.source
         count.factor = proxy_factor.factor if proxy_factor else Decimal(4)
         count.evidence = "User Proxy Model: physicians on the January roster times the AMA factor for ambulatory EHRs."
-    else:
-        count.method = UserCount.Method.COUNTED
-        count.direct_users, count.program_users, count.output_users = _counted_users(spec, year)
-        count.evidence = plan.get("evidence", "")
+        return count
+    count.method = UserCount.Method.COUNTED
+    count.evidence = plan.get("evidence", "")
+    figures_of = year
+    if plan.get("stale_count") and year == calendar.current:
+        figures_of = year - 1
+        count.evidence = (
+            f"Carried forward from the {year - 1} count ({count.evidence.rstrip('.')} of "
+            f"{count.counted_on:%Y-%m-%d}); not recounted since."
+        )
+    _, direct, program, output = spec
+    count.direct_users, count.program_users, count.output_users = (
+        _grown(value, figures_of, first_year=calendar.first) for value in (direct, program, output)
+    )
     return count
 
 
@@ -757,6 +913,7 @@ def _demo_license(plan, application, year: int, status: str, users: int | None, 
         route=route,
         distributor=application.vendor if route != Route.DIRECT else None,
         status=status,
+        ends_on=plan.get("license_ends", {}).get(year),
         renewal_of=previous,
         notes=plan.get("license_notes", {}).get(year, ""),
     )
@@ -775,11 +932,31 @@ def _demo_license(plan, application, year: int, status: str, users: int | None, 
     return license
 
 
+def _demo_filings(system: Organization, applications: dict, calendar: _Calendar, *, actor) -> int:
+    """The system's AMA applications for the current year: the revenue cycle's, sent FILING_SENT_DAYS_AGO days
+    ago and not answered yet, and the analytics warehouse's, still a draft (their licenses say the same)."""
+    year = calendar.current
+    sent = services.filing_prepare(organization=system, license_year=year, actor=actor, reason=DEMO_REASON)
+    sent.applications.set([applications["rcm"]])
+    sent.attests_accurate = sent.attests_will_report_changes = True
+    _save(sent, actor=actor)
+    sent = services.filing_submit(filing=sent, actor=actor, reason=DEMO_REASON)
+    # filing_submit stamps the moment of the call; the demo's application went out weeks ago. The PDF and its
+    # SHA-256 stay as frozen; only the recorded moment of sending moves, with its own history row.
+    sent.submitted_at -= datetime.timedelta(days=FILING_SENT_DAYS_AGO)
+    _save(sent, actor=actor, reason=f"{DEMO_REASON}: sent to the AMA on {sent.submitted_at:%Y-%m-%d}, no answer yet")
+
+    draft = services.filing_prepare(organization=system, license_year=year, actor=actor, reason=DEMO_REASON)
+    draft.applications.set([applications["analytics"]])
+    return 2
+
+
 @transaction.atomic
 def seed_demo(*, actor=None) -> DemoSeed:
     """Create the demo accounts and the Riverbend Health system once; later runs create nothing.
 
-    `actor` is recorded on every history row written; by default the demo administrator.
+    `actor` is recorded on every history row written; by default the demo administrator. Years and dates
+    are placed relative to the day it runs (see the module docstring).
     """
     users = {login: _demo_user(login) for login in DEMO_LOGINS}
     admin = actor or users[ADMIN_LOGIN]
@@ -836,7 +1013,8 @@ SCALE_APPLICATIONS = [
 ]
 # Every tenth organization uses a scheduling system with no CPT instead of an encoder.
 SCALE_NO_CPT_APPLICATION = ("Patient scheduling", Category.OTHER, "Northwind Scheduling", Coverage.NO_CPT, [], None)
-SCALE_2026_STATUSES = [Status.ACTIVE, Status.ACTIVE, Status.SUBMITTED, Status.DRAFTED, Status.NEEDED]
+# Statuses of the current year's licenses, in turn (vendor-covered systems stay covered by vendor).
+SCALE_CURRENT_STATUSES = [Status.ACTIVE, Status.ACTIVE, Status.SUBMITTED, Status.DRAFTED, Status.NEEDED]
 
 
 def _scale_slug(number: int) -> str:
@@ -891,11 +1069,14 @@ def _scale_organization(number: int) -> Organization:
     )
 
 
-def _scale_physicians(number: int, year: int) -> int:
-    return 4 + number % 37 + (year - SCALE_YEARS[0])
+def _scale_physicians(number: int, year: int, *, first_year: int) -> int:
+    return 4 + number % 37 + (year - first_year)
 
 
-def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleSeed, validate: bool) -> None:
+def _scale_chunk(
+    numbers, *, years, today, actor, vendors, files, proxy_factor, result: ScaleSeed, validate: bool
+) -> None:
+    last_year, this_year = years
     organizations = [_scale_organization(number) for number in numbers]
     if validate:
         organizations[0].full_clean()
@@ -906,13 +1087,13 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
         BaseMetrics(
             organization=organization,
             license_year=year,
-            physicians=_scale_physicians(number, year),
-            billing_providers=_scale_physicians(number, year) + 2,
-            employees=_scale_physicians(number, year) * 6,
+            physicians=_scale_physicians(number, year, first_year=last_year),
+            billing_providers=_scale_physicians(number, year, first_year=last_year) + 2,
+            employees=_scale_physicians(number, year, first_year=last_year) * 6,
             source=f"Benchmark roster {year}",
         )
         for organization, number in zip(organizations, numbers, strict=True)
-        for year in SCALE_YEARS
+        for year in years
     ]
     if validate:
         metrics[0].full_clean()
@@ -936,11 +1117,11 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
                 name=name,
                 category=category,
                 vendor=vendors[vendor_name],
-                product_version="2026.1",
+                product_version=f"{this_year}.1",
                 deployment=Deployment.HOSTED,
                 cpt_coverage=coverage,
                 internal_use="Generated for a benchmark run.",
-                in_service_from=datetime.date(2020, 1, 1),
+                in_service_from=datetime.date(this_year - 6, 1, 1),
             )
             plans.append((application, number, codes, method))
     applications = [plan[0] for plan in plans]
@@ -956,13 +1137,13 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
     for application, number, _, method in plans:
         if method is None:
             continue
-        for year in SCALE_YEARS:
-            count = UserCount(
-                application=application, license_year=year, method=method, counted_on=datetime.date(year, 1, 15)
-            )
+        for year in years:
+            # Counted in mid-January of each year; this year's not after today.
+            counted_on = min(datetime.date(year, 1, 15), today)
+            count = UserCount(application=application, license_year=year, method=method, counted_on=counted_on)
             if method == CountMethod.PROXY:
                 count.base_metric = BaseMetric.PHYSICIANS
-                count.metric_value = Decimal(_scale_physicians(number, year))
+                count.metric_value = Decimal(_scale_physicians(number, year, first_year=last_year))
                 count.metric_source = f"Benchmark roster {year}"
                 count.factor = proxy_factor
             else:
@@ -976,7 +1157,7 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
     _bulk(counts, UserCount, actor=actor, result=result)
     result.user_counts += len(counts)
 
-    licenses_2025, licenses_2026 = [], []
+    last_year_licenses, renewals = [], []
     for application, number, _, method in plans:
         if method is None:
             continue
@@ -985,39 +1166,40 @@ def _scale_chunk(numbers, *, actor, vendors, files, proxy_factor, result: ScaleS
         covered = route == Route.VENDOR
         first = License(
             application=application,
-            license_year=SCALE_YEARS[0],
+            license_year=last_year,
             route=route,
             distributor=distributor,
             status=Status.COVERED_BY_VENDOR if covered else Status.EXPIRED,
-            licensed_users=users[application.pk, SCALE_YEARS[0]],
-            agreement_number="" if covered else f"AMA-IU-{SCALE_YEARS[0]}-{application.pk:08d}",
+            licensed_users=users[application.pk, last_year],
+            agreement_number="" if covered else f"AMA-IU-{last_year}-{application.pk:08d}",
         )
-        status = Status.COVERED_BY_VENDOR if covered else SCALE_2026_STATUSES[number % len(SCALE_2026_STATUSES)]
+        status = Status.COVERED_BY_VENDOR if covered else SCALE_CURRENT_STATUSES[number % len(SCALE_CURRENT_STATUSES)]
         second = License(
             application=application,
-            license_year=SCALE_YEARS[1],
+            license_year=this_year,
             route=route,
             distributor=distributor,
             status=status,
-            licensed_users=None if status == Status.NEEDED else users[application.pk, SCALE_YEARS[1]],
-            agreement_number=f"AMA-IU-{SCALE_YEARS[1]}-{application.pk:08d}" if status == Status.ACTIVE else "",
+            licensed_users=None if status == Status.NEEDED else users[application.pk, this_year],
+            agreement_number=f"AMA-IU-{this_year}-{application.pk:08d}" if status == Status.ACTIVE else "",
             renewal_of=first,
         )
-        licenses_2025.append(first)
-        licenses_2026.append(second)
+        last_year_licenses.append(first)
+        renewals.append(second)
     if validate:
-        licenses_2025[0].full_clean()
+        last_year_licenses[0].full_clean()
     # Renewals were built before their predecessors had ids; bulk_create picks the ids up from renewal_of.
-    _bulk(licenses_2025, License, actor=actor, result=result)
+    _bulk(last_year_licenses, License, actor=actor, result=result)
     if validate:
-        licenses_2026[0].full_clean()
-    _bulk(licenses_2026, License, actor=actor, result=result)
-    result.licenses += len(licenses_2025) + len(licenses_2026)
+        renewals[0].full_clean()
+    _bulk(renewals, License, actor=actor, result=result)
+    result.licenses += len(last_year_licenses) + len(renewals)
 
 
 @transaction.atomic
 def seed_scale(*, organizations: int, actor) -> ScaleSeed:
-    """Bulk-create `organizations` more organizations with three systems each, counts and licenses for 2025-2026."""
+    """Bulk-create `organizations` more organizations with three systems each, and their base metrics, counts and
+    licenses for last year and this year (scale_years())."""
     if organizations < 1:
         raise ValueError("The number of organizations must be at least 1.")
     vendors = demo_vendors(actor=actor)
@@ -1029,9 +1211,12 @@ def seed_scale(*, organizations: int, actor) -> ScaleSeed:
     if numbers[-1] >= 10**SCALE_SLUG_DIGITS:
         raise ValueError(f"Scale organizations are numbered up to {10**SCALE_SLUG_DIGITS - 1}.")
     result = ScaleSeed(first_slug=_scale_slug(numbers[0]), last_slug=_scale_slug(numbers[-1]))
+    years, today = scale_years(), timezone.localdate()
     for index, chunk in enumerate(_chunks(numbers, SCALE_CHUNK)):
         _scale_chunk(
             chunk,
+            years=years,
+            today=today,
             actor=actor,
             vendors=vendors,
             files=files,

@@ -157,6 +157,8 @@ def snapshot(filing, *, generated_at=None) -> dict:
                 "flat_fees": _money(line.flat_fees) if line else None,
                 "amount": _money(line.amount) if line else None,
                 "note": _fee_note(line, file_names, year) if line else rates_problem,
+                # Whether this row's figures rest on projected rates; the PDF labels them (royalty.ESTIMATE_MARK).
+                "estimate": bool(line and line.is_estimate),
             }
         )
     total = None
@@ -210,6 +212,7 @@ def snapshot(filing, *, generated_at=None) -> dict:
                         "data_file": file_names.get(code, code),
                         "per_user": _money(rate),
                         "flat_fee": _money(rates.flat_fee[code]) if code in rates.flat_fee else None,
+                        "estimate": rates.is_estimate,
                     }
                     for code, rate in sorted(rates.per_user.items())
                 ]
@@ -219,6 +222,10 @@ def snapshot(filing, *, generated_at=None) -> dict:
             "lines": fee_lines,
             "applications_total": _money(total.applications_total) if total else None,
             "total": _money(total.total) if total else None,
+            # Added after the first filings were frozen: their snapshots lack these, and their PDFs no row label.
+            "applications_total_estimate": bool(total and total.applications_total_is_estimate),
+            "entity_fee_estimate": bool(total and total.entity_fee_is_estimate),
+            "total_estimate": bool(total and total.is_estimate),
         },
         "attestation": {
             "text": ATTESTATION,

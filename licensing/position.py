@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from licensing import royalty
-from licensing.choices import Coverage, LicenseStatus, Position
+from licensing.choices import ApplicationCategory, Coverage, LicenseStatus, Position
 from licensing.royalty import YearRates, money
 
 if TYPE_CHECKING:
@@ -115,7 +115,24 @@ def _unlicensed(
     )
 
 
+# The systems whose license lets an organization post CPT codes in its chargemaster or price file.
+CHARGEMASTER_CATEGORIES = {ApplicationCategory.CHARGEMASTER, ApplicationCategory.BILLING_RCM}
+
+
 def may_post_chargemaster(chargemaster_licenses: Iterable[License], license_year: int) -> bool:
     """Price transparency: CPT codes may be posted in the chargemaster only while its application
     holds an active license for the current year (AMA HCDO page on the FY2019 IPPS/LTCH rule)."""
     return any(lic.license_year == license_year and lic.status == LicenseStatus.ACTIVE for lic in chargemaster_licenses)
+
+
+def chargemaster_posting(chargemaster_licenses: Iterable[License], license_year: int) -> tuple[bool, str]:
+    """Whether CPT codes may be posted in the chargemaster or machine-readable price file, and why."""
+    licenses = list(chargemaster_licenses)
+    active = [lic for lic in licenses if lic.license_year == license_year and lic.status == LicenseStatus.ACTIVE]
+    if active:
+        names = ", ".join(sorted({lic.application.name for lic in active}))
+        return True, f"Yes: {names} holds an active {license_year} license."
+    return False, (
+        f"No: no chargemaster or billing/revenue-cycle system holds an active {license_year} license. "
+        "Post CPT codes only once one does (AMA, price transparency under the FY2019 IPPS rule)."
+    )

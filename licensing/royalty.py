@@ -26,9 +26,29 @@ if TYPE_CHECKING:
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
 
+# The one wording of estimates (docs/rules.md, "Estimates"), so pages, exports and the PDF cannot drift apart:
+# pages and the PDF print an amount that rests on a projected rate or an estimated entity fee followed by
+# ESTIMATE_MARK; CSV exports keep amounts as numbers and say ESTIMATE or PUBLISHED in a column beside each.
+ESTIMATE_MARK = "(est.)"
+ESTIMATE = "estimate"
+PUBLISHED = "published"
+
 
 def money(amount: Decimal | int | str) -> Decimal:
     return Decimal(amount).quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def dollars(amount: Decimal | None, *, estimate: bool = False) -> str:
+    """An amount as pages and the PDF print it: "$1,234.50", or "$1,234.50 (est.)" when it rests on an estimate."""
+    if amount is None:
+        return "-"
+    text = f"${amount:,.2f}"
+    return f"{text} {ESTIMATE_MARK}" if estimate else text
+
+
+def basis_label(estimate: bool) -> str:
+    """What an export's basis column says beside an amount: "estimate" or "published"."""
+    return ESTIMATE if estimate else PUBLISHED
 
 
 class RatesUnavailable(Exception):
@@ -211,10 +231,16 @@ class OrganizationRoyalty:
     entity_fee: Decimal = ZERO
     entity_fee_note: str = ""
     is_estimate: bool = False
+    entity_fee_is_estimate: bool = False
 
     @property
     def applications_total(self) -> Decimal:
         return money(sum((royalty.amount or ZERO for _, royalty in self.applications), ZERO))
+
+    @property
+    def applications_total_is_estimate(self) -> bool:
+        """A sum is an estimate when any amount it adds is."""
+        return any(royalty.is_estimate for _, royalty in self.applications if royalty.amount)
 
     @property
     def total(self) -> Decimal:
@@ -254,4 +280,5 @@ def organization_royalty(
         entity_fee=fee,
         entity_fee_note=note,
         is_estimate=rates.is_estimate or (fee > 0 and rates.entity_fee_estimated),
+        entity_fee_is_estimate=fee > 0 and rates.entity_fee_estimated,
     )

@@ -6,19 +6,23 @@ the demo and the tests write tracked records only through them. The named action
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from licensing import access, filings, roles
 from licensing.audit import bulk
 from licensing.choices import FilingStatus, LicenseStatus, MembershipRole
-from licensing.models import Contact, Filing, License, Membership, Organization
+from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
+from licensing.models.years import LICENSE_YEAR_VALIDATORS
 
 # Who made a change: a person, or None for the system (migrations, scheduled jobs), shown as "system".
 Actor = AbstractBaseUser | None
@@ -86,16 +90,16 @@ def record_bulk_update(
 # ---------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def license_renew(*, license: License, actor: Actor, reason: str = "") -> License:
-    """Open next year's license for the same application; the old license stays as it was.
+def _renewal_license(license: License, license_year: int) -> License:
+    """The license that renews `license` in `license_year`, unsaved.
 
-    The AMA licenses each annual release separately, so a renewal is a new license that starts
-    as needed and carries over the route, distributor and licensed users as a starting point.
+    The AMA licenses each annual release separately, so a renewal is a new license that starts as needed
+    (or stays covered by vendor) and carries over the route, distributor and licensed users as a starting
+    point; the agreement number, dates and notes belong to the old year's agreement.
     """
-    renewal = License(
+    return License(
         application=license.application,
-        license_year=license.license_year + 1,
+        license_year=license_year,
         route=license.route,
         distributor=license.distributor,
         licensed_users=license.licensed_users,
@@ -104,6 +108,12 @@ def license_renew(*, license: License, actor: Actor, reason: str = "") -> Licens
         else LicenseStatus.NEEDED,
         renewal_of=license,
     )
+
+
+@transaction.atomic
+def license_renew(*, license: License, actor: Actor, reason: str = "") -> License:
+    """Open next year's license for the same application; the old license stays as it was."""
+    renewal = _renewal_license(license, license.license_year + 1)
     return record_save(renewal, actor=actor, reason=reason or f"Renewal of the {license.license_year} license")
 
 
@@ -117,6 +127,306 @@ def license_set_status(*, license: License, status: str, actor: Actor, reason: s
     for name, value in fields.items():
         setattr(license, name, value)
     return record_save(license, actor=actor, reason=reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Renewal: next year's licenses and user counts for many applications at once
+# ---------------------------------------------------------------------------------------------
+
+# The figures a renewal copies from the latest earlier user count (how the number was reached, and when).
+COPIED_COUNT_FIELDS = (
+    "method",
+    "direct_users",
+    "program_users",
+    "output_users",
+    "base_metric",
+    "metric_value",
+    "metric_source",
+    "factor",
+    "counted_on",
+    "counted_by",
+)
+
+
+@dataclass
+class RenewalLine:
+    """What a renewal does for one application: the license and user count it opens (None where it opens
+    none), and in words what happens to each, or why not."""
+
+    application: Application
+    license: License | None = None
+    count: UserCount | None = None
+    license_note: str = ""
+    count_note: str = ""
+    # The years copied from.
+    license_from: int | None = None
+    count_from: int | None = None
+    # Why nothing is opened for this application ("already renewed", "not in service in 2027"); empty otherwise.
+    skipped: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RenewalResult:
+    """What `renew` opened (or `renewal_plan` would open) in `to_year`, one line per application concerned."""
+
+    to_year: int
+    lines: list[RenewalLine]
+    reason: str
+    written: bool = False
+
+    @property
+    def licenses(self) -> list[License]:
+        return [line.license for line in self.lines if line.license is not None]
+
+    @property
+    def counts(self) -> list[UserCount]:
+        return [line.count for line in self.lines if line.count is not None]
+
+    @property
+    def renewed(self) -> list[RenewalLine]:
+        return [line for line in self.lines if line.license is not None or line.count is not None]
+
+    @property
+    def skipped(self) -> list[RenewalLine]:
+        return [line for line in self.lines if line.license is None and line.count is None]
+
+    @property
+    def problems(self) -> list[str]:
+        return [problem for line in self.lines for problem in line.problems]
+
+    def summary(self) -> str:
+        """The outcome in plain words, e.g. "Renewed 3 applications for 2027: 3 licenses (needed) and 3 user
+        counts to review. 1 already renewed, skipped." """
+        year = self.to_year
+        verb = "Renewed" if self.written else "Will renew"
+        opened = []
+        if self.licenses:
+            statuses = Counter(LicenseStatus(license.status).label.lower() for license in self.licenses)
+            kinds = (
+                next(iter(statuses))
+                if len(statuses) == 1
+                else ", ".join(f"{n} {label}" for label, n in sorted(statuses.items()))
+            )
+            opened.append(f"{_number(len(self.licenses), 'license')} ({kinds})")
+        if self.counts:
+            opened.append(f"{_number(len(self.counts), 'user count')} to review")
+        if opened:
+            sentences = [f"{verb} {_number(len(self.renewed), 'application')} for {year}: {' and '.join(opened)}."]
+        else:
+            sentences = [f"Nothing to renew for {year}."]
+        why_skipped = Counter(line.skipped for line in self.skipped)
+        if why_skipped:
+            sentences.append(", ".join(f"{n} {why}" for why, n in why_skipped.items()) + ", skipped.")
+        for record, missing in (
+            ("license", [line for line in self.renewed if line.license_note == NO_EARLIER_LICENSE]),
+            ("user count", [line for line in self.renewed if line.count_note == NO_EARLIER_COUNT]),
+        ):
+            if missing:
+                sentences.append(
+                    f"{_number(len(missing), 'application')} had no earlier {record} to copy: "
+                    f"add {'its' if len(missing) == 1 else 'their'} {year} {record} by hand."
+                )
+        return " ".join(sentences)
+
+
+NO_EARLIER_LICENSE = "no earlier license to carry over"
+NO_EARLIER_COUNT = "no earlier count to copy"
+ALREADY_THERE = "already there"
+
+
+def _number(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def renewal_plan(
+    *,
+    licenses: Iterable[License | int] | None = None,
+    organizations: Iterable[Organization | int] | None = None,
+    to_year: int,
+    actor: Actor,
+) -> RenewalResult:
+    """What `renew` would open in `to_year` for the same selection, without writing anything (a confirmation
+    page shows it). Refuses a selection the actor may not change, as `renew` does."""
+    return _plan(licenses=licenses, organizations=organizations, to_year=to_year, actor=actor, lock=False)
+
+
+@transaction.atomic
+def renew(
+    *,
+    licenses: Iterable[License | int] | None = None,
+    organizations: Iterable[Organization | int] | None = None,
+    to_year: int,
+    actor: Actor,
+    reason: str = "",
+) -> RenewalResult:
+    """Open `to_year`'s licenses and user counts for the applications concerned; the earlier years stay as they were.
+
+    The applications concerned are those of the selected `licenses`, or every application of the selected
+    `organizations` (their own, not their affiliates': select those too). For each one in service in
+    `to_year` that has CPT content, and for each of the two records it has none of in `to_year` yet:
+
+    - a license carried over from its latest earlier license (`_renewal_license`: needed, or still covered
+      by vendor; route, distributor and licensed users kept), as its renewal when that one is not renewed yet;
+    - a user count copied from its latest earlier count (same method and figures), marked `needs_review`,
+      its evidence saying where it came from.
+
+    Nothing that exists is touched, so running it again opens nothing more (the result says "already
+    renewed"). Both kinds are written in bulk (a fixed number of queries however many applications), each
+    row with one history row carrying `actor` and `reason`. A selection with anything the actor may not
+    change (another organization's ids) raises PermissionDenied and writes nothing; `actor=None`, the
+    system, may renew anything.
+    """
+    plan = _plan(licenses=licenses, organizations=organizations, to_year=to_year, actor=actor, lock=True)
+    plan.reason = _require_reason(reason or plan.reason)
+    opened: list[tuple[type[models.Model], list]] = [(License, plan.licenses), (UserCount, plan.counts)]
+    for model, records in opened:
+        if records:
+            owners = [record.application.organization_id for record in records]
+            record_bulk_create(records, model, actor=actor, reason=plan.reason, organization_ids=owners)
+    plan.written = True
+    return plan
+
+
+def _plan(*, licenses, organizations, to_year: int, actor: Actor, lock: bool) -> RenewalResult:
+    for validator in LICENSE_YEAR_VALIDATORS:
+        validator(to_year)
+    applications = Application.objects.select_related("organization").order_by("pk")
+    if licenses is not None:
+        rows = _changeable(License, licenses, "application_id", actor, "licenses")
+        applications = applications.filter(pk__in={application_id for _, application_id in rows})
+    elif organizations is not None:
+        rows = _changeable(Organization, organizations, "pk", actor, "organizations")
+        applications = applications.filter(organization_id__in=[pk for pk, _ in rows])
+    else:
+        raise ValidationError("Choose the licenses or organizations to renew.")
+    if lock:
+        # Two renewals of the same applications at once: the second waits, then finds the first one's rows.
+        applications = applications.select_for_update(of=("self",))
+    concerned = list(applications)
+    ids = [application.pk for application in concerned]
+    license_now, license_before = _this_and_latest_earlier(License, ids, to_year, ["distributor", "renewed_by"])
+    count_now, count_before = _this_and_latest_earlier(UserCount, ids, to_year, [])
+    lines = []
+    for application in concerned:
+        line = RenewalLine(application=application)
+        if not application.in_service_during(to_year):
+            line.skipped = line.license_note = line.count_note = f"not in service in {to_year}"
+        elif not application.has_cpt:
+            line.skipped = line.license_note = line.count_note = "with no CPT content"
+        else:
+            _plan_license(line, license_now.get(application.pk), license_before.get(application.pk), to_year)
+            _plan_count(line, count_now.get(application.pk), count_before.get(application.pk), to_year)
+            if line.license is None and line.count is None:
+                exists = application.pk in license_now or application.pk in count_now
+                if line.problems:
+                    line.skipped = "with a copy the rules refuse"
+                else:
+                    line.skipped = "already renewed" if exists else "with nothing earlier to copy"
+        lines.append(line)
+    source_years = {line.license_from for line in lines if line.license}
+    source_years |= {line.count_from for line in lines if line.count}
+    reason = f"Renewal for {to_year}" + (f" from {source_years.pop()}" if len(source_years) == 1 else "")
+    return RenewalResult(to_year=to_year, lines=lines, reason=reason)
+
+
+def _changeable(model, given, path: str, actor: Actor, plural: str) -> list[tuple[int, int]]:
+    """(pk, `path`) of the given records, refusing them all if the actor may not change any one of them."""
+    wanted = {getattr(item, "pk", item) for item in given}
+    if not wanted:
+        raise ValidationError(f"No {plural} were selected; choose the {plural} to renew.")
+    found = model._default_manager.filter(pk__in=wanted)
+    if actor is not None:
+        found = access.restrict(found, actor, access.CHANGE)
+    rows = list(found.values_list("pk", path))
+    if len(rows) < len(wanted):
+        missing = len(wanted) - len(rows)
+        raise PermissionDenied(
+            f"{missing} of the {len(wanted)} selected {plural} do not exist or belong to an organization you may "
+            "not change. Nothing was renewed; select only your own organizations' records."
+        )
+    return rows
+
+
+def _this_and_latest_earlier(model, application_ids: list[int], year: int, related: list[str]) -> tuple[dict, dict]:
+    """Records of `model` per application: the one of `year`, and the latest one of an earlier year (one query)."""
+    latest_earlier = (
+        model._default_manager.filter(application_id=OuterRef("application_id"), license_year__lt=year)
+        .order_by("-license_year")
+        .values("license_year")[:1]
+    )
+    now, before = {}, {}
+    found = model._default_manager.filter(application_id__in=application_ids).filter(
+        Q(license_year=year) | Q(license_year=Subquery(latest_earlier))
+    )
+    for record in found.select_related(*related):
+        (now if record.license_year == year else before)[record.application_id] = record
+    return now, before
+
+
+def _plan_license(line: RenewalLine, existing: License | None, previous: License | None, year: int) -> None:
+    if existing is not None:
+        line.license_note = ALREADY_THERE
+        return
+    if previous is None:
+        line.license_note = NO_EARLIER_LICENSE
+        return
+    # Read before building the renewal, which points the old license's reverse relation at itself.
+    renewed_already = hasattr(previous, "renewed_by")
+    previous.application = line.application  # loaded already: the renewal takes it without a query
+    renewal = _renewal_license(previous, year)
+    if renewed_already:
+        # Renewed into a later year already: carried over all the same, but only one license renews another.
+        renewal.renewal_of = None
+    if _valid(renewal, line, f"the {year} license"):
+        line.license, line.license_from = renewal, previous.license_year
+        users = f", {previous.licensed_users} users" if previous.licensed_users is not None else ""
+        line.license_note = (
+            f"{LicenseStatus(renewal.status).label.lower()}, from the {previous.license_year} license: "
+            f"{previous.get_route_display()}{users}"
+        )
+
+
+def _plan_count(line: RenewalLine, existing: UserCount | None, previous: UserCount | None, year: int) -> None:
+    if existing is not None:
+        line.count_note = ALREADY_THERE
+        return
+    if previous is None:
+        line.count_note = NO_EARLIER_COUNT
+        return
+    evidence = (
+        f"Copied from the {previous.license_year} user count by the renewal for {year}: "
+        "check the figures, then untick 'needs review' and save."
+    )
+    if previous.evidence.strip():
+        evidence += f" Evidence of the {previous.license_year} count: {previous.evidence.strip()}"
+    count = UserCount(
+        application=line.application,
+        license_year=year,
+        evidence=evidence,
+        needs_review=True,
+        **{name: getattr(previous, name) for name in COPIED_COUNT_FIELDS},
+    )
+    if _valid(count, line, f"the {year} user count"):
+        line.count, line.count_from = count, previous.license_year
+        line.count_note = f"copied from the {previous.license_year} count ({count.users} users), to review"
+
+
+def _valid(obj: models.Model, line: RenewalLine, label: str) -> bool:
+    """Validate a copy without queries: its fields' own checks and the model's rules. Uniqueness is the plan's
+    to ensure (it opens only what is missing) and foreign keys point at rows just read."""
+    try:
+        obj.clean_fields(exclude=[f.name for f in obj._meta.concrete_fields if f.is_relation])
+        obj.clean()
+    except ValidationError as error:
+        note = f"not copied: {' '.join(error.messages)}"
+        line.problems.append(f"{line.application.name}: {label} was {note}")
+        if isinstance(obj, License):
+            line.license_note = note
+        else:
+            line.count_note = note
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import prefetch_related_objects
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from licensing import counting, position, royalty
@@ -144,4 +144,98 @@ def organization_years(
         if rates is not None:
             total = royalty.organization_royalty([(i.application, i.users, i.license) for i in items], rates=rates)
         result[organization.pk] = OrganizationYear(items, total)
+    return result
+
+
+def with_affiliates(organization: Organization) -> list[Organization]:
+    """The organization and every affiliate below it (two levels at most), the organization first (one query)."""
+    family = Organization.objects.filter(
+        Q(pk=organization.pk) | Q(parent_id=organization.pk) | Q(parent__parent_id=organization.pk)
+    )
+    return sorted(family, key=lambda org: (org.pk != organization.pk, org.parent_id != organization.pk, org.name))
+
+
+@dataclass(frozen=True)
+class RollUp:
+    """An organization and its affiliates in one license year: each legal entity's standing, and the total."""
+
+    license_year: int
+    entities: list[tuple[Organization, OrganizationYear]]
+    chargemaster: dict[int, tuple[bool, str]]
+
+    @property
+    def total(self) -> Decimal:
+        return royalty.money(sum((year.royalty.total for _, year in self.entities if year.royalty), royalty.ZERO))
+
+    @property
+    def entity_fees(self) -> Decimal:
+        return royalty.money(sum((year.royalty.entity_fee for _, year in self.entities if year.royalty), royalty.ZERO))
+
+    @property
+    def is_estimate(self) -> bool:
+        return any(year.royalty.is_estimate for _, year in self.entities if year.royalty and year.royalty.total)
+
+    @property
+    def needing_action(self) -> list[Standing]:
+        return [item for _, year in self.entities for item in year.needing_action]
+
+
+def roll_up(organizations: list[Organization], license_year: int, *, table: royalty.RateTable | None = None) -> RollUp:
+    """Each organization's year (its own applications in service, the entity fee once if it licenses directly),
+    and whether it may post CPT codes in its chargemaster; a fixed number of queries."""
+    years = organization_years(organizations, license_year, table=table)
+    return RollUp(
+        license_year=license_year,
+        entities=[(org, years[org.pk]) for org in organizations],
+        chargemaster=chargemaster_posting(organizations, license_year),
+    )
+
+
+def chargemaster_posting(organizations: Iterable[Organization], license_year: int) -> dict[int, tuple[bool, str]]:
+    """Per organization id: whether it may post CPT codes in its chargemaster that year, and why (one query)."""
+    ids = [org.pk for org in organizations]
+    licenses = defaultdict(list)
+    for lic in License.objects.filter(
+        application__organization_id__in=ids,
+        application__category__in=sorted(position.CHARGEMASTER_CATEGORIES),
+        license_year=license_year,
+    ).select_related("application"):
+        licenses[lic.application.organization_id].append(lic)
+    return {pk: position.chargemaster_posting(licenses.get(pk, []), license_year) for pk in ids}
+
+
+def forecast(
+    years_of_entities: Iterable[OrganizationYear], license_years: Iterable[int], *, table: royalty.RateTable
+) -> dict[int, royalty.OrganizationRoyalty | None]:
+    """The royalty of later license years from these entities' standings (their counts and licenses), at
+    each year's published or projected rates, per year (summed over the entities; no query).
+
+    Returns for each year the entities' royalties added up as one OrganizationRoyalty-like total, or None
+    when no rate schedule covers it. Systems not in service in a year are left out of that year.
+    """
+    entities = list(years_of_entities)
+    result: dict[int, royalty.OrganizationRoyalty | None] = {}
+    for license_year in license_years:
+        rates, _problem = rates_for(table, license_year)
+        if rates is None:
+            result[license_year] = None
+            continue
+        parts = [
+            royalty.organization_royalty(
+                [
+                    (item.application, item.users, item.license)
+                    for item in entity.standings
+                    if item.application.in_service_during(license_year)
+                ],
+                rates=rates,
+            )
+            for entity in entities
+        ]
+        result[license_year] = royalty.OrganizationRoyalty(
+            license_year=license_year,
+            applications=[line for part in parts for line in part.applications],
+            entity_fee=royalty.money(sum((part.entity_fee for part in parts), royalty.ZERO)),
+            entity_fee_note="Entity fees of the legal entities that license directly",
+            is_estimate=True,
+        )
     return result

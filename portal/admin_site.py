@@ -14,8 +14,16 @@ class PortalAdminSite(admin.AdminSite):
     index_title = "Applications, user counts and AMA licenses"
     # Lists carry many columns; the sidebar would push them off screen.
     enable_nav_sidebar = False
+    # The index is the compliance dashboard (licensing.admin.dashboard_page), above the list of models.
+    index_template = "admin/licensing/dashboard.html"
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
         # Deleting licensing records in bulk would erase evidence; single deletes stay possible for superusers.
         self.disable_action("delete_selected")
+
+    def index(self, request, extra_context=None):
+        # Imported here: building the default site must not import the modules that register on it.
+        from licensing.admin.dashboard_page import dashboard_context
+
+        return super().index(request, extra_context={**dashboard_context(request), **(extra_context or {})})

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Reads each person's organization scope once per request (licensing.access).
     "licensing.access.ScopeMiddleware",
+    # The license year a page shows (?year=), read once per request (licensing.shown_year).
+    "licensing.shown_year.ShownYearMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the signed-in person on every history row written during a request.
@@ -127,14 +129,21 @@ STORAGES = {
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 
+# Outgoing mail (reminders): printed on the console unless configured, either as one EMAIL_URL
+# (smtp+tls://user:password@host:587, consolemail://, ...) or field by field.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+if env.str("EMAIL_URL", default=""):
+    # What the URL names (backend, host, port, user, password, TLS or SSL, file path) wins over the fields.
+    globals().update({name: value for name, value in env.email_url("EMAIL_URL").items() if value not in (None, "")})
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cpt-compliance@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where the portal is reached, for the links in e-mails (no trailing slash needed).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
 # History is evidence: nobody reverts through the admin, and reading it needs its own permission.
 SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -5,6 +5,7 @@ them. SAMPLES holds one sample record per organization-owned model, for the test
 such model (scoping, read-only history, query counts): a model declared OwnedBy needs an entry there.
 """
 
+import datetime
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from licensing.models import (
     License,
     Membership,
     Organization,
+    ReminderSent,
     UserCount,
     Vendor,
 )
@@ -217,6 +219,24 @@ SAMPLES: dict[str, Sample] = {
             reason=f"{tag} import",
         ),
         {"unchanged_rows": 3},
+    ),
+    # Written by send_reminders only and never edited in the portal: the second version saves it unchanged.
+    "remindersent": Sample(
+        lambda org, tag, made: record(
+            ReminderSent,
+            organization=org,
+            recipient=UserFactory(username=f"{tag.lower()}-reminded"),
+            recipient_name=f"{tag} Officer",
+            recipient_email=f"{tag.lower()}-reminded@example.org",
+            kind=ReminderSent.Kind.LICENSE_ENDING_30,
+            record_type="licensing.license",
+            object_id=sample_of("license", org, tag, made).pk,
+            record_label=f"{tag} Billing System 2026 license",
+            due_on=datetime.date(2026, 12, 31),
+            reminder_date=datetime.date(2026, 12, 1),
+            sent_at=datetime.datetime(2026, 12, 1, 7, 0, tzinfo=datetime.UTC),
+            subject="CPT licensing: 1 item needs attention",
+        ),
     ),
 }
 

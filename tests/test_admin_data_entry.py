@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.staticfiles import finders
 
-from licensing import services
+from licensing import services, standing
 from licensing.models import Application, BaseMetrics, License, Organization, UserCount
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
 from tests.factories import (
@@ -134,12 +134,16 @@ def test_license_status_only_moves_along_the_workflow(officer_client, app_a):
 
 
 def test_renew_action_opens_next_year_as_new_row(officer_client, app_a):
-    lic = LicenseFactory(application=app_a, license_year=2026, status="active", licensed_users=30)
+    year = standing.current_license_year()
+    lic = LicenseFactory(application=app_a, license_year=year, status="active", licensed_users=30)
     response = officer_client.post(
-        "/admin/licensing/license/", {"action": "renew_for_next_year", "_selected_action": [lic.pk]}, follow=True
+        "/admin/licensing/license/",
+        # The action's confirmation page posts back with the reason (tests/test_renewals.py covers the page).
+        {"action": "renew_for_next_year", "_selected_action": [lic.pk], "post": "yes", "reason": "Annual renewal"},
+        follow=True,
     )
     assert response.status_code == 200
-    renewal = License.objects.get(application=app_a, license_year=2027)
+    renewal = License.objects.get(application=app_a, license_year=year + 1)
     assert (renewal.status, renewal.licensed_users, renewal.renewal_of_id) == ("needed", 30, lic.pk)
     lic.refresh_from_db()
     assert lic.status == "active"

@@ -423,12 +423,14 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
         "License status",
         "Licensed users",
         "Per user",
+        "Per user basis",
         "Royalty",
-        "Rates",
+        "Royalty basis",
         "Royalty note",
         "Position",
         "Position detail",
         "True-up cost",
+        "True-up cost basis",
         "Deleted since",
     ]
     assert rows[1] == [
@@ -442,11 +444,13 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
         "No license",
         "",
         "20.50",
+        "published",
         "984.00",
         "published",
         "",
         "Covered by vendor",
         "Under Northwind EHR's distribution license.",
+        "",
         "",
         "no",
     ]
@@ -461,12 +465,14 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
         "Application drafted",
         "",
         "18.50",
+        "published",
         "185.00",
         "published",
         "",
         "Unlicensed",
         "License status: application drafted.",
         "185.00",
+        "published",
         "yes",
     ]
     assert rows[3] == [
@@ -480,18 +486,21 @@ def test_csv_has_the_rows_of_that_moment(auditor_client, timeline):
         "Active",
         "40",
         "18.50",
+        "published",
         "925.00",
         "published",
         "",
         "Under-licensed",
         "10 more users than licensed.",
         "185.00",
+        "published",
         "no",
     ]
-    blank = [""] * 17
-    assert rows[4] == ["Applications total", *blank[1:10], "2094.00", "", "", *blank[13:]]
-    assert rows[5] == ["Entity fee", *blank[1:10], "82.50", "", "Entity fee (estimated)", *blank[13:]]
-    assert rows[6] == ["Total", *blank[1:10], "2176.50", "", "estimate", *blank[13:]]
+    blank = [""] * 19
+    # Published 2026 rates; the entity fee is carried over from 2024 as an estimate, and so is the total.
+    assert rows[4] == ["Applications total", *blank[1:11], "2094.00", "published", "", *blank[14:]]
+    assert rows[5] == ["Entity fee", *blank[1:11], "82.50", "estimate", "Entity fee (estimated)", *blank[14:]]
+    assert rows[6] == ["Total", *blank[1:11], "2176.50", "estimate", "", *blank[14:]]
     assert len(rows) == 7
 
 

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from licensing import access, demo, roles
+from licensing import access, demo, roles, standing
 from licensing.models import (
     Application,
     BaseMetrics,
@@ -70,7 +70,7 @@ def test_creates_a_health_system_with_four_affiliates(system):
         assert len(organization.ein) == 9 and len(organization.npi) == 10
         assert organization.street and organization.city and organization.state and organization.postal_code
         assert sorted(organization.contacts.values_list("role", flat=True)) == ["billing", "legal", "primary"]
-        assert sorted(organization.base_metrics.values_list("license_year", flat=True)) == [2023, 2024, 2025, 2026]
+        assert tuple(sorted(organization.base_metrics.values_list("license_year", flat=True))) == demo.license_years()
 
 
 def test_applications_cover_categories_vendors_and_every_coverage_route(system):
@@ -110,15 +110,19 @@ def test_user_counts_use_both_methods_and_explain_themselves(seeded):
         assert count.metric_value == metrics.physicians
         assert count.factor == 4
         assert count.users == math.ceil(metrics.physicians * 4)
+    # Retired in the middle of the year before last: counted for the years it was in service.
+    first, second, *_ = demo.license_years()
     retired = demo_applications().get(name="Legacy lab interface engine")
-    assert sorted(retired.user_counts.values_list("license_year", flat=True)) == [2023, 2024]
+    assert sorted(retired.user_counts.values_list("license_year", flat=True)) == [first, second]
 
 
-def test_licenses_reach_every_status_across_2023_to_2026(seeded):
+def test_licenses_reach_every_status_across_the_four_license_years(seeded):
     licenses = License.objects.filter(application__in=demo_applications())
     assert set(licenses.values_list("status", flat=True)) == set(License.Status.values)
-    assert set(licenses.values_list("license_year", flat=True)) == {2023, 2024, 2025, 2026}
-    assert not licenses.filter(status=License.Status.EXPIRED, license_year__gte=2026).exists()
+    assert set(licenses.values_list("license_year", flat=True)) == set(demo.license_years())
+    assert not licenses.filter(
+        status=License.Status.EXPIRED, license_year__gte=standing.current_license_year()
+    ).exists()
     for license in licenses.select_related("application", "renewal_of"):
         license.full_clean()
         first_year = license.application.licenses.order_by("license_year").first().license_year
@@ -216,8 +220,14 @@ def test_scale_creates_organizations_with_applications_counts_licenses_and_one_h
         "drafted",
         "needed",
     }
-    for renewal in licenses.filter(license_year=2026).select_related("renewal_of"):
-        assert (renewal.renewal_of.application_id, renewal.renewal_of.license_year) == (renewal.application_id, 2025)
+    last_year, this_year = demo.scale_years()
+    renewals = licenses.filter(license_year=this_year).select_related("renewal_of")
+    assert renewals.count() == sizes[License] // 2
+    for renewal in renewals:
+        assert (renewal.renewal_of.application_id, renewal.renewal_of.license_year) == (
+            renewal.application_id,
+            last_year,
+        )
 
 
 def test_scale_writes_the_data_file_links_into_history(seeded):

@@ -9,12 +9,13 @@ from licensing.admin.base import (
     ScopedInline,
     dollars,
     position_badge,
-    this_year,
     with_year,
 )
 from licensing.admin.counts import UserCountForm
+from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.admin.licenses import LicenseForm, LicenseFormSet
 from licensing.models import Application, DataFile, License, UserCount, Vendor
+from licensing.shown_year import shown_year
 
 
 class ApplicationForm(forms.ModelForm):
@@ -83,9 +84,19 @@ class ApplicationAdmin(ScopedAdmin):
         "license_this_year",
         "royalty_this_year",
         "position_this_year",
+        "shortfall_this_year",
     ]
     list_select_related = ["organization", "vendor"]
-    list_filter = ["category", "cpt_coverage", "deployment", "internet_facing", "users_outside_us"]
+    list_filter = [
+        ShownYearFilter,
+        PositionFilter,
+        AttentionFilter,
+        "category",
+        "cpt_coverage",
+        "deployment",
+        "internet_facing",
+        "users_outside_us",
+    ]
     search_fields = ["name", "organization__name", "vendor__name"]
     search_help_text = "Search by system, organization or vendor name."
     ordering = ["organization__name", "name", "pk"]
@@ -113,14 +124,19 @@ class ApplicationAdmin(ScopedAdmin):
     ]
 
     def prepare_page(self, request, objects):
-        year = this_year()
+        year = shown_year()
         by_app = standing.standings(objects, [year])
         for application in objects:
             application.now = by_app[(application.pk, year)]
+            application.in_service_now = application.in_service_during(year)
 
     @admin.display(description=with_year("Users"))
     def users_this_year(self, obj):
         return obj.now.users if obj.now.users is not None else "-"
+
+    @admin.display(description=with_year("Shortfall"))
+    def shortfall_this_year(self, obj):
+        return obj.now.position.shortfall if obj.in_service_now and obj.now.position.shortfall else "-"
 
     @admin.display(description=with_year("License"))
     def license_this_year(self, obj):
@@ -133,13 +149,15 @@ class ApplicationAdmin(ScopedAdmin):
 
     @admin.display(description=with_year("Position"))
     def position_this_year(self, obj):
-        return position_badge(obj.now.position)
+        # A system out of service that year is neither counted nor flagged.
+        return position_badge(obj.now.position) if obj.in_service_now else "Not in service"
 
     @admin.display(description="This year")
     def standing_summary(self, obj):
         if not obj.pk:
             return "Saved applications show their users, royalty and position here."
-        now = standing.standings([obj], [this_year()])[(obj.pk, this_year())]
+        year = shown_year()
+        now = standing.standings([obj], [year])[(obj.pk, year)]
         line = now.royalty
         parts = [
             f"Users: {now.users if now.users is not None else 'not counted'}",
@@ -147,10 +165,12 @@ class ApplicationAdmin(ScopedAdmin):
             f"Royalty: {dollars(line.amount, estimate=line.is_estimate) if line else now.rates_problem}",
             f"Position: {now.position}",
         ]
+        if line:
+            parts.insert(2, f"Per user: {dollars(line.per_user, estimate=line.is_estimate)}")
         if now.position.true_up_cost:
-            parts.append(
-                f"True-up cost: {dollars(now.position.true_up_cost, estimate=line.is_estimate if line else False)}"
-            )
+            # The true-up is priced per user at the year's rates: an estimate when they are projected.
+            estimate = bool(now.rates and now.rates.is_estimate)
+            parts.append(f"True-up cost: {dollars(now.position.true_up_cost, estimate=estimate)}")
         return " | ".join(parts)
 
 

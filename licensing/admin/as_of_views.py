@@ -10,6 +10,7 @@ from django import forms
 from django.http import HttpResponse
 from django.utils import timezone
 
+from licensing import royalty
 from licensing.admin.base import dollars
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.audit import as_of, exports
@@ -71,9 +72,15 @@ class Row:
         return self.item.license.licensed_users if self.item.license is not None else None
 
     @property
+    def true_up_is_estimate(self) -> bool:
+        # Priced per user at the year's rates: an estimate when they are projected.
+        rates = self.item.standing.rates
+        return bool(rates and rates.is_estimate)
+
+    @property
     def per_user_text(self) -> str:
         line = self.item.royalty
-        return dollars(line.per_user) if line else ""
+        return dollars(line.per_user, estimate=line.is_estimate) if line else ""
 
     @property
     def royalty_text(self) -> str:
@@ -83,10 +90,14 @@ class Row:
     @property
     def true_up_text(self) -> str:
         status = self.item.position
-        return dollars(status.true_up_cost) if status is not None and status.true_up_cost else ""
+        if status is None or not status.true_up_cost:
+            return ""
+        return dollars(status.true_up_cost, estimate=self.true_up_is_estimate)
 
     def csv_values(self) -> list:
+        """The row's cells; amounts stay numbers, each followed by its basis (royalty.basis_label)."""
         item, line, status = self.item, self.item.royalty, self.item.position
+        true_up = status.true_up_cost if status and status.true_up_cost else None
         return [
             self.name,
             self.category,
@@ -98,12 +109,14 @@ class Row:
             self.license_status,
             self.licensed_users,
             line.per_user if line else None,
+            royalty.basis_label(line.is_estimate) if line else None,
             line.amount if line else None,
-            ("estimate" if line.is_estimate else "published") if line and line.amount is not None else None,
+            royalty.basis_label(line.is_estimate) if line and line.amount is not None else None,
             line.note if line else None,
             status.label if status else None,
             status.reason if status else None,
-            status.true_up_cost if status and status.true_up_cost else None,
+            true_up,
+            royalty.basis_label(self.true_up_is_estimate) if true_up is not None else None,
             "yes" if item.deleted_since else "no",
         ]
 
@@ -120,12 +133,14 @@ def csv_header(year: int) -> list[str]:
         "License status",
         "Licensed users",
         "Per user",
+        "Per user basis",
         "Royalty",
-        "Rates",
+        "Royalty basis",
         "Royalty note",
         "Position",
         "Position detail",
         "True-up cost",
+        "True-up cost basis",
         "Deleted since",
     ]
 
@@ -136,14 +151,16 @@ def csv_response(snapshot: as_of.OrganizationThen, rows: list[Row]) -> HttpRespo
     lines = [row.csv_values() for row in rows]
     total = snapshot.royalty
     if total is not None and rows:
-        royalty_column, note_column = header.index("Royalty"), header.index("Royalty note")
-        for label, amount, note in [
-            ("Applications total", total.applications_total, ""),
-            ("Entity fee", total.entity_fee, total.entity_fee_note),
-            ("Total", total.total, "estimate" if total.is_estimate else "published rates"),
+        royalty_column, basis_column = header.index("Royalty"), header.index("Royalty basis")
+        note_column = header.index("Royalty note")
+        for label, amount, estimate, note in [
+            ("Applications total", total.applications_total, total.applications_total_is_estimate, ""),
+            ("Entity fee", total.entity_fee, total.entity_fee_is_estimate, total.entity_fee_note),
+            ("Total", total.total, total.is_estimate, ""),
         ]:
             cells = [""] * len(header)
             cells[0], cells[royalty_column], cells[note_column] = label, amount, note
+            cells[basis_column] = royalty.basis_label(estimate)
             lines.append(cells)
     filename = f"{snapshot.organization.slug}_as-of_{stamp}.csv"
     return exports.csv_response(filename, header, lines, stream=False)
@@ -152,9 +169,9 @@ def csv_response(snapshot: as_of.OrganizationThen, rows: list[Row]) -> HttpRespo
 def totals(total) -> list[tuple[str, str]]:
     """The footer lines of the page: applications, entity fee once, total (royalty.organization_royalty)."""
     return [
-        ("Applications", dollars(total.applications_total)),
-        (total.entity_fee_note, dollars(total.entity_fee)),
-        (f"Total ({'estimate' if total.is_estimate else 'published rates'})", dollars(total.total)),
+        ("Applications", dollars(total.applications_total, estimate=total.applications_total_is_estimate)),
+        (total.entity_fee_note, dollars(total.entity_fee, estimate=total.entity_fee_is_estimate)),
+        ("Total", dollars(total.total, estimate=total.is_estimate)),
     ]
 
 

@@ -16,23 +16,22 @@ from django.utils.functional import lazy
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from licensing import access, ownership, services, standing
+from licensing import access, ownership, royalty, services, standing
 from licensing.admin.transfers import TransfersMixin
 from licensing.admin.widgets import SharedAutocompleteSelect, name_fields, share_choices
 from licensing.audit import diffs
+from licensing.shown_year import shown_year
 
 this_year = standing.current_license_year
-# Column headings name the year they show, evaluated per request so they roll over on January 1.
-with_year = lazy(lambda text: f"{text} {this_year()}", str)
+# Column headings name the year they show (?year=, or the current one), evaluated per request.
+with_year = lazy(lambda text: f"{text} {shown_year()}", str)
 
 NOT_FOUND = "No such record, or it belongs to an organization you do not have access to."
 
 
 def dollars(amount: Decimal | None, *, estimate: bool = False) -> str:
-    if amount is None:
-        return "-"
-    text = f"${amount:,.2f}"
-    return f"{text} (est.)" if estimate else text
+    # The wording of estimates is licensing.royalty's, shared with the exports and the PDF.
+    return royalty.dollars(amount, estimate=estimate)
 
 
 def position_badge(status) -> str:

@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from licensing import counting, standing
 from licensing.admin.base import ApplicationYearAdmin, ReferenceAdmin, ScopedAdmin, dollars
+from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.models import BaseMetrics, ProxyFactor, UserCount
 
 
@@ -32,9 +33,17 @@ class UserCountForm(forms.ModelForm):
 @admin.register(UserCount)
 class UserCountAdmin(ApplicationYearAdmin):
     form = UserCountForm
-    list_display = ["system", "organization", "license_year", "method", "users", "royalty", "position"]
+    list_display = ["system", "organization", "license_year", "method", "users", "royalty", "position", "needs_review"]
     list_select_related = ["application__organization", "application__vendor"]
-    list_filter = ["license_year", "method", "base_metric"]
+    list_filter = [
+        ShownYearFilter,
+        PositionFilter,
+        AttentionFilter,
+        "license_year",
+        "needs_review",
+        "method",
+        "base_metric",
+    ]
     search_fields = ["application__name", "application__organization__name"]
     search_help_text = "Search by system or organization name."
     ordering = ["-license_year", "application__name", "pk"]
@@ -54,7 +63,7 @@ class UserCountAdmin(ApplicationYearAdmin):
                 "metrics and the proxy factor table.",
             },
         ),
-        ("Evidence", {"fields": ["counted_on", "counted_by", "evidence"]}),
+        ("Evidence", {"fields": ["counted_on", "counted_by", "evidence", "needs_review"]}),
         ("Result", {"fields": ["users", "explanation", "royalty", "position"]}),
     ]
 

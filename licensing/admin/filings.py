@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from licensing import access, filings, services
 from licensing.admin.base import ScopedAdmin, this_year
+from licensing.admin.filters import AttentionFilter, ShownYearFilter
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.choices import FilingStatus
 from licensing.models import Filing
@@ -51,7 +52,7 @@ class FilingAdmin(ScopedAdmin):
         "short_hash",
     ]
     list_select_related = ["organization"]
-    list_filter = ["license_year", "status"]
+    list_filter = [ShownYearFilter, AttentionFilter, "license_year", "status"]
     search_fields = ["organization__name", "=ama_reference"]
     ordering = ["-license_year", "organization__name", "-pk"]
     autocomplete_fields = ["organization"]

@@ -1,9 +1,10 @@
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 
 from licensing import services, workflow
+from licensing.admin import renewals
 from licensing.admin.base import ApplicationYearAdmin, ReasonInlineFormSet, dollars
+from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.models import License
 
 
@@ -36,13 +37,13 @@ class LicenseAdmin(ApplicationYearAdmin):
         "licensed_users", "counted_users", "position", "true_up_cost",
     ]  # fmt: skip
     list_select_related = ["application__organization", "application__vendor", "distributor"]
-    list_filter = ["license_year", "status", "route"]
+    list_filter = [ShownYearFilter, PositionFilter, AttentionFilter, "license_year", "status", "route"]
     search_fields = ["application__name", "application__organization__name", "=agreement_number"]
     search_help_text = "Search by system or organization name, or an exact agreement number."
     ordering = ["-license_year", "application__name", "pk"]
     autocomplete_fields = ["application", "distributor"]
     readonly_fields = ["counted_users", "position", "true_up_cost", "renewal_of"]
-    actions = ["renew_for_next_year"]
+    actions = [renewals.renew_for_next_year]
     fieldsets = [
         (None, {"fields": ["application", "license_year", "route", "distributor"]}),
         ("Status", {"fields": ["status", "not_required_reason"]}),
@@ -66,23 +67,7 @@ class LicenseAdmin(ApplicationYearAdmin):
     def true_up_cost(self, obj):
         if not obj.pk:
             return "-"
-        status = self.standing_of(obj).position
-        return dollars(status.true_up_cost) if status.true_up_cost else "-"
-
-    @admin.action(description="Renew the selected licenses for the next year", permissions=["add"])
-    def renew_for_next_year(self, request, queryset):
-        renewed, refused = [], []
-        for lic in queryset.select_related("application"):
-            if not self.has_change_permission(request, lic):
-                refused.append(f"{lic}: you may only view this organization")
-                continue
-            try:
-                renewed.append(services.license_renew(license=lic, actor=request.user))
-            except ValidationError as error:
-                refused.append(f"{lic}: {' '.join(error.messages)}")
-        if renewed:
-            self.message_user(
-                request, f"Opened {len(renewed)} license(s) for the next year, status 'needed'.", messages.SUCCESS
-            )
-        for line in refused:
-            self.message_user(request, f"Not renewed - {line}", messages.ERROR)
+        now = self.standing_of(obj)
+        # Priced per user at the year's rates: an estimate when they are projected.
+        estimate = bool(now.rates and now.rates.is_estimate)
+        return dollars(now.position.true_up_cost, estimate=estimate) if now.position.true_up_cost else "-"

@@ -1,16 +1,22 @@
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
-from django.utils.html import format_html, format_html_join
+from django.template.loader import render_to_string
+from django.utils.html import format_html_join
 
 from licensing import access, services, standing
+from licensing.admin import renewals
 from licensing.admin.as_of_views import AsOfPage
 from licensing.admin.audit_views import AuditTrailPage
-from licensing.admin.base import ScopedAdmin, ScopedInline, dollars, this_year, with_year
+from licensing.admin.base import ScopedAdmin, ScopedInline, dollars, with_year
 from licensing.admin.filings import PreparePage
+from licensing.admin.filters import ChargemasterFilter, ShownYearFilter
+from licensing.admin.organization_summary import year_summary_context
+from licensing.admin.report_views import ReportPage
 from licensing.admin.verify_views import VerifyPage
 from licensing.identifiers import format_ein, search_digits
 from licensing.models import Application, BaseMetrics, Contact, Organization
+from licensing.shown_year import shown_year
 
 
 class OrganizationForm(forms.ModelForm):
@@ -54,19 +60,20 @@ class OrganizationAdmin(ScopedAdmin):
     change_form_template = "admin/licensing/organization/change_form.html"
     list_display = ["name", "kind", "parent", "ein_display", "application_count", "royalty_this_year", "needs_action"]
     list_select_related = ["parent"]
-    list_filter = ["kind"]
+    list_filter = [ShownYearFilter, ChargemasterFilter, "kind"]
     search_fields = ["name", "=slug", "=ein", "=npi", "city"]
     search_help_text = "Search by name or city, or by exact slug, EIN (12-3456789 or digits) or NPI."
     ordering = ["name", "pk"]
     autocomplete_fields = ["parent"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["royalty_summary", "affiliate_list"]
+    readonly_fields = ["year_summary", "affiliate_list"]
     inlines = [ContactInline, BaseMetricsInline, ApplicationInline]
+    actions = [renewals.renew_for_next_year]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "parent", "affiliate_list"]}),
         ("Identifiers", {"fields": ["ein", "npi"]}),
         ("Address", {"fields": ["street", "city", "state", "postal_code", "phone"]}),
-        (with_year("Estimated royalty"), {"fields": ["royalty_summary"]}),
+        (with_year("Compliance in"), {"fields": ["year_summary"]}),
         ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
     ]
 
@@ -76,6 +83,7 @@ class OrganizationAdmin(ScopedAdmin):
             AsOfPage.route(self, "as-of", "licensing_organization_as_of"),
             VerifyPage.route(self, "verify", "licensing_organization_verify"),
             PreparePage.route(self, "prepare-filing", "licensing_organization_prepare_filing"),
+            ReportPage.route(self, "report", "licensing_organization_report"),
             *super().get_urls(),
         ]
 
@@ -99,7 +107,7 @@ class OrganizationAdmin(ScopedAdmin):
         return super().get_queryset(request).annotate(application_total=Count("applications", distinct=True))
 
     def prepare_page(self, request, objects):
-        years = standing.organization_years(objects, this_year())
+        years = standing.organization_years(objects, shown_year())
         for organization in objects:
             organization.this_year = years[organization.pk]
 
@@ -127,35 +135,15 @@ class OrganizationAdmin(ScopedAdmin):
             return "-"
         return format_html_join(", ", '<a href="{}">{}</a>', ((a.get_absolute_url(), a.name) for a in affiliates))
 
-    @admin.display(description="Estimate")
-    def royalty_summary(self, obj):
+    @admin.display(description="Standing")
+    def year_summary(self, obj):
         if not obj.pk:
-            return "Saved organizations show their royalty here."
-        result = standing.organization_years([obj], this_year())[obj.pk].royalty
-        if result is None:
-            return "No rate schedule covers this year; add one under Rate schedules."
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    app.name,
-                    app.get_cpt_coverage_display(),
-                    line.users if line.users is not None else "not counted",
-                    dollars(line.per_user),
-                    dollars(line.amount),
-                )
-                for app, line in result.applications
-            ),
-        )
-        return format_html(
-            '<table class="royalty"><thead><tr><th>Application</th><th>CPT covered by</th><th>Users</th>'
-            "<th>Per user</th><th>Royalty</th></tr></thead><tbody>{}</tbody><tfoot>"
-            '<tr><td colspan="4">{}</td><td>{}</td></tr>'
-            '<tr><th colspan="4">Total ({})</th><th>{}</th></tr></tfoot></table>',
-            rows,
-            result.entity_fee_note,
-            dollars(result.entity_fee),
-            "estimate" if result.is_estimate else "published rates",
-            dollars(result.total),
-        )
+            return "Saved organizations show their royalty, positions and what needs action here."
+        context = year_summary_context(obj, viewer=getattr(obj, "viewer", None))
+        return render_to_string("admin/licensing/organization/year_summary.html", context)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        # The page's roll-up lists only the affiliates this person may see.
+        obj.viewer = request.user
+        return obj

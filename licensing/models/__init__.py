@@ -16,6 +16,7 @@ from licensing.models.licenses import License
 from licensing.models.memberships import Membership
 from licensing.models.organizations import BaseMetrics, Contact, Organization
 from licensing.models.rates import DataFileRate, RateSchedule
+from licensing.models.reminders import ReminderSent
 
 __all__ = [
     "Application",
@@ -32,6 +33,7 @@ __all__ = [
     "Organization",
     "ProxyFactor",
     "RateSchedule",
+    "ReminderSent",
     "UserCount",
     "Vendor",
 ]

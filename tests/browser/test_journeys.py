@@ -60,9 +60,9 @@ def test_the_officers_day(page, screenshots, tmp_path):
     page.get_by_role("link", name="Organizations").first.click()
     page.health.check()
     page.get_by_role("link", name=HOSPITAL, exact=True).click()
-    expect(page.locator(".field-royalty_summary")).to_contain_text("Total")
+    expect(page.locator(".field-year_summary")).to_contain_text("Total")
     page.health.check()
-    shot(page, screenshots, "organization.png", focus=".field-royalty_summary")
+    shot(page, screenshots, "organization.png", focus=".field-year_summary")
 
     # A new affiliate: a mistyped NPI is refused at its field, the corrected one saves.
     page.goto("/admin/licensing/organization/add/")
@@ -343,6 +343,8 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     hospital = Organization.objects.get(name=HOSPITAL)
     systems = list(Application.objects.filter(organization=hospital).order_by("name").values_list("name", flat=True))
     first, second = systems[0], systems[1]
+    # Next year's version: the demo's versions follow the current year, so this one is always a change.
+    version = f"{standing.current_license_year() + 1}.2"
     log_in(page, *OFFICER)
 
     # The hospital's applications, exported to XLSX from the filtered list.
@@ -359,7 +361,7 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     # Two cells changed, as in a spreadsheet program.
     edited = tmp_path / "applications-edited.xlsx"
     old = edited_workbook(
-        path, {(first, "Product version"): "2027.2", (second, "System owner"): "Clinical informatics"}, edited
+        path, {(first, "Product version"): version, (second, "System owner"): "Clinical informatics"}, edited
     )
     history_before = Application.history.count()
 
@@ -374,7 +376,7 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     rows = page.locator("#import-rows tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text=first)).to_contain_text(
-        f"Product version: {old[f'{first}/Product version'] or '(empty)'} → 2027.2"
+        f"Product version: {old[f'{first}/Product version'] or '(empty)'} → {version}"
     )
     expect(rows.filter(has_text=second)).to_contain_text("→ Clinical informatics")
     assert Application.history.count() == history_before  # nothing written by the preview
@@ -383,7 +385,7 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     page.get_by_role("button", name="Confirm import").click()
     expect(page.locator("ul.messagelist li.success")).to_contain_text("2 updated")
     page.health.check()
-    assert Application.objects.get(organization=hospital, name=first).product_version == "2027.2"
+    assert Application.objects.get(organization=hospital, name=first).product_version == version
     assert Application.history.count() == history_before + 2
 
     # The import on the hospital's audit trail: its two changes, each naming the import.
@@ -392,7 +394,7 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     trail = page.locator("#audit-trail tbody tr")
     expect(trail).to_have_count(2)
     expect(trail.first).to_contain_text("Versions and owners from the January inventory")
-    expect(page.locator("#audit-trail")).to_contain_text("2027.2")
+    expect(page.locator("#audit-trail")).to_contain_text(version)
     expect(page.locator("#audit-trail")).to_contain_text("Clinical informatics")
 
     # A file with one bad row shows that row's error and writes nothing.
@@ -409,3 +411,48 @@ def test_the_officer_imports_a_spreadsheet(page, screenshots, tmp_path):
     expect(page.locator("#confirm-form")).to_have_count(0)
     assert Application.objects.get(organization=hospital, name=second).product_version != "9.9"
     assert Application.history.count() == history_before + 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Compliance at a glance
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_officer_reads_the_dashboard_and_the_roll_up(page, screenshots):
+    demo.seed_demo()
+    year = standing.current_license_year()
+
+    log_in(page, *OFFICER)
+    expect(page.locator(".dashboard-year h2")).to_have_text(f"License year {year}")
+    page.health.check()
+    shot(page, screenshots, "dashboard.png")
+
+    # A figure and the list behind it show the same number of records.
+    row = page.locator("tr[data-figure='under_licensed']")
+    figure = int(row.locator(".figure-count a").inner_text())
+    assert figure >= 1
+    row.locator("th a").click()
+    page.health.check()
+    expect(page.locator("#result_list tbody tr")).to_have_count(figure)
+    expect(page.locator("#changelist-filter")).to_contain_text("Under-licensed")
+    shortfall = page.locator("#result_list tbody tr td.field-shortfall_this_year").first.inner_text()
+    assert shortfall.isdigit() and int(shortfall) > 0
+
+    # Last year's dashboard: switching the year changes what is counted.
+    page.goto("/admin/")
+    page.get_by_role("link", name=str(year - 1), exact=True).first.click()
+    expect(page.locator(".dashboard-year h2")).to_have_text(f"License year {year - 1}")
+    page.health.check()
+    expect(page.locator(".royalty-total")).to_contain_text(f"Total royalty {year - 1}")
+
+    # The health system's roll-up: each legal entity, and the total across them.
+    page.goto("/admin/licensing/organization/")
+    page.get_by_role("link", name="Riverbend Health", exact=True).click()
+    summary = page.locator(".field-year_summary")
+    expect(summary).to_contain_text("Health-system roll-up")
+    expect(summary.locator("table.rollup tbody tr")).to_have_count(
+        Organization.objects.filter(parent__slug="riverbend-health").count() + 1
+    )
+    expect(summary.locator("table.rollup tfoot")).to_contain_text("Total of")
+    page.health.check()
+    shot(page, screenshots, "roll-up.png", focus="table.rollup")

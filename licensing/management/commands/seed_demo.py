@@ -10,8 +10,9 @@ from licensing import demo
 
 class Command(BaseCommand):
     help = (
-        "Create fictional demo data (the Riverbend Health system, its affiliates, applications, counts and "
-        "licenses) and the demo logins. Safe to run again: nothing is created twice. "
+        "Create fictional demo data (the Riverbend Health system, its affiliates, applications, counts, "
+        "licenses and AMA applications for the current license year and the three before it, dated relative to "
+        "today) and the demo logins. Safe to run again: nothing is created twice. "
         "--scale N adds N more organizations with their applications, counts and licenses for benchmarks."
     )
 
@@ -21,7 +22,10 @@ class Command(BaseCommand):
             type=int,
             default=0,
             metavar="N",
-            help="Also bulk-create N benchmark organizations (3 applications each, 2025-2026 counts and licenses).",
+            help=(
+                "Also bulk-create N benchmark organizations (3 applications each, with counts and licenses for last "
+                "year and this year)."
+            ),
         )
         parser.add_argument(
             "--actor",

@@ -1,0 +1,93 @@
+"""The organization's "Compliance report" page: choose the year, whether affiliates are included and the format,
+and download the report (licensing.reports) as CSV, XLSX or PDF.
+
+Officers and auditors may download it: the page only reads. Affiliates the person may not see are left out
+(licensing.reports.legal_entities); bad input shows the form again with what to fix.
+"""
+
+from django import forms
+from django.http import HttpResponse
+
+from licensing import reports
+from licensing.admin.organization_pages import OrganizationPage
+from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
+from licensing.shown_year import shown_year
+
+
+class ReportForm(forms.Form):
+    """Read from the query string, so a report's address can be kept and opened again."""
+
+    year = forms.IntegerField(
+        label="License year",
+        min_value=FIRST_LICENSE_YEAR,
+        max_value=LAST_LICENSE_YEAR,
+        widget=forms.NumberInput(attrs={"size": 6}),
+        error_messages={
+            "required": "Enter the license year, e.g. 2026.",
+            "invalid": "Enter the license year as four digits, e.g. 2026.",
+            "min_value": f"Choose a license year from {FIRST_LICENSE_YEAR} to {LAST_LICENSE_YEAR}.",
+            "max_value": f"Choose a license year from {FIRST_LICENSE_YEAR} to {LAST_LICENSE_YEAR}.",
+        },
+    )
+    include_affiliates = forms.BooleanField(
+        label="Include affiliates",
+        required=False,
+        help_text="Each affiliate you may see is reported as its own legal entity, with its own entity fee.",
+    )
+    format = forms.ChoiceField(
+        label="Format",
+        choices=list(reports.FORMATS.items()),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a format: CSV, XLSX or PDF.",
+            "invalid_choice": "“%(value)s” is not a format of the report; choose CSV, XLSX or PDF.",
+        },
+    )
+
+    def __init__(self, *args, has_affiliates: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not has_affiliates:
+            # Nothing to include: the choice is not offered.
+            del self.fields["include_affiliates"]
+
+    def messages(self) -> list[str]:
+        return [message for errors in self.errors.values() for message in errors]
+
+
+class ReportPage(OrganizationPage):
+    """GET shows the form; GET with `format` downloads the report, or shows the form again with the problems."""
+
+    template_name = "admin/licensing/organization/report.html"
+    title = "Compliance report: {organization}"
+    refusal = "The compliance report needs view access to this organization."
+
+    def respond(self, request, organization):
+        entities = reports.legal_entities(organization, viewer=request.user, include_affiliates=True)
+        has_affiliates = len(entities) > 1
+        if "format" in request.GET:
+            form = ReportForm(request.GET, has_affiliates=has_affiliates)
+        else:
+            initial = {"year": shown_year(), "include_affiliates": has_affiliates, "format": "pdf"}
+            form = ReportForm(initial=initial, has_affiliates=has_affiliates)
+        if form.is_bound and form.is_valid():
+            return download(request, organization, form.cleaned_data)
+        return self.render(
+            request,
+            organization,
+            form=form,
+            problems=form.messages() if form.is_bound else [],
+            affiliates=[entity.name for entity in entities[1:]],
+        )
+
+
+def download(request, organization, choice: dict) -> HttpResponse:
+    file_format = choice["format"]
+    report = reports.compliance_report(
+        organization,
+        choice["year"],
+        include_affiliates=bool(choice.get("include_affiliates")),
+        viewer=request.user,
+    )
+    response = HttpResponse(reports.write(report, file_format), content_type=reports.CONTENT_TYPES[file_format])
+    response["Content-Disposition"] = f'attachment; filename="{report.file_name(file_format)}"'
+    return response

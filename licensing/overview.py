@@ -1,0 +1,295 @@
+"""Selectors for many applications at once, computed by the database: users, compliance position, royalty.
+
+The rules are licensing.counting, licensing.position and licensing.royalty (pure functions over one
+application). A dashboard or a filtered list over tens of thousands of applications cannot load each one
+to ask them, so this module states the same rules as SQL expressions, for querysets. They must agree:
+tests/test_overview.py compares them with the pure functions on every demo application and year and on
+the edge cases (proxy rounding, lapsed vendors, every license status); change both together.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Round
+
+from licensing import position, royalty
+from licensing.attention import in_service
+from licensing.choices import CountMethod, Coverage, LicenseStatus, Position
+from licensing.models import Application
+
+MONEY = DecimalField(max_digits=20, decimal_places=2)
+NEEDS_ACTION = "needs_action"
+
+
+def with_users(applications: QuerySet[Application], license_year: int) -> QuerySet[Application]:
+    """Annotate `year_users`: the users the application's count for the year gives (NULL without a count),
+    as licensing.counting.users: counted = (a) + (b) + (c); proxy = metric x factor rounded up."""
+    count = "year_count__"
+    # Exact in integers: metric has 2 decimals and factor 3, so their product times 100,000 is whole.
+    scaled = Cast(Round(F(f"{count}metric_value") * 100), BigIntegerField()) * Cast(
+        Round(F(f"{count}factor") * 1000), BigIntegerField()
+    )
+    proxy = ExpressionWrapper((scaled + 99_999) / 100_000, output_field=BigIntegerField())
+    counted = (
+        Coalesce(F(f"{count}direct_users"), 0)
+        + Coalesce(F(f"{count}program_users"), 0)
+        + Coalesce(F(f"{count}output_users"), 0)
+    )
+    return applications.annotate(
+        year_count=FilteredRelation("user_counts", condition=Q(user_counts__license_year=license_year)),
+    ).annotate(
+        year_users=Case(
+            When(year_count__id__isnull=True, then=Value(None)),
+            When(Q(**{f"{count}method": CountMethod.PROXY}), then=proxy),
+            default=counted,
+            output_field=BigIntegerField(),
+        )
+    )
+
+
+def with_positions(applications: QuerySet[Application], license_year: int) -> QuerySet[Application]:
+    """Annotate `year_users`, `year_licensed`, `year_position` (a Position value; NULL for a system not in
+    service that year, which is neither counted nor flagged) and `year_shortfall`, as
+    licensing.position.application_position decides them."""
+    status = "year_license__status"
+    vendor_covers = Q(vendor__is_authorized_distributor=True) & (
+        Q(vendor__distribution_agreement_expires__isnull=True)
+        | Q(vendor__distribution_agreement_expires__gte=datetime.date(license_year, 1, 1))
+    )
+    annotated = with_users(applications, license_year).annotate(
+        year_license=FilteredRelation("licenses", condition=Q(licenses__license_year=license_year)),
+    )
+    annotated = annotated.annotate(year_licensed=Coalesce(F("year_license__licensed_users"), 0))
+    annotated = annotated.annotate(
+        year_position=Case(
+            When(~in_service(license_year), then=Value(None)),
+            When(cpt_coverage=Coverage.NO_CPT, then=Value(Position.NOT_REQUIRED)),
+            When(Q(**{status: LicenseStatus.NOT_REQUIRED}), then=Value(Position.NOT_REQUIRED)),
+            When(
+                Q(cpt_coverage=Coverage.VENDOR) | Q(**{status: LicenseStatus.COVERED_BY_VENDOR}),
+                then=Case(
+                    When(vendor_covers, then=Value(Position.COVERED_BY_VENDOR)), default=Value(Position.UNLICENSED)
+                ),
+            ),
+            When(year_users__isnull=True, then=Value(Position.NOT_COUNTED)),
+            When(
+                Q(year_license__id__isnull=True)
+                | ~Q(**{f"{status}__in": [LicenseStatus.ACTIVE, LicenseStatus.EXPIRED]}),
+                then=Value(Position.UNLICENSED),
+            ),
+            When(year_licensed__lt=F("year_users"), then=Value(Position.UNDER_LICENSED)),
+            When(year_licensed__gt=F("year_users"), then=Value(Position.OVER_LICENSED)),
+            default=Value(Position.COMPLIANT),
+        )
+    )
+    return annotated.annotate(
+        year_shortfall=Case(
+            When(year_position=Position.UNDER_LICENSED, then=F("year_users") - F("year_licensed")),
+            When(year_position=Position.UNLICENSED, then=Coalesce(F("year_users"), 0)),
+            default=Value(0),
+            output_field=BigIntegerField(),
+        )
+    )
+
+
+def filter_position(applications: QuerySet[Application], license_year: int, wanted: str) -> QuerySet[Application]:
+    """The applications in `wanted` position that year: a Position value, or NEEDS_ACTION for any that needs it."""
+    annotated = with_positions(applications, license_year)
+    if wanted == NEEDS_ACTION:
+        return annotated.filter(year_position__in=sorted(NEEDS_ACTION_POSITIONS))
+    return annotated.filter(year_position=wanted)
+
+
+NEEDS_ACTION_POSITIONS = {Position.UNDER_LICENSED, Position.UNLICENSED, Position.NOT_COUNTED}
+POSITION_CHOICES = [*Position.choices, (NEEDS_ACTION, "Needs action")]
+
+
+def position_counts(applications: QuerySet[Application], license_year: int) -> dict[str, int]:
+    """How many applications are in each position that year (one query); NEEDS_ACTION sums those needing it."""
+    rows = (
+        with_positions(applications, license_year)
+        .exclude(year_position__isnull=True)
+        .values("year_position")
+        .annotate(number=Count("pk"))
+        .order_by()
+    )
+    counts = {value: 0 for value, _label in Position.choices}
+    for row in rows:
+        counts[row["year_position"]] = row["number"]
+    counts[NEEDS_ACTION] = sum(counts[value] for value in NEEDS_ACTION_POSITIONS)
+    return counts
+
+
+@dataclass(frozen=True)
+class RoyaltyTotal:
+    """The royalty of many applications in one year, as licensing.royalty.organization_royalty adds it up."""
+
+    license_year: int
+    applications: Decimal
+    entity_fees: Decimal
+    legal_entities: int
+    is_estimate: bool
+    rates_label: str
+    basis_year: int
+
+    @property
+    def total(self) -> Decimal:
+        return royalty.money(self.applications + self.entity_fees)
+
+
+def royalty_total(
+    applications: QuerySet[Application],
+    license_year: int,
+    rates: royalty.YearRates,
+    *,
+    basis_year: int | None = None,
+) -> RoyaltyTotal:
+    """The year's royalty of `applications` in service (two queries): per-user rates of each system's data
+    files times its users, plus vendor or distributor pass-through fees, plus flat fees of direct licenses,
+    plus the entity fee once per legal entity with a direct license.
+
+    `basis_year` (a forecast): the users and licenses of that year, priced at `license_year`'s rates.
+    """
+    return royalty_totals(applications, [(license_year, rates, basis_year)])[license_year, basis_year]
+
+
+def royalty_totals(
+    applications: QuerySet[Application],
+    wanted: Iterable[tuple[int, royalty.YearRates, int | None]],
+) -> dict[tuple[int, int | None], RoyaltyTotal]:
+    """Several royalty totals at once, as royalty_total computes each, keyed by (license_year, basis_year) as
+    asked: two queries per distinct basis year, whatever the number of years priced from it (a forecast of
+    three years from this year's counts costs what this year's total does).
+
+    The database adds up, for the systems that pay in the basis year, users per data file and per year in
+    service (and how many direct licenses use each file), pass-through fees times users, and the legal
+    entities with a direct license; each year's rates are applied to those sums here. Users are whole numbers,
+    so users times a rate summed per file is the same amount as each system's per-user price times its users.
+    """
+    by_basis: dict[int, list[tuple[int, royalty.YearRates, int | None]]] = {}
+    for license_year, rates, basis_year in wanted:
+        by_basis.setdefault(basis_year or license_year, []).append((license_year, rates, basis_year))
+    found: dict[tuple[int, int | None], RoyaltyTotal] = {}
+    for basis, asked in by_basis.items():
+        years = sorted({license_year for license_year, _rates, _basis in asked})
+        per_file, amounts = _royalty_sums(applications, basis, years)
+        for license_year, rates, basis_year in asked:
+            users_part = Decimal("0")
+            for code, sums in per_file.items():
+                if code in rates.per_user:
+                    users_part += rates.per_user[code] * sums[f"users_{license_year}"]
+                    users_part += rates.flat_fee.get(code, Decimal("0")) * sums[f"direct_{license_year}"]
+            applications_total = royalty.money(users_part + (amounts[f"pass_{license_year}"] or 0))
+            entities = amounts[f"entities_{license_year}"]
+            fee = royalty.money(rates.entity_fee) if rates.entity_fee is not None else royalty.ZERO
+            found[license_year, basis_year] = RoyaltyTotal(
+                license_year=license_year,
+                applications=applications_total,
+                entity_fees=royalty.money(fee * entities),
+                legal_entities=entities,
+                is_estimate=rates.is_estimate or (entities > 0 and fee > 0 and rates.entity_fee_estimated),
+                rates_label=rates.label,
+                basis_year=basis,
+            )
+    return found
+
+
+def _royalty_sums(applications: QuerySet[Application], basis: int, years: list[int]) -> tuple[dict, dict]:
+    """For the systems paying in `basis` (its counts and licenses) and each year of `years` they are in service:
+    users and direct licenses per data file code (one query), pass-through amounts and legal entities with a
+    direct license (one query)."""
+    paying = (
+        with_users(applications, basis)
+        .annotate(year_license=FilteredRelation("licenses", condition=Q(licenses__license_year=basis)))
+        # Through an annotation, so the license joined above is tested, not a subquery per row (exclude's way
+        # across a relation); a system without a license for the year stays in.
+        .annotate(basis_status=Coalesce(F("year_license__status"), Value("")))
+        .exclude(cpt_coverage=Coverage.NO_CPT)
+        .exclude(basis_status=LicenseStatus.NOT_REQUIRED)
+    )
+    counted = paying.filter(year_users__isnull=False)
+    serving = {year: in_service(year) for year in years}
+    per_file = {
+        row.pop("code"): row
+        for row in counted.values(code=F("data_files__code"))
+        .annotate(
+            **{f"users_{year}": Sum("year_users", filter=serving[year], default=0) for year in years},
+            **{f"direct_{year}": Count("pk", filter=serving[year] & Q(cpt_coverage=Coverage.DIRECT)) for year in years},
+        )
+        .order_by()
+    }
+    pass_through = Case(
+        When(
+            cpt_coverage=Coverage.VENDOR,
+            vendor__isnull=False,
+            then=F("vendor__processing_fee_per_user"),
+        ),
+        When(
+            cpt_coverage=Coverage.DISTRIBUTOR,
+            year_license__distributor__isnull=False,
+            then=F("year_license__distributor__processing_fee_per_user"),
+        ),
+        default=Value(Decimal("0")),
+        output_field=MONEY,
+    )
+    passed = ExpressionWrapper(pass_through * F("year_users"), output_field=MONEY)
+    amounts = paying.aggregate(
+        **{
+            f"pass_{year}": Sum(passed, filter=serving[year] & Q(year_users__isnull=False), output_field=MONEY)
+            for year in years
+        },
+        **{
+            f"entities_{year}": Count(
+                "organization_id", distinct=True, filter=serving[year] & Q(cpt_coverage=Coverage.DIRECT)
+            )
+            for year in years
+        },
+    )
+    return per_file, amounts
+
+
+def users_by_category(applications: QuerySet[Application], license_year: int) -> dict[str, int]:
+    """Users counted for the year per application category, of systems in service that use CPT (one query)."""
+    rows = (
+        with_users(applications, license_year)
+        .filter(in_service(license_year), year_users__isnull=False)
+        .exclude(cpt_coverage=Coverage.NO_CPT)
+        .values("category")
+        .annotate(users=Sum("year_users"))
+        .order_by()
+    )
+    return {row["category"]: int(row["users"] or 0) for row in rows}
+
+
+def chargemaster_allowed(organizations: QuerySet, license_year: int) -> QuerySet:
+    """Annotate `may_post_chargemaster`, as licensing.position.may_post_chargemaster decides it: an active
+    license for the year held by one of the organization's chargemaster or billing/revenue-cycle systems."""
+    from licensing.models import License
+
+    active = License.objects.filter(
+        application__organization_id=OuterRef("pk"),
+        application__category__in=sorted(position.CHARGEMASTER_CATEGORIES),
+        license_year=license_year,
+        status=LicenseStatus.ACTIVE,
+    )
+    return organizations.annotate(may_post_chargemaster=Exists(active))
