@@ -456,3 +456,35 @@ def test_the_officer_reads_the_dashboard_and_the_roll_up(page, screenshots):
     expect(summary.locator("table.rollup tfoot")).to_contain_text("Total of")
     page.health.check()
     shot(page, screenshots, "roll-up.png", focus="table.rollup")
+
+    # Renew one license for next year from the licenses list: a new row, the old year untouched.
+    cedarline = License.objects.get(application__name="Cedarline Inpatient EHR", license_year=year)
+    page.goto(f"/admin/licensing/license/?license_year__exact={year}")
+    page.health.check()
+    page.get_by_role("row", name=f"Cedarline Inpatient EHR {HOSPITAL}").get_by_role("checkbox").check()
+    page.locator("select[name='action']").select_option(label=f"Renew for {year + 1}")
+    page.get_by_role("button", name="Go", exact=True).click()
+    page.health.check()
+    page.get_by_role("button", name=f"Renew for {year + 1}").click()
+    assert f"for {year + 1}" in success_message(page)
+    renewal = License.objects.get(application__name="Cedarline Inpatient EHR", license_year=year + 1)
+    assert (renewal.status, renewal.renewal_of_id) == ("needed", cedarline.pk)
+    cedarline_after = License.objects.get(pk=cedarline.pk)
+    assert (cedarline_after.status, cedarline_after.licensed_users) == (cedarline.status, cedarline.licensed_users)
+
+    # The health system's compliance report, with its affiliates, as CSV: every entity's total is in it.
+    system = Organization.objects.get(slug="riverbend-health")
+    page.goto(f"/admin/licensing/organization/{system.pk}/change/")
+    page.get_by_role("link", name="Compliance report").click()
+    page.health.check()
+    page.get_by_label("Include affiliates").check()
+    page.get_by_label("CSV").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the report").click()
+    assert download.value.suggested_filename == f"riverbend-health-{year}-compliance-report.csv"
+    text = download.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    flat = "\n".join(",".join(row) for row in rows)
+    for org in Organization.objects.filter(slug__startswith="riverbend"):
+        assert org.name in flat, org.name
+    assert "Cedarline Inpatient EHR" in flat
