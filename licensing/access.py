@@ -7,13 +7,16 @@ Organization.clean), so scoping needs no per-row checks. Officers may change wha
 only view. Superusers see everything.
 
 `scope(user)` answers "may this person see or change organization X" from two queries, remembered for
-the rest of the request (ScopeMiddleware), so a page asks once, not per row. Outside a request (commands,
+the rest of the request (ScopeMiddleware), so a page asks once, not per row; inside a request `restrict`
+filters by those remembered ids too (one parameter, the `among` lookup), which lets the database use the
+organization index. Outside a request (commands,
 jobs) nothing is remembered unless the caller opens `remembered_scopes()`, so a long job never works from
 a stale scope; a write that changes who sees what (a membership, an organization's parent) forgets it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -93,7 +96,46 @@ def restrict(queryset: models.QuerySet[M], user: Person, action: str = VIEW) -> 
         return queryset
     if not isinstance(declared, ownership.OwnedBy):
         return queryset.none()
+    known = _remembered_scope(user)
+    if known is not None:
+        # In a request the scope is already read: its ids, sent as one parameter, let the database use the
+        # organization index instead of joining memberships into every query (a 1,000-organization dashboard
+        # ran about twice as fast on PostgreSQL; docs/benchmarks.md).
+        ids = sorted(known.changeable if action == CHANGE else known.viewable)
+        return queryset.filter(**{declared.lookup("pk") + "__among": ids})
     return queryset.filter(_covered(declared, _member_of(user, action)))
+
+
+def _remembered_scope(user: Person) -> Scope | None:
+    """The person's scope when a remembered_scopes() block (a request) is open, read now if not yet."""
+    if _remembered.get() is None:
+        return None
+    return scope(user)
+
+
+@models.IntegerField.register_lookup
+class Among(models.Lookup):  # type: ignore[type-arg]
+    """`field__among=[ids]`: the value is one of the ids, sent as a single parameter whatever their number
+    (PostgreSQL `= ANY(array)`, SQLite `IN (SELECT value FROM json_each(...))`), so a long list neither
+    lengthens the statement nor meets SQLite's limit on parameters."""
+
+    lookup_name = "among"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return [int(value) for value in self.rhs]
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        ids = list(self.rhs)
+        # `lhs` is the column Django compiled; the ids are parameters.
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, ids]
+        if connection.vendor == "sqlite":
+            return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, json.dumps(ids)]  # noqa: S608
+        if not ids:
+            return "1 = 0", []
+        return f"{lhs} IN ({', '.join(['%s'] * len(ids))})", [*lhs_params, *ids]
 
 
 def organizations(user: Person, action: str = VIEW) -> models.QuerySet[Any]:

@@ -246,3 +246,36 @@ def test_moving_a_tree_under_a_new_parent_keeps_every_descendant_in_scope(tree):
     top.save()
     visible = set(access.organizations(person).values_list("pk", flat=True))
     assert visible == {system.pk} | {tree["orgs"][key].pk for key in A_TREE}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a request: the remembered scope's ids, as one parameter
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [Membership.Role.OFFICER, Membership.Role.AUDITOR])
+@pytest.mark.parametrize("action", [access.VIEW, access.CHANGE])
+def test_a_request_scopes_by_its_remembered_ids_exactly_as_the_subquery_form(tree, role, action):
+    person = UserFactory()
+    member(person, tree["orgs"]["aff"], role)
+    member(person, tree["orgs"]["b"], Membership.Role.AUDITOR)
+    for model in (Organization, Application, UserCount, License, Contact, BaseMetrics, Membership):
+        outside = set(access.restrict(model.objects.all(), person, action).values_list("pk", flat=True))
+        with access.remembered_scopes():
+            inside_queryset = access.restrict(model.objects.all(), person, action)
+            sql = str(inside_queryset.query)
+            assert "json_each" in sql or "ANY(" in sql, "a request scopes by the remembered ids"
+            inside = set(inside_queryset.values_list("pk", flat=True))
+        assert inside == outside, model.__name__
+
+
+def test_the_among_lookup_takes_any_number_of_ids_as_one_parameter(tree):
+    orgs = tree["orgs"]
+    wanted = [orgs["a"].pk, orgs["grand"].pk]
+    many = wanted + list(range(10**6, 10**6 + 40_000))  # more than SQLite's 32,766 parameters
+    assert set(Organization.objects.filter(pk__among=many).values_list("pk", flat=True)) == set(wanted)
+    assert not Organization.objects.filter(pk__among=[]).exists()
+    assert set(Application.objects.filter(organization__pk__among=wanted).values_list("name", flat=True)) == {
+        "EHR a",
+        "EHR grand",
+    }
