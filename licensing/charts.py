@@ -29,6 +29,7 @@ class Bar:
 def bar_chart(title: str, bars: list[Bar], *, description: str = "") -> SafeString:
     """A horizontal bar chart with a title, one row per bar, values printed at the end of each bar."""
     chart_id = _slug(title)
+    values = "; ".join(f"{bar.label}: {bar.text}" for bar in bars) + "." if bars else ""
     largest = max((float(bar.value) for bar in bars), default=0.0) or 1.0
     height = ROW_HEIGHT * max(len(bars), 1) + 34
     width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
@@ -38,9 +39,9 @@ def bar_chart(title: str, bars: list[Bar], *, description: str = "") -> SafeStri
         length = max(int(BAR_WIDTH * float(bar.value) / largest), 1 if bar.value else 0)
         rows.append(
             format_html(
-                '<g class="bar{}"><text x="{}" y="{}" text-anchor="end">{}</text>'
+                '<g class="bar{}"><text x="{}" y="{}" text-anchor="end" fill="currentColor">{}</text>'
                 '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" stroke="#1f2d3d"{}/>'
-                '<text x="{}" y="{}">{}</text></g>',
+                '<text x="{}" y="{}" fill="currentColor">{}</text></g>',
                 " estimate" if bar.estimate else "",
                 LABEL_WIDTH - 8,
                 y + 14,
@@ -57,7 +58,7 @@ def bar_chart(title: str, bars: list[Bar], *, description: str = "") -> SafeStri
             )
         )
     if not bars:
-        rows.append(format_html('<text x="8" y="44">{}</text>', "Nothing to show for this year."))
+        rows.append(format_html('<text x="8" y="44" fill="currentColor">{}</text>', "Nothing to show for this year."))
     return format_html(
         '<figure class="chart"><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title"'
         ' viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="sans-serif" font-size="13">'
@@ -65,12 +66,13 @@ def bar_chart(title: str, bars: list[Bar], *, description: str = "") -> SafeStri
         '<defs><pattern id="{id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse"'
         ' patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
         '<line x1="0" y1="0" x2="0" y2="6" stroke="#417690" stroke-width="3"/></pattern></defs>'
-        '<text x="0" y="16" font-weight="bold">{title}</text>{rows}</svg></figure>',
+        '<text x="0" y="16" font-weight="bold" fill="currentColor">{title}</text>{rows}</svg></figure>',
         id=chart_id,
         w=width,
         h=height,
         title=title,
-        desc=format_html("<desc>{}</desc>", description) if description else "",
+        # Screen readers read the values from the description: the picture itself is one image to them.
+        desc=format_html("<desc>{}</desc>", " ".join(part for part in [description, values] if part)),
         rows=format_html_join("", "{}", ((row,) for row in rows)),
     )
 

@@ -32,10 +32,8 @@ class Figure:
     help: str = ""
     # Whether a non-zero figure needs action (shown as a warning) or is for information.
     warns: bool = True
-
-    @property
-    def value(self) -> str:
-        return self.key
+    # Counted against today's date (ending, expired, unanswered, stale), whatever year is shown.
+    as_of_today: bool = False
 
 
 def _position(wanted: str) -> Select:
@@ -78,6 +76,7 @@ FIGURES: list[Figure] = [
             License,
             _ending(days),
             help="Active licenses whose term ends soon: prepare the renewal.",
+            as_of_today=True,
         )
         for days in attention.ENDING_THRESHOLDS
     ],
@@ -86,7 +85,8 @@ FIGURES: list[Figure] = [
         "Expired licenses not renewed",
         License,
         lambda licenses, today, year: attention.licenses_expired(licenses, today=today, license_year=year),
-        help="Ended, with no license of a later year for the application.",
+        help="Ended, with no license of a later year in effect for the application.",
+        as_of_today=True,
     ),
     Figure(
         "draft",
@@ -102,6 +102,7 @@ FIGURES: list[Figure] = [
         Filing,
         lambda filings, today, _year: attention.filings_unanswered(filings, today=today),
         help="Submitted to the AMA with no answer yet: follow up.",
+        as_of_today=True,
     ),
     Figure(
         "vendor_lapsing",
@@ -114,8 +115,12 @@ FIGURES: list[Figure] = [
         "stale",
         "User counts older than 12 months",
         UserCount,
-        lambda counts, today, year: attention.counts_stale(counts, today=today, license_year=year),
+        # A closed year is not recounted: only the current year's (and later years') counts can be stale.
+        lambda counts, today, year: (
+            attention.counts_stale(counts, today=today, license_year=year) if year >= today.year else counts.none()
+        ),
         help="Recount: the AMA checks reported figures against industry data.",
+        as_of_today=True,
     ),
 ]
 
@@ -126,4 +131,4 @@ def figures_for(model: type, param: str) -> list[Figure]:
 
 
 def figure(model: type, param: str, value: str) -> Figure | None:
-    return next((item for item in figures_for(model, param) if item.value == value), None)
+    return next((item for item in figures_for(model, param) if item.key == value), None)

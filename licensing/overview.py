@@ -207,7 +207,9 @@ def royalty_totals(
                 applications=applications_total,
                 entity_fees=royalty.money(fee * entities),
                 legal_entities=entities,
-                is_estimate=rates.is_estimate or (entities > 0 and fee > 0 and rates.entity_fee_estimated),
+                # As royalty.organization_royalty: an estimate when an amount it adds is one.
+                is_estimate=(rates.is_estimate and applications_total > 0)
+                or (entities > 0 and fee > 0 and rates.entity_fee_estimated),
                 rates_label=rates.label,
                 basis_year=basis,
             )

@@ -279,6 +279,8 @@ def organization_royalty(
         applications=lines,
         entity_fee=fee,
         entity_fee_note=note,
-        is_estimate=rates.is_estimate or (fee > 0 and rates.entity_fee_estimated),
+        # A total is an estimate when an amount it adds is one: a $0.00 year is not (docs/rules.md).
+        is_estimate=any(line.is_estimate for _, line in lines if line.amount)
+        or (fee > 0 and rates.entity_fee_estimated),
         entity_fee_is_estimate=fee > 0 and rates.entity_fee_estimated,
     )

@@ -1,8 +1,10 @@
-"""The license year a page shows: `?year=YYYY` on any admin page, the current license year otherwise.
+"""The license year a page shows: `?year=YYYY`, the current license year otherwise.
 
-Lists, the dashboard and organization pages show one year; column headings name it (licensing.admin.base.
-with_year). The year is read once per request by ShownYearMiddleware; a value that is not a license year
-is ignored (the page shows the current year), never an error.
+The dashboard, organization pages and the lists with the "year for position and attention" filter
+(licensing.admin.filters.ShownYearFilter) show one year; column headings name it (licensing.admin.base.
+with_year). The year is read once per request by ShownYearMiddleware; on those pages a value that is not
+a license year is ignored (the page shows the current year), never an error. Other lists take no `year`
+(Django's admin answers an unknown parameter by showing the whole list).
 """
 
 from __future__ import annotations

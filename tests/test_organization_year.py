@@ -124,8 +124,9 @@ def test_chargemaster_posting_follows_the_billing_license(system_officer, system
     parent, hospital, _clinic = system
     assert "Yes: Harbor billing holds an active" in summary_of(page_of(system_officer, parent))
     assert "No: no chargemaster or billing" in summary_of(page_of(system_officer, hospital))
-    # Last year's license was expired, not active: no posting then.
-    assert "No: no chargemaster" in summary_of(page_of(system_officer, parent, year=YEAR - 1))
+    # Posting is a question about now: a past year's page answers for the current year, and says so.
+    past = summary_of(page_of(system_officer, parent, year=YEAR - 1))
+    assert f"price file now ({YEAR}): <strong>Yes: Harbor billing" in past
 
 
 def test_projected_years_are_labelled_estimates_in_every_money_cell(system_officer, system):

@@ -38,13 +38,11 @@ def dashboard_context(request) -> dict:
     table = standing.rate_table()
 
     figures = []
-    positions = None
+    # The position figures from one query (position_counts states the same rules as filter_position).
+    positions = overview.position_counts(applications, year)
     for item in dashboard.FIGURES:
         if item.model is Application and item.param == "position":
-            # The position figures from one query (position_counts states the same rules as filter_position).
-            if positions is None:
-                positions = overview.position_counts(applications, year)
-            count = positions[item.value]
+            count = positions[item.key]
         else:
             scoped = access.restrict(item.model._default_manager.all(), user, access.VIEW)
             count = item.select(scoped, today, year).count()
@@ -52,7 +50,7 @@ def dashboard_context(request) -> dict:
             {
                 "figure": item,
                 "count": count,
-                "url": changelist_url(item.model, **{item.param: item.value, shown_year.PARAMETER: year}),
+                "url": changelist_url(item.model, **{item.param: item.key, shown_year.PARAMETER: year}),
             }
         )
 
@@ -73,7 +71,11 @@ def dashboard_context(request) -> dict:
         "rates_problem": rates_problem,
         "under": under,
         "forecast": forecast(totals),
-        "chargemaster": chargemaster(user, year),
+        # Posting is a question about now: the current license year, whatever year is shown.
+        "chargemaster": chargemaster(user, standing.current_license_year()),
+        "not_counted": positions[Position.NOT_COUNTED],
+        "not_counted_url": changelist_url(Application, position=Position.NOT_COUNTED, **{shown_year.PARAMETER: year}),
+        "under_url": changelist_url(Application, position=Position.UNDER_LICENSED, **{shown_year.PARAMETER: year}),
         "users_chart": users_chart(applications, year),
         "royalty_chart": royalty_chart(totals),
     }
@@ -156,7 +158,8 @@ def chargemaster(user, year) -> dict:
         "allowed": organizations.filter(may_post_chargemaster=True).count(),
         "blocked": blocked.count(),
         "blocked_list": list(blocked.order_by("name")[:10]),
-        "url": changelist_url(Organization, chargemaster="no", **{shown_year.PARAMETER: year}),
+        "year": year,
+        "url": changelist_url(Organization, chargemaster="no"),
     }
 
 

@@ -4,14 +4,15 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from licensing import dashboard, overview, shown_year
+from licensing import access, dashboard, overview, shown_year, standing
 from licensing.models import Application
 
 
 class ShownYearFilter(admin.SimpleListFilter):
-    """The license year the list's positions, users and royalty are for (default: the current one)."""
+    """The license year the list's positions, users, royalty and attention filters are for (default: the current
+    one). It does not filter the rows by itself: "By license year" does that."""
 
-    title = "year shown"
+    title = "year for position and attention"
     parameter_name = shown_year.PARAMETER
 
     def lookups(self, request, model_admin):
@@ -52,7 +53,8 @@ class PositionFilter(admin.SimpleListFilter):
         if queryset.model is Application:
             return overview.filter_position(queryset, year, wanted)
         # Counts and licenses: those of the year shown, of applications in that position.
-        positioned = overview.filter_position(Application.objects.all(), year, wanted).values("pk")
+        applications = access.restrict(Application.objects.all(), request.user, access.VIEW)
+        positioned = overview.filter_position(applications, year, wanted).values("pk")
         return queryset.filter(license_year=year, application__in=positioned)
 
 
@@ -63,7 +65,7 @@ class AttentionFilter(admin.SimpleListFilter):
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [(item.value, item.title) for item in dashboard.figures_for(model_admin.model, self.parameter_name)]
+        return [(item.key, item.title) for item in dashboard.figures_for(model_admin.model, self.parameter_name)]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         item = dashboard.figure(queryset.model, self.parameter_name, self.value() or "")
@@ -73,7 +75,7 @@ class AttentionFilter(admin.SimpleListFilter):
 
 
 class ChargemasterFilter(admin.SimpleListFilter):
-    """Organizations that may (or may not) post CPT codes in their chargemaster in the year shown."""
+    """Organizations that may (or may not) post CPT codes in their chargemaster now (the current license year)."""
 
     title = "may post CPT in its chargemaster"
     parameter_name = "chargemaster"
@@ -84,5 +86,5 @@ class ChargemasterFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() not in ("yes", "no"):
             return queryset
-        allowed = overview.chargemaster_allowed(queryset, shown_year.shown_year())
+        allowed = overview.chargemaster_allowed(queryset, standing.current_license_year())
         return allowed.filter(may_post_chargemaster=self.value() == "yes")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from licensing import access, shown_year, standing
+from licensing import access, royalty, shown_year, standing
 from licensing.admin.base import dollars, position_badge
 
 FORECAST_YEARS = 3
@@ -39,10 +39,17 @@ def year_summary_context(organization, *, viewer) -> dict:
         "rates_problem": rates_problem,
         "lines": [application_line(item) for item in own_year.standings],
         "own": entity_row(organization, own_year),
+        "uncounted": len(own_year.royalty.uncounted) if own_year.royalty else 0,
         "needing_action": [
             {"application": item.application, "position": item.position} for item in own_year.needing_action
         ],
-        "chargemaster": rollup.chargemaster[organization.pk],
+        # Posting is a question about now: the current license year, whatever year is shown.
+        "chargemaster": (
+            rollup.chargemaster[organization.pk]
+            if year == standing.current_license_year()
+            else standing.chargemaster_posting([organization], standing.current_license_year())[organization.pk]
+        ),
+        "current_year": standing.current_license_year(),
         "rollup": rollup_rows(rollup) if len(family) > 1 else None,
         "forecast": forecast(rollup, table),
     }
@@ -84,6 +91,13 @@ def rollup_rows(rollup: standing.RollUp) -> dict:
     return {
         "rows": [entity_row(org, year) for org, year in rollup.entities],
         "needing": len(rollup.needing_action),
+        "applications": sum(len(year.standings) for _, year in rollup.entities),
+        "applications_total": dollars(
+            royalty.money(
+                sum((year.royalty.applications_total for _, year in rollup.entities if year.royalty), royalty.ZERO)
+            ),
+            estimate=any(year.royalty.applications_total_is_estimate for _, year in rollup.entities if year.royalty),
+        ),
         "entity_fees": dollars(
             rollup.entity_fees,
             estimate=any(year.royalty.entity_fee_is_estimate for _, year in rollup.entities if year.royalty),

@@ -72,6 +72,13 @@ class PageHealth:
         too_wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         if too_wide > 0:
             problems.append(f"the page scrolls sideways by {too_wide}px at {page.viewport_size['width']}px")
+        # A changelist's table scrolls inside its box: columns past the edge are as hidden as a wide page.
+        clipped = page.evaluate(
+            "() => { const t = document.querySelector('#result_list');"
+            " return t ? t.scrollWidth - t.parentElement.clientWidth : 0; }"
+        )
+        if clipped > 0:
+            problems.append(f"the list's columns run {clipped}px past its box at {page.viewport_size['width']}px")
         results = _AXE.run(page, options=AXE_OPTIONS)
         blocking = [
             f"{v['id']} ({v['impact']}): {v['help']} - {[node['target'] for node in v['nodes']][:3]}"
