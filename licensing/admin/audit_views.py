@@ -4,6 +4,8 @@ The queries are licensing.audit.trail; this page scopes them to one organization
 reads the filters and renders the page, a CSV stream or an XLSX workbook. It writes nothing.
 """
 
+import datetime
+
 from django import forms
 from django.core.paginator import Paginator
 from django.urls import NoReverseMatch, reverse
@@ -11,9 +13,23 @@ from django.utils import timezone
 
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.audit import exports, trail
+from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
 
 EXPORT_FORMATS = {"csv", "xlsx"}
 XLSX_COLUMN_WIDTHS = [20, 16, 14, 10, 36, 10, 24, 30, 30, 40, 8]
+
+
+# The history the portal can hold: dates outside these years are typing mistakes (9999-12-31 would overflow).
+FIRST_DAY = datetime.date(FIRST_LICENSE_YEAR, 1, 1)
+LAST_DAY = datetime.date(LAST_LICENSE_YEAR, 12, 31)
+
+
+def _within_the_record(day, which: str):
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise forms.ValidationError(
+            f"The {which} date must lie between {FIRST_DAY:%Y-%m-%d} and {LAST_DAY:%Y-%m-%d}; check the year."
+        )
+    return day
 
 
 class TrailFilterForm(forms.Form):
@@ -68,6 +84,12 @@ class TrailFilterForm(forms.Form):
         ]
         self.fields["type"].choices = [(record_type.key, record_type.label) for record_type in trail.record_types()]
         self.fields["field"].choices = [("", "Any field"), *trail.field_choices()]
+
+    def clean_since(self):
+        return _within_the_record(self.cleaned_data.get("since"), "start")
+
+    def clean_until(self):
+        return _within_the_record(self.cleaned_data.get("until"), "end")
 
     def clean(self):
         cleaned = super().clean()

@@ -5,9 +5,10 @@ from decimal import Decimal
 from functools import cached_property
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import Http404
@@ -56,6 +57,9 @@ class ReadOnlyHistoryMixin:
     def history_view(self, request, object_id, extra_context=None):
         history_model = self.model.history.model
         pk_name = self.model._meta.pk.attname
+        if not _is_id(self.model, object_id):
+            # /organization/abc/history/ is a missing page, as /organization/abc/change/ is.
+            raise Http404(NOT_FOUND)
         rows = history_model.objects.filter(**{pk_name: object_id}).order_by("-history_date", "-history_id")
         obj = self.get_queryset(request).filter(pk=object_id).first()
         if obj is None:
@@ -88,6 +92,14 @@ class ReadOnlyHistoryMixin:
         if newest_row.organization_id is None:
             return self.has_view_permission(request) and access.is_active(request.user)
         return access.scope(request.user).allows(newest_row.organization_id)
+
+
+def _is_id(model, value) -> bool:
+    try:
+        model._meta.pk.to_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 REASON_FIELD = "change_reason"
@@ -194,6 +206,19 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     def change_reason_of(self, form, change: bool) -> str:
         return reason_from(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
 
+    def response_action(self, request, queryset):
+        # A forged selection ("abc", or a number past the database's range) is refused in words, not a 500.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(_is_id(self.model, value) and _fits(self.model, value) for value in selected):
+            self.message_user(
+                request,
+                "The selection holds something that is not a record of this list; select the rows again. "
+                "Nothing was changed.",
+                messages.ERROR,
+            )
+            return None
+        return super().response_action(request, queryset)
+
     def save_model(self, request, obj, form, change):
         # The form has just run the model's validation (full_clean without the fields it does not show).
         services.record_save(obj, actor=request.user, reason=self.change_reason_of(form, change), validate=False)
@@ -216,6 +241,11 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
         return super().formfield_for_manytomany(
             db_field, request, **_scoped_choices(db_field, request, kwargs, action=access.VIEW)
         )
+
+
+def _fits(model, value) -> bool:
+    """Whether an id is within the 64-bit range every database here stores (SQLite overflows past it)."""
+    return -(2**63) <= int(model._meta.pk.to_python(value)) < 2**63
 
 
 def _scoped_choices(db_field, request, kwargs, *, action=access.CHANGE) -> dict:
