@@ -43,3 +43,26 @@ def test_a_forged_action_selection_is_refused_and_changes_nothing(officer_client
     assert response.status_code == 200
     assert "not a record of this list" in response.content.decode()
     assert set(License.objects.values_list("pk", "license_year", "status")) == before
+
+
+@pytest.mark.parametrize("value", ["abc", "9" * 30, "-1", "1.5"])
+@pytest.mark.parametrize(
+    ("path", "field", "others"),
+    [
+        ("/admin/licensing/organization/add/", "parent", {"name": "North Clinic", "slug": "north-clinic"}),
+        ("/admin/licensing/application/add/", "organization", {"name": "New EHR", "category": "other"}),
+        ("/admin/licensing/application/add/", "vendor", {"name": "New EHR", "category": "other"}),
+        ("/admin/licensing/application/add/", "users_at_other_entities", {"name": "New EHR", "category": "other"}),
+        ("/admin/licensing/license/add/", "application", {"license_year": "2026"}),
+    ],
+)
+def test_a_malformed_autocomplete_value_is_a_form_error_and_writes_nothing(
+    officer_client, org_a, path, field, others, value
+):
+    from tests.admin_forms import post_admin_form
+
+    before = {model: model.objects.count() for model in (License,)}
+    response = post_admin_form(officer_client, path, {**others, field: value})
+    assert response.status_code == 200, (path, field, value)
+    assert response.context["adminform"].form.errors, "the form is re-displayed with its errors"
+    assert {model: model.objects.count() for model in (License,)} == before

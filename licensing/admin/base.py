@@ -19,7 +19,14 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from licensing import access, ownership, royalty, services, standing
 from licensing.admin.transfers import TransfersMixin
-from licensing.admin.widgets import SharedAutocompleteSelect, name_fields, share_choices
+from licensing.admin.widgets import (
+    SafeAutocompleteSelect,
+    SafeAutocompleteSelectMultiple,
+    SafeModelMultipleChoiceField,
+    SharedAutocompleteSelect,
+    name_fields,
+    share_choices,
+)
 from licensing.audit import diffs
 from licensing.shown_year import shown_year
 
@@ -235,9 +242,14 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **_scoped_choices(db_field, request, kwargs))
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        kwargs.setdefault("form_class", SafeModelMultipleChoiceField)
         return super().formfield_for_manytomany(
             db_field, request, **_scoped_choices(db_field, request, kwargs, action=access.VIEW)
         )

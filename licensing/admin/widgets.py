@@ -6,10 +6,53 @@ here load the selected labels (and the select choices) once for all rows.
 """
 
 from django import forms
-from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
+from django.core.exceptions import ValidationError
+
+# Every database here stores ids in 64 bits; SQLite raises OverflowError past that.
+_ID_RANGE = range(-(2**63), 2**63)
 
 
-class SharedAutocompleteSelect(AutocompleteSelect):
+def valid_ids(model, values) -> list:
+    """The values that can be ids of `model` (a form re-displayed with parent=abc must not query with "abc")."""
+    valid = []
+    for value in values:
+        try:
+            number = model._meta.pk.to_python(value)
+        except ValidationError:
+            continue
+        if number is not None and (not isinstance(number, int) or number in _ID_RANGE):
+            valid.append(value)
+    return valid
+
+
+class _ValidSelection:
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, valid_ids(self.choices.queryset.model, value), attr)
+
+
+class SafeAutocompleteSelect(_ValidSelection, AutocompleteSelect):
+    """Django's autocomplete, re-displaying a form whose posted value is not an id without failing."""
+
+
+class SafeAutocompleteSelectMultiple(_ValidSelection, AutocompleteSelectMultiple):
+    """The same for many-to-many autocompletes."""
+
+
+class SafeModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A many-to-many field that refuses a value that cannot be an id before it reaches the database."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple):
+            for item in value:
+                if str(item) not in self.empty_values and not valid_ids(self.queryset.model, [item]):
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                    )
+        return super().clean(value)
+
+
+class SharedAutocompleteSelect(SafeAutocompleteSelect):
     """An autocomplete whose selected label the formset filled in (`labels`), so rendering makes no query."""
 
     labels: dict[str, str] | None = None
@@ -50,7 +93,7 @@ def share_choices(forms_) -> None:
             continue
         widget = _unwrapped(field.widget)
         if isinstance(widget, SharedAutocompleteSelect):
-            wanted = {str(form[name].value()) for form in forms_} - {"", "None"}
+            wanted = set(valid_ids(field.queryset.model, {str(form[name].value()) for form in forms_} - {"", "None"}))
             found = field.queryset.filter(pk__in=wanted) if wanted else []
             labels = {str(obj.pk): field.label_from_instance(obj) for obj in found}
             for form in forms_:
