@@ -66,3 +66,38 @@ def test_a_malformed_autocomplete_value_is_a_form_error_and_writes_nothing(
     assert response.status_code == 200, (path, field, value)
     assert response.context["adminform"].form.errors, "the form is re-displayed with its errors"
     assert {model: model.objects.count() for model in (License,)} == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("state", "-1", "two-letter postal code"),
+        ("state", "I1", "two-letter postal code"),
+        ("postal_code", "abc", "ZIP code of 5 digits"),
+        ("postal_code", "6270", "ZIP code of 5 digits"),
+        ("postal_code", "62701-12", "ZIP code of 5 digits"),
+    ],
+)
+def test_a_state_or_zip_that_is_not_one_is_refused_at_its_field(officer_client, org_a, field, value, message):
+    from licensing.models import Organization
+    from tests.admin_forms import field_errors, post_admin_form
+    from tests.factories import record
+
+    affiliate = record(Organization, name="North Clinic", slug="north-clinic", parent=org_a, state="IL")
+    response = post_admin_form(officer_client, f"/admin/licensing/organization/{affiliate.pk}/change/", {field: value})
+    assert message in " ".join(field_errors(response)[field])
+    affiliate.refresh_from_db()
+    assert (affiliate.state, affiliate.postal_code) == ("IL", "")
+
+
+@pytest.mark.parametrize(("state", "postal_code"), [("il", "62701"), ("IL", "62701-1234"), ("", "")])
+def test_real_states_and_zip_codes_are_kept(officer_client, org_a, state, postal_code):
+    from licensing.models import Organization
+    from tests.admin_forms import post_admin_form
+    from tests.factories import record
+
+    affiliate = record(Organization, name="North Clinic", slug="north-clinic", parent=org_a)
+    url = f"/admin/licensing/organization/{affiliate.pk}/change/"
+    post_admin_form(officer_client, url, {"state": state, "postal_code": postal_code, "change_reason": "Address"})
+    affiliate.refresh_from_db()
+    assert (affiliate.state, affiliate.postal_code) == (state.upper(), postal_code)

@@ -1,6 +1,7 @@
 """Legal entities, their contacts and the base metrics the User Proxy Model draws on."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -40,8 +41,20 @@ class Organization(models.Model):
     )
     street = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
-    state = models.CharField(max_length=2, blank=True, help_text="Two-letter postal code, e.g. IL.")
-    postal_code = models.CharField("ZIP code", max_length=10, blank=True)
+    state = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="Two-letter postal code, e.g. IL.",
+        validators=[RegexValidator(r"^[A-Za-z]{2}$", "Enter the state as its two-letter postal code, e.g. IL.")],
+    )
+    postal_code = models.CharField(
+        "ZIP code",
+        max_length=10,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$", "Enter a ZIP code of 5 digits, or ZIP+4, e.g. 62701-1234.")
+        ],
+    )
     phone = models.CharField(max_length=40, blank=True)
     notes = models.TextField(blank=True)
 
