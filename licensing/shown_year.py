@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlencode
 
 from licensing import standing
 from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
@@ -37,6 +38,13 @@ def choices() -> list[int]:
     """The years a selector offers: three past years, the current one and two ahead (projected rates)."""
     current = standing.current_license_year()
     return list(range(current - 3, current + 3))
+
+
+def links(selected: int) -> list[dict]:
+    """The year selector of a page: each offered year, the query string that shows it, and which is shown."""
+    return [
+        {"year": year, "url": f"?{urlencode({PARAMETER: year})}", "selected": year == selected} for year in choices()
+    ]
 
 
 class ShownYearMiddleware:

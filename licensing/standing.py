@@ -18,6 +18,9 @@ from django.utils import timezone
 from licensing import counting, position, royalty
 from licensing.models import Application, BaseMetrics, License, Organization, ProxyFactor, RateSchedule, UserCount
 
+# How many license years after the current one a forecast prices (from this year's counts).
+FORECAST_YEARS = 3
+
 
 def current_license_year() -> int:
     """License years are calendar years (AMA annual release); the current one is this calendar year."""

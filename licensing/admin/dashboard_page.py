@@ -20,7 +20,6 @@ from licensing.models import Application, Organization
 
 PAST_YEARS = 3
 PROJECTED_YEARS = 2
-FORECAST_YEARS = 3
 
 
 def changelist_url(model, **params) -> str:
@@ -61,10 +60,7 @@ def dashboard_context(request) -> dict:
     return {
         "dashboard": True,
         "shown_year": year,
-        "year_choices": [
-            {"year": choice, "url": f"?{urlencode({shown_year.PARAMETER: choice})}", "selected": choice == year}
-            for choice in shown_year.choices()
-        ],
+        "year_choices": shown_year.links(year),
         "figures": figures,
         "royalty": total,
         "royalty_text": dollars(total.total, estimate=total.is_estimate) if total else "",
@@ -115,7 +111,9 @@ def royalty_years(shown: int) -> list[tuple[int, int | None]]:
     current = standing.current_license_year()
     keys: list[tuple[int, int | None]] = [(shown, None)]
     keys += [(year, None) for year in range(current - PAST_YEARS, current + 1)]
-    keys += [(year, current) for year in range(current + 1, current + 1 + max(FORECAST_YEARS, PROJECTED_YEARS))]
+    keys += [
+        (year, current) for year in range(current + 1, current + 1 + max(standing.FORECAST_YEARS, PROJECTED_YEARS))
+    ]
     return list(dict.fromkeys(keys))
 
 
@@ -141,7 +139,7 @@ def forecast(totals: RoyaltyTotals) -> list[dict]:
     """The next three license years' royalty from this year's counts and the rate projection (estimates)."""
     current = standing.current_license_year()
     rows = []
-    for year in range(current + 1, current + 1 + FORECAST_YEARS):
+    for year in range(current + 1, current + 1 + standing.FORECAST_YEARS):
         total = totals.of(year, basis_year=current)
         if total is None:
             rows.append({"year": year, "text": standing.rates_for(totals.table, year)[1]})

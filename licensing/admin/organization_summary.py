@@ -8,12 +8,8 @@ an estimated entity fee says "(est.)".
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from licensing import access, royalty, shown_year, standing
 from licensing.admin.base import dollars, position_badge
-
-FORECAST_YEARS = 3
 
 
 def year_summary_context(organization, *, viewer) -> dict:
@@ -31,10 +27,7 @@ def year_summary_context(organization, *, viewer) -> dict:
     return {
         "organization": organization,
         "year": year,
-        "year_choices": [
-            {"year": choice, "url": "?" + urlencode({shown_year.PARAMETER: choice}), "selected": choice == year}
-            for choice in shown_year.choices()
-        ],
+        "year_choices": shown_year.links(year),
         "rates": rates,
         "rates_problem": rates_problem,
         "lines": [application_line(item) for item in own_year.standings],
@@ -111,7 +104,7 @@ def forecast(rollup: standing.RollUp, table) -> list[dict]:
     current = standing.current_license_year()
     if rollup.license_year != current:
         rollup = standing.roll_up([org for org, _ in rollup.entities], current, table=table)
-    years = range(current + 1, current + 1 + FORECAST_YEARS)
+    years = range(current + 1, current + 1 + standing.FORECAST_YEARS)
     own = standing.forecast([rollup.entities[0][1]], years, table=table)
     family = standing.forecast([year for _, year in rollup.entities], years, table=table)
     rows = []
