@@ -18,11 +18,14 @@ from django.db import models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from licensing import access, filings, roles
+from licensing import access, filings, roles, versions
 from licensing.audit import bulk
 from licensing.choices import FilingStatus, LicenseStatus, MembershipRole
 from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
+
+# Callers catch services.StaleRecord: a save started from a version someone else has saved over since.
+from licensing.versions import StaleRecord as StaleRecord
 
 # Who made a change: a person, or None for the system (migrations, scheduled jobs), shown as "system".
 Actor = AbstractBaseUser | None
@@ -41,20 +44,47 @@ def _require_reason(reason: str) -> str:
     return reason.strip()
 
 
-def record_save(obj: Record, *, actor: Actor, reason: str, validate: bool = True) -> Record:
+def record_save(
+    obj: Record, *, actor: Actor, reason: str, validate: bool = True, expected_version: int | None = None
+) -> Record:
     """Save `obj`, writing who and why on its history row: the one way a tracked record is saved.
 
-    `validate=False` only where a form has just run the same model validation (admin saves).
+    `validate=False` only where a form has just run the same model validation (admin saves). A versioned
+    record (licensing.versions) is saved only if it is still at `expected_version` (the version the person
+    saw; by default the one `obj` was loaded with), else StaleRecord says what changed meanwhile.
     """
     reason = _require_reason(reason)
     with transaction.atomic():
-        if validate:
-            obj.full_clean()
-        obj._history_user = actor  # type: ignore[attr-defined]
-        obj._change_reason = reason  # type: ignore[attr-defined]
-        obj.save()
+        loaded = _claim_version(obj, expected_version)
+        try:
+            if validate:
+                obj.full_clean()
+            obj._history_user = actor  # type: ignore[attr-defined]
+            obj._change_reason = reason  # type: ignore[attr-defined]
+            obj.save()
+        except BaseException:
+            if loaded is not None:
+                obj.version = loaded  # type: ignore[attr-defined]
+            raise
     _after_write(type(obj))
     return obj
+
+
+def _claim_version(obj: models.Model, expected: int | None) -> int | None:
+    """Lock the stored row and move `obj` to the next version, or raise StaleRecord; the version `obj` had."""
+    model = type(obj)
+    if not versions.is_versioned(model) or obj._state.adding or obj.pk is None:
+        return None
+    loaded = obj.version  # type: ignore[attr-defined]
+    expected = loaded if expected is None else expected
+    # The row lock makes a concurrent save of the same record wait here, then find the version it wrote.
+    current = model._default_manager.select_for_update().filter(pk=obj.pk).values_list(versions.VERSION, flat=True)
+    stored = current.first()
+    if stored is None:
+        return None
+    versions.check(model, {obj.pk: (obj, expected)}, {obj.pk: stored})
+    obj.version = stored + 1  # type: ignore[attr-defined]
+    return loaded
 
 
 def record_delete(obj: models.Model, *, actor: Actor, reason: str) -> None:
@@ -117,16 +147,18 @@ def license_renew(*, license: License, actor: Actor, reason: str = "") -> Licens
     return record_save(renewal, actor=actor, reason=reason or f"Renewal of the {license.license_year} license")
 
 
-def license_set_status(*, license: License, status: str, actor: Actor, reason: str, **fields) -> License:
+def license_set_status(
+    *, license: License, status: str, actor: Actor, reason: str, expected_version: int | None = None, **fields
+) -> License:
     """Move a license along its workflow (licensing.workflow), with any fields the new status needs.
 
     The admin's license pages call this whenever the status changes; the model's validation refuses a
-    move the workflow does not allow and names what is allowed instead.
+    move the workflow does not allow and names what is allowed instead. `expected_version` as for record_save.
     """
     license.status = status
     for name, value in fields.items():
         setattr(license, name, value)
-    return record_save(license, actor=actor, reason=reason)
+    return record_save(license, actor=actor, reason=reason, expected_version=expected_version)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,12 +482,17 @@ def organization_delete(*, organization: Organization, actor: Actor, reason: str
     record_delete(organization, actor=actor, reason=reason)
 
 
-def license_save(*, license: License, changed: Sequence[str], actor: Actor, reason: str) -> License:
+def license_save(
+    *, license: License, changed: Sequence[str], actor: Actor, reason: str, expected_version: int | None = None
+) -> License:
     """Save a license edited as a whole (an admin form): a changed status is a workflow move, the rest a plain
-    audited save. `changed` names the fields the person changed; the form has validated the license."""
+    audited save. `changed` names the fields the person changed; the form has validated the license.
+    `expected_version` is the version the person opened (record_save refuses the save if it moved on)."""
     if license.pk and "status" in changed:
-        return license_set_status(license=license, status=license.status, actor=actor, reason=reason)
-    return record_save(license, actor=actor, reason=reason, validate=False)
+        return license_set_status(
+            license=license, status=license.status, actor=actor, reason=reason, expected_version=expected_version
+        )
+    return record_save(license, actor=actor, reason=reason, validate=False, expected_version=expected_version)
 
 
 # ---------------------------------------------------------------------------------------------

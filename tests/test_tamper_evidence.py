@@ -310,7 +310,8 @@ def test_deleting_the_newest_row_shows_the_live_object_differs(license_chain):
             rows[-2].history_id,
             "live object differs from its newest history row",
             "the values of the newest row",
-            "changes in licensed_users",
+            # The live record's version is one save ahead of the row left too (licensing.versions).
+            "changes in licensed_users, version",
         ),
         verification.ChainBreak(
             "license",
@@ -720,7 +721,7 @@ def test_bulk_create_and_bulk_update_write_one_stamped_row_per_object(org_a, act
     assert verification.verify() == []
 
 
-def test_bulk_update_of_stale_objects_records_what_the_database_holds(org_a, actor):
+def test_bulk_update_of_stale_objects_is_refused_and_records_what_the_database_holds(org_a, actor):
     """bulk_update writes only `fields`; its history rows must not carry stale in-memory values of other fields."""
     license = LicenseFactory(application=ApplicationFactory(organization=org_a), notes="")
     stale = License.objects.get(pk=license.pk)
@@ -728,10 +729,16 @@ def test_bulk_update_of_stale_objects_records_what_the_database_holds(org_a, act
     edit(License.objects.get(pk=license.pk), actor, "Notes added", notes="Renewal invoice received")
 
     stale.licensed_users = 25
-    services.record_bulk_update([stale], License, ["licensed_users"], actor=actor, reason="Counts reconciled")
+    # A license carries a version (licensing.versions): the copy loaded before the edit is refused outright.
+    with pytest.raises(services.StaleRecord, match="Notes: \\(empty\\) → Renewal invoice received"):
+        services.record_bulk_update([stale], License, ["licensed_users"], actor=actor, reason="Counts reconciled")
+    assert License.objects.get(pk=license.pk).licensed_users != 25
 
+    fresh = License.objects.get(pk=license.pk)
+    fresh.licensed_users = 25
+    services.record_bulk_update([fresh], License, ["licensed_users"], actor=actor, reason="Counts reconciled")
     assert License.objects.get(pk=license.pk).notes == "Renewal invoice received"
-    assert chain_of(license)[-1].notes == "Renewal invoice received"
+    assert (chain_of(license)[-1].notes, chain_of(license)[-1].licensed_users) == ("Renewal invoice received", 25)
     assert verification.verify() == []
 
 

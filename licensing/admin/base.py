@@ -11,13 +11,14 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.functional import lazy
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from licensing import access, ownership, royalty, services, standing
+from licensing import access, ownership, royalty, services, standing, versions
+from licensing.admin import versions as form_versions
 from licensing.admin.transfers import TransfersMixin
 from licensing.admin.widgets import (
     SafeAutocompleteSelect,
@@ -118,7 +119,8 @@ def reason_from(data, *, default: str) -> str:
 
 
 class ReasonForm(forms.ModelForm):
-    """Adds 'Reason for this change', stored as the history row's change reason."""
+    """Adds 'Reason for this change', stored as the history row's change reason, and the version of the record
+    the form was opened at (licensing.admin.versions)."""
 
     change_reason = forms.CharField(
         label="Reason for this change",
@@ -127,9 +129,15 @@ class ReasonForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Shown to auditors in the history. Required when changing user counts and licenses.",
     )
+    record_version = form_versions.version_input()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        form_versions.prepare(self)
 
     def clean(self):
         cleaned = super().clean()
+        form_versions.clean_version(self)
         needs_reason = self.instance.pk and ownership.reason_required(self._meta.model) and self.has_changed()
         if needs_reason and not cleaned.get(REASON_FIELD, "").strip():
             self.add_error(REASON_FIELD, REASON_MISSING)
@@ -157,6 +165,9 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
+        for form in self.forms:
+            if form.instance.pk is not None and not self._should_delete_form(form):
+                form_versions.clean_version(form)
         if not ownership.reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
             return
         if any(form.instance.pk and form.has_changed() for form in self.forms):
@@ -167,7 +178,9 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
 
     def save_record(self, obj, form, *, reason: str):
         """Hook for inlines whose records have their own service (license status changes)."""
-        return services.record_save(obj, actor=self.actor, reason=reason, validate=False)
+        return services.record_save(
+            obj, actor=self.actor, reason=reason, validate=False, expected_version=seen_version(form)
+        )
 
     def save_new(self, form, commit=True):
         obj = form.save(commit=False)
@@ -189,6 +202,21 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
             services.record_delete(obj, actor=self.actor, reason=reason_from(self.data, default="Deleted in the admin"))
 
 
+def seen_version(form) -> int | None:
+    """The version of the record the person opened the form at (None for a new record)."""
+    return getattr(form, "seen_version", None)
+
+
+class VersionedInlineForm(forms.ModelForm):
+    """An inline row that carries the version of its record, as a change form does (ReasonForm)."""
+
+    record_version = form_versions.version_input()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        form_versions.prepare(self)
+
+
 class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Every admin save, inline save and delete goes through licensing.services with who (the signed-in
     person) and why (the reason field, or what the page did); models with a resource get import and export."""
@@ -208,6 +236,10 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
         may_edit = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
         if may_edit and not any(REASON_FIELD in (options.get("fields") or ()) for _, options in fieldsets):
             fieldsets.append(("Reason for this change", {"fields": [REASON_FIELD]}))
+        if may_edit and obj is not None and versions.is_versioned(self.model):
+            # Hidden: the version the page was opened at (licensing.admin.versions).
+            name, options = fieldsets[-1]
+            fieldsets[-1] = (name, {**options, "fields": [*options["fields"], form_versions.VERSION_FIELD]})
         return fieldsets
 
     def change_reason_of(self, form, change: bool) -> str:
@@ -228,7 +260,23 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         # The form has just run the model's validation (full_clean without the fields it does not show).
-        services.record_save(obj, actor=request.user, reason=self.change_reason_of(form, change), validate=False)
+        services.record_save(
+            obj,
+            actor=request.user,
+            reason=self.change_reason_of(form, change),
+            validate=False,
+            expected_version=seen_version(form),
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.StaleRecord as stale:
+            # A save that slipped in after the form's own check (an inline row saved meanwhile): nothing was
+            # written (the page's transaction was rolled back); say what changed and show the record as it is.
+            for message in stale.messages:
+                self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         services.record_delete(obj, actor=request.user, reason="Deleted in the admin")
@@ -341,6 +389,19 @@ class ScopedInline(admin.TabularInline):
     # The rows' own pages are admin pages too; "View on site" would open the page the person is on.
     view_on_site = False
     formset = ReasonInlineFormSet
+
+    def get_formset(self, request, obj=None, **kwargs):
+        if versions.is_versioned(self.model):
+            kwargs["form"] = type(f"{self.form.__name__}WithVersion", (VersionedInlineForm, self.form), {})
+        return super().get_formset(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if versions.is_versioned(self.model) and self.has_change_permission(request, obj):
+            # Hidden in each row: the version of its record when the page was opened.
+            name, options = fieldsets[-1]
+            fieldsets[-1] = (name, {**options, "fields": [*options["fields"], form_versions.VERSION_FIELD]})
+        return fieldsets
 
     def has_add_permission(self, request, obj=None):
         return super().has_add_permission(request, obj) and (

@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from licensing import services, workflow
 from licensing.admin import renewals
-from licensing.admin.base import ApplicationYearAdmin, ReasonInlineFormSet, dollars
+from licensing.admin.base import ApplicationYearAdmin, ReasonInlineFormSet, dollars, seen_version
 from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.models import License
 
@@ -26,7 +26,9 @@ class LicenseForm(forms.ModelForm):
 
 class LicenseFormSet(ReasonInlineFormSet):
     def save_record(self, obj, form, *, reason):
-        return services.license_save(license=obj, changed=form.changed_data, actor=self.actor, reason=reason)
+        return services.license_save(
+            license=obj, changed=form.changed_data, actor=self.actor, reason=reason, expected_version=seen_version(form)
+        )
 
 
 @admin.register(License)
@@ -54,7 +56,13 @@ class LicenseAdmin(ApplicationYearAdmin):
 
     def save_model(self, request, obj, form, change):
         reason = self.change_reason_of(form, change)
-        services.license_save(license=obj, changed=form.changed_data, actor=request.user, reason=reason)
+        services.license_save(
+            license=obj,
+            changed=form.changed_data,
+            actor=request.user,
+            reason=reason,
+            expected_version=seen_version(form),
+        )
 
     @admin.display(description="Counted users")
     def counted_users(self, obj):

@@ -11,7 +11,7 @@ from django.db import connections, models, transaction
 from django.db.models import NOT_PROVIDED, AutoField, BigAutoField, DateField
 from django.utils import timezone
 
-from licensing import ownership
+from licensing import ownership, versions
 from licensing.audit import links as link_rows
 from licensing.audit.stamping import move_heads, stamp
 
@@ -129,7 +129,16 @@ def update(objs, model, fields: list[str], *, actor, reason: str, batch_size: in
     objs = list(objs)
     ids = [obj.pk for obj in objs]
     # Lock the rows so no concurrent save appends to these chains between reading and writing.
-    list(model._default_manager.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+    locked = model._default_manager.select_for_update().filter(pk__in=ids)
+    if versions.is_versioned(model):
+        # Each object must still be at the version it was loaded with (versions.StaleRecord otherwise).
+        stored = dict(locked.values_list("pk", versions.VERSION))
+        versions.check(model, {obj.pk: (obj, obj.version) for obj in objs}, stored)
+        for obj in objs:
+            obj.version = stored.get(obj.pk, obj.version) + 1
+        fields = [*fields, versions.VERSION] if versions.VERSION not in fields else fields
+    else:
+        list(locked.values_list("pk", flat=True))
     _update_rows(model, objs, fields, batch_size=batch_size)
     if m2m:
         _replace_links(model, objs, m2m, batch_size)

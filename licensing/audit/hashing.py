@@ -44,7 +44,15 @@ def _converter(field):
 # value is left out of the hash (any other value is covered). Add an entry with every new tracked field.
 ADDED_LATER: dict[tuple[str, str], object] = {
     ("licensing.UserCount", "needs_review"): False,
+    # Record versions (licensing.versions): rows written before versions existed were all version 1.
+    ("licensing.Organization", "version"): 1,
+    ("licensing.Application", "version"): 1,
+    ("licensing.UserCount", "version"): 1,
+    ("licensing.License", "version"): 1,
+    ("licensing.Filing", "version"): 1,
 }
+# Values that are no change of their own: the id never changes, and the version moves with every save.
+NOT_CHANGES = ("id", "version")
 _ABSENT = object()
 
 
@@ -88,8 +96,11 @@ def hash_of(content: dict) -> str:
 
 def changed_between(previous: dict | None, current: dict) -> list[str]:
     """Names of the tracked values and m2m fields that differ from the previous row (all, for a first row)."""
-    # The id never changes and would only clutter every "created" entry.
-    current = {**current, "values": {name: value for name, value in current["values"].items() if name != "id"}}
+    # Listing them would only clutter every entry.
+    current = {
+        **current,
+        "values": {name: value for name, value in current["values"].items() if name not in NOT_CHANGES},
+    }
     if previous is None:
         return [name for name, value in current["values"].items() if value not in (None, "")] + [
             name for name, ids in current["m2m"].items() if ids

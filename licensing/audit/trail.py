@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from licensing import ownership
-from licensing.audit import diffs
+from licensing.audit import diffs, hashing
 from licensing.audit.records import is_audited
 
 # Person filter value for rows written by no one (migrations, system jobs): usernames cannot contain "(".
@@ -143,7 +143,11 @@ def trackable_fields(record_type: RecordType) -> list[tuple[str, str]]:
     """(name as recorded in changed_fields, label) of every field the history of this record type tracks."""
     history_model = record_type.history_model
     model = record_type.model
-    names = [f.attname for f in history_model.tracked_fields if f.attname != model._meta.pk.attname]
+    names = [
+        f.attname
+        for f in history_model.tracked_fields
+        if f.attname != model._meta.pk.attname and f.attname not in hashing.NOT_CHANGES
+    ]
     names += [f.name for f in getattr(history_model, "_history_m2m_fields", [])]
     return [(name, capfirst(model._meta.get_field(name).verbose_name)) for name in names]
 

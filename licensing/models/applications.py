@@ -11,6 +11,7 @@ from licensing import choices
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.models.organizations import Organization
 from licensing.ownership import OwnedBy, SharedReference
+from licensing.versions import version_field
 
 
 class DataFile(models.Model):
@@ -130,6 +131,7 @@ class Application(models.Model):
     owner = models.CharField("system owner", max_length=200, blank=True, help_text="Person or department accountable.")
     notes = models.TextField(blank=True)
 
+    version = version_field()
     history = AuditedHistoricalRecords(m2m_fields=[data_files, users_at_other_entities])
     ownership = OwnedBy("organization", label="{name}")
 

@@ -12,6 +12,7 @@ from licensing.choices import BaseMetric, CountMethod
 from licensing.models.applications import Application
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy, SharedReference
+from licensing.versions import version_field
 
 __all__ = ["BaseMetric", "ProxyFactor", "UserCount"]
 
@@ -105,6 +106,7 @@ class UserCount(models.Model):
         help_text="Copied from the previous year by a renewal: check the figures, then untick and save.",
     )
 
+    version = version_field()
     history = AuditedHistoricalRecords()
     ownership = OwnedBy("application__organization", label="{application} {license_year}", reason_required=True)
 

@@ -10,6 +10,7 @@ from licensing.models.applications import Application
 from licensing.models.organizations import Organization
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy
+from licensing.versions import version_field
 
 
 class Filing(models.Model):
@@ -64,6 +65,7 @@ class Filing(models.Model):
     pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True, editable=False)
 
     # The PDF bytes stay out of each history row (they can be large); their SHA-256 is in it.
+    version = version_field()
     history = AuditedHistoricalRecords(excluded_fields=["pdf"], m2m_fields=[applications])
     ownership = OwnedBy("organization", label="CPT license application {license_year}")
 

@@ -11,6 +11,7 @@ from licensing.choices import LicenseRoute, LicenseStatus
 from licensing.models.applications import Application, Vendor
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy
+from licensing.versions import version_field
 
 
 class License(models.Model):
@@ -52,6 +53,7 @@ class License(models.Model):
     )
     notes = models.TextField(blank=True)
 
+    version = version_field()
     history = AuditedHistoricalRecords()
     ownership = OwnedBy("application__organization", label="{application} {license_year}", reason_required=True)
 

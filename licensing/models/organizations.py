@@ -10,6 +10,7 @@ from licensing.choices import ContactRole, OrganizationKind
 from licensing.identifiers import DigitsField, format_ein, validate_ein, validate_npi
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy
+from licensing.versions import version_field
 
 # A health system, its hospitals and their departments: deeper trees are refused so that
 # scoping stays one SQL filter (see licensing.access).
@@ -58,6 +59,7 @@ class Organization(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     notes = models.TextField(blank=True)
 
+    version = version_field()
     history = AuditedHistoricalRecords()
     ownership = OwnedBy("", label="{name}")
 
