@@ -91,9 +91,16 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_database_url
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while a seed or import writes; a timeout avoids "database is locked".
+    # IMMEDIATE: two people saving at once wait for each other instead of failing (portal/sqlite.py), and
+    # read-only requests are begun deferred so they never wait for a save.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
+    MIDDLEWARE.insert(0, "portal.sqlite.ReadOnlyRequestsDeferred")
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 

@@ -45,20 +45,22 @@ def clean_version(form) -> None:
     """Refuse the form when the record moved on since the version it was opened at (see the module's doc)."""
     if VERSION_FIELD not in form.fields or not applies(form):
         return
-    try:
-        seen = int(form.data.get(form.add_prefix(VERSION_FIELD)) or "")
-    except ValueError:
-        seen = 0
-    if seen < 1:
-        form.add_error(None, MISSING)
-        return
     model = form._meta.model
     stored_rows = model._default_manager.filter(pk=form.instance.pk)
     if transaction.get_connection().in_atomic_block:
         # Held until the request's transaction ends, so no save can slip in between this check and the write.
         stored_rows = stored_rows.select_for_update()
     stored = stored_rows.values_list(versions.VERSION, flat=True).first()
-    if stored is None or stored == seen:
+    if stored is None:
+        return
+    try:
+        seen = int(form.data.get(form.add_prefix(VERSION_FIELD)) or "")
+    except ValueError:
+        seen = 0
+    if not 1 <= seen <= stored:
+        form.add_error(None, MISSING)
+        return
+    if seen == stored:
         form.seen_version = seen
         return
     stale = versions.Stale(
