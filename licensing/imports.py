@@ -106,7 +106,14 @@ def run(
         table = spreadsheets.read(file_name, content, max_bytes=max_bytes or settings.IMPORT_MAX_UPLOAD_BYTES)
     except spreadsheets.FileProblem as problem:
         return _refused(record, problems=[str(problem)])
-    resource = resource_class(actor=actor, reason=reason, line_numbers=table.line_numbers, progress=progress)
+    resource = resource_class(
+        actor=actor,
+        reason=reason,
+        line_numbers=table.line_numbers,
+        progress=progress,
+        # Rows whose record moved on since the preview are refused (licensing.resources.base.check_version).
+        preview_versions=preview.report.get("versions") if preview is not None else None,
+    )
     match = resource.match_headers(table.headers)
     if match.problems:
         return _refused(record, problems=match.problems, notes=table.notes)
@@ -121,11 +128,14 @@ def run(
             with stamping_import(record.pk) if not dry_run else nullcontext():
                 result = resource.import_data(dataset, dry_run=dry_run, rollback_on_validation_errors=True)
             report = _report(resource, result, notes=table.notes)
+            report["versions"] = resource.versions_seen
             failed = bool(report["totals"]["error"] or report["problems"])
             if resource.touched and not _visible_to(actor, _covering_organization(resource.touched, actor)):
                 report["problems"].append(SPLIT_FILE)
                 failed = True
-            if preview is not None and not failed and report["digest"] != preview.report.get("digest"):
+            if resource.changed_since_preview or (
+                preview is not None and not failed and report["digest"] != preview.report.get("digest")
+            ):
                 report["problems"].append(CHANGED_SINCE_PREVIEW)
                 failed = True
             if failed and not dry_run:

@@ -194,9 +194,11 @@ def test_confirm_after_the_data_changed_since_the_preview_is_refused(world, offi
     assert table_counts() == before
     assert values(world.epic_count, "direct_users")["direct_users"] == 11
     assert not UserCount.objects.filter(application=world.cerner, license_year=2025).exists()
-    # The refused step shows the preview as it now stands: from 11, not from 10.
-    [updated] = [entry for entry in done.report["entries"] if entry["kind"] == "updated"]
-    assert ["(a) access CPT directly", "11", "12"] in updated["changes"]
+    # The row whose count moved on is refused, saying what the other person changed (licensing.versions).
+    [refused] = [entry for entry in done.report["entries"] if entry["kind"] == "error"]
+    [(_column, _value, message)] = refused["problems"]
+    assert "changed since your preview (version 1 then, 2 now)" in message
+    assert "(a) access CPT directly: 10 → 11" in message and "Recounted by phone" in message
 
 
 def test_a_preview_confirmed_twice_writes_once(world, officer):

@@ -2,13 +2,17 @@
 changed, keeps the second person's input, and overwrites nothing. Also concurrent saves on PostgreSQL and on a
 file-based SQLite database."""
 
+import csv
+import io
 import shutil
 import sqlite3
 import threading
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from django.test import Client
+from django.urls import reverse
 
 from licensing import services
 from licensing.admin.versions import MISSING, VERSION_FIELD
@@ -462,3 +466,81 @@ def test_a_page_opens_on_sqlite_while_a_save_holds_the_write_lock(sqlite_file, m
     # The list opened while the save was still holding the lock (it released the save only afterwards).
     assert seen == [200]
     assert getattr(responses[0], "status_code", responses[0]) == 302
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports: an old export, and a preview confirmed after someone else saved
+# ---------------------------------------------------------------------------------------------
+
+
+def csv_file(rows: list[list[str]]) -> SimpleUploadedFile:
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    return SimpleUploadedFile("counts.csv", text.getvalue().encode(), content_type="text/csv")
+
+
+def import_counts(client, rows) -> str:
+    response = client.post(reverse("admin:licensing_usercount_import"), {"file": csv_file(rows), "change_reason": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return response["Location"]
+
+
+def edit_count(client, count, users: str) -> None:
+    page = page_form_data(client.get(change_url(count)))
+    assert client.post(change_url(count), {**page, "direct_users": users, **REASON}).status_code == 302
+
+
+def test_a_reimported_old_export_is_refused_for_the_records_changed_since(officer_client, second_client, org_a):
+    billing = UserCountFactory(application=ApplicationFactory(organization=org_a, name="Billing"), direct_users=10)
+    ehr = UserCountFactory(application=ApplicationFactory(organization=org_a, name="Clinic EHR"), direct_users=5)
+    exported = officer_client.get(reverse("admin:licensing_usercount_export") + "?format=csv")
+    rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode("utf-8-sig"))))
+    header = rows[0]
+    assert header[-1] == "Version"
+    by_system = {row[header.index("System name")]: row for row in rows[1:]}
+    assert by_system["Billing"][-1] == by_system["Clinic EHR"][-1] == "1"
+
+    edit_count(second_client, billing, "12")
+    users = header.index("(a) access CPT directly")
+    by_system["Billing"][users], by_system["Clinic EHR"][users] = "20", "6"
+    preview = import_counts(officer_client, [header, *by_system.values()])
+    text = officer_client.get(preview).content.decode()
+    assert "changed since the file was exported (version 1 in the file, 2 now)" in text
+    assert "(a) access CPT directly: 10 → 12" in text and "officer-b" in text
+    assert 'value="Confirm import"' not in text
+    officer_client.post(preview)
+    assert (fresh(billing).direct_users, fresh(ehr).direct_users) == (12, 5)
+
+    # Clearing the Version cell writes the row over the change, deliberately.
+    by_system["Billing"][-1] = ""
+    preview = import_counts(officer_client, [header, *by_system.values()])
+    assert 'value="Confirm import"' in officer_client.get(preview).content.decode()
+    assert officer_client.post(preview).status_code == 302
+    assert (fresh(billing).direct_users, fresh(ehr).direct_users) == (20, 6)
+    assert fresh(billing).version == 3
+
+
+def test_a_row_changed_between_preview_and_confirm_is_refused_and_nothing_is_written(
+    officer_client, second_client, org_a
+):
+    billing = UserCountFactory(application=ApplicationFactory(organization=org_a, name="Billing"), direct_users=10)
+    ApplicationFactory(organization=org_a, name="Clinic EHR")
+    header = ["Organization", "System name", "License year", "Method", "(a) access CPT directly"]
+    preview = import_counts(
+        officer_client,
+        [
+            header,
+            ["alpha-health", "Billing", "2026", "Counted", "20"],
+            ["alpha-health", "Clinic EHR", "2026", "Counted", "4"],
+        ],
+    )
+    assert 'value="Confirm import"' in officer_client.get(preview).content.decode()
+    edit_count(second_client, billing, "12")
+
+    refused = officer_client.post(preview, follow=True)
+    text = refused.content.decode()
+    assert "changed since your preview (version 1 then, 2 now)" in text
+    assert "(a) access CPT directly: 10 → 12" in text and "officer-b" in text
+    assert fresh(billing).direct_users == 12
+    assert not UserCount.objects.filter(application__name="Clinic EHR").exists()
+    assert not UserCount.history.filter(data_import_id__isnull=False).exists()

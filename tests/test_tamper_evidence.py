@@ -903,10 +903,15 @@ def test_concurrent_bulk_update_and_saves_keep_a_single_chain():
 
     def bulk():
         for n in range(SAVES):
-            objs = list(License.objects.filter(pk__in=[license.pk for license in licenses]))
-            for obj in objs:
-                obj.licensed_users = 300 + n
-            services.record_bulk_update(objs, License, ["licensed_users"], actor=actor, reason="Reconciled")
+            while True:
+                objs = list(License.objects.filter(pk__in=[license.pk for license in licenses]))
+                for obj in objs:
+                    obj.licensed_users = 300 + n
+                try:
+                    services.record_bulk_update(objs, License, ["licensed_users"], actor=actor, reason="Reconciled")
+                    break
+                except services.StaleRecord:
+                    continue  # saved meanwhile (licensing.versions): read the licenses again
 
     def saver():
         for n in range(SAVES):

@@ -8,7 +8,9 @@ django-import-export runs the row loop (`Resource.import_data`) in bulk mode; th
 - skip_unchanged by comparing stored values, not rendered text, so re-importing an export writes nothing;
 - the writes through licensing.services.record_bulk_create / record_bulk_update, which stamp history rows
   (the library's own bulk mode writes none);
-- a report row per changed or refused line (licensing.imports.Report), with file line numbers.
+- a report row per changed or refused line (licensing.imports.Report), with file line numbers;
+- record versions (licensing.versions): exports carry a Version column, and a row whose record changed since
+  the file was exported, or since the preview, is refused with what changed (nothing else is written).
 """
 
 import difflib
@@ -22,11 +24,29 @@ from django.utils.text import capfirst
 from import_export import fields, resources
 from import_export.instance_loaders import BaseInstanceLoader
 
-from licensing import access, services
+from licensing import access, services, versions
 from licensing.resources import columns
 
 ROW = "(row)"
 KEY_CHUNK = 2000
+VERSION_TITLE = "Version"
+CHANGED_SINCE_EXPORT = (
+    "This record was changed since the file was exported (version {expected} in the file, {current} now). "
+    "{told} Export again and make your change in the new file, or clear this Version cell to write the row "
+    "over those changes."
+)
+CHANGED_SINCE_PREVIEW = (
+    "This record was changed since your preview (version {expected} then, {current} now). {told} Nothing was "
+    "imported: upload the file again to preview it against the record as it is now."
+)
+ADDED_SINCE_PREVIEW = (
+    "Someone added this record since your preview, so this row would now change it instead of adding it. "
+    "Nothing was imported: upload the file again to preview it against the record as it is now."
+)
+GONE = (
+    "The file names version {expected} of this record, but no such record exists now (it was deleted, or its "
+    "key changed). Clear the Version cell to add it as a new record."
+)
 
 
 @dataclass
@@ -131,7 +151,7 @@ class PortalResource(resources.ModelResource):
         use_transactions = True
         instance_loader_class = NaturalKeyLoader
 
-    def __init__(self, *, actor, reason: str = "Import", line_numbers=None, progress=None):
+    def __init__(self, *, actor, reason: str = "Import", line_numbers=None, progress=None, preview_versions=None):
         super().__init__()
         self.actor = actor
         self.reason = reason
@@ -139,6 +159,15 @@ class PortalResource(resources.ModelResource):
         self.progress = progress
         self._caches: dict[str, object] = {}
         self.columns = self.build_columns()
+        self.versioned = versions.is_versioned(self._meta.model)
+        if self.versioned:
+            self.columns.append(self.version_column())
+        # The version of each dataset row's record as this step found it (0: a new record), by row number - 1;
+        # a confirmation is given its preview's, and refuses the rows whose record moved on since.
+        self.versions_seen: list[int | None] = []
+        self.preview_versions = preview_versions
+        # Lines refused because their record moved on since the preview.
+        self.changed_since_preview: list[int] = []
         self._importable: list[Column] | None = None
         self._relations: set[str] | None = None
         self.key_cells: list[dict] = []
@@ -184,6 +213,18 @@ class PortalResource(resources.ModelResource):
             example=example,
             m2m=is_m2m,
             attname=getattr(model_field, "attname", name),
+        )
+
+    def version_column(self) -> Column:
+        """Exported with every row; on import, compared with the record's version, never written to it."""
+        return Column(
+            versions.VERSION,
+            fields.Field(
+                attribute=versions.VERSION, column_name=VERSION_TITLE, widget=columns.Integer(), readonly=True
+            ),
+            help="Filled in by an export: a row whose record was changed since is refused. Leave it empty for new "
+            "records.",
+            example="",
         )
 
     def widget_for(self, model_field):
@@ -369,8 +410,50 @@ class PortalResource(resources.ModelResource):
                     column.read_into(instance, row)
             except ValueError as problem:
                 errors.setdefault(getattr(problem, "column", "") or column.title, []).append(str(problem))
+        if self.versioned:
+            self.check_version(instance, row, number, errors)
         if errors:
             raise ValidationError(errors)
+
+    def check_version(self, instance, row, number: int | None, errors: dict) -> None:
+        """Refuse the row when its record is not at the version the file (an export) or the preview found."""
+        current = instance.version if instance.pk is not None else 0
+        if number is not None:
+            self.versions_seen.extend([None] * (number - len(self.versions_seen)))
+            self.versions_seen[number - 1] = current
+        problem = None
+        if VERSION_TITLE in row and columns.text_of(row[VERSION_TITLE]) != "":
+            try:
+                exported = self.fields[versions.VERSION].widget.clean(row[VERSION_TITLE])
+            except ValueError as unreadable:
+                errors.setdefault(VERSION_TITLE, []).append(str(unreadable))
+                return
+            if instance.pk is None:
+                problem = GONE.format(expected=exported)
+            elif exported != current:
+                problem = self.changed(CHANGED_SINCE_EXPORT, instance, exported)
+        previewed = self.preview_versions
+        if problem is None and previewed is not None and number is not None and number <= len(previewed):
+            then = previewed[number - 1]
+            if then == 0 and instance.pk is not None:
+                problem = ADDED_SINCE_PREVIEW
+            elif then and instance.pk is None:
+                problem = GONE.format(expected=then)
+            elif then and then != current:
+                problem = self.changed(CHANGED_SINCE_PREVIEW, instance, then)
+            if problem is not None:
+                self.changed_since_preview.append(self._line)
+        if problem is not None:
+            errors.setdefault(ROW, []).append(problem)
+
+    def changed(self, message: str, instance, expected: int) -> str:
+        stale = versions.Stale(
+            instance,
+            expected=expected,
+            current=instance.version,
+            edits=versions.edits_since(self._meta.model, instance.pk, expected),
+        )
+        return message.format(expected=expected, current=instance.version, told=stale.told())
 
     def current(self, instance) -> dict:
         stored_links = getattr(instance, "_stored_links", {})
@@ -542,6 +625,31 @@ class PortalResource(resources.ModelResource):
             )
         except (IntegrityError, DatabaseError) as problem:
             self.database_refused(instances, problem, result, kind="updated")
+        except services.StaleRecord as stale:
+            # Saved by someone else between this import reading the records and writing them.
+            self.stale_refused(instances, stale, result)
+
+    def stale_refused(self, instances, stale: services.StaleRecord, result) -> None:
+        lines = {obj.pk: obj for obj in instances}
+        for item in stale.stale:
+            obj = lines[item.obj.pk]
+            self.totals["updated"] -= 1
+            self.totals["error"] += 1
+            self.entries = [
+                entry for entry in self.entries if (entry["kind"], entry["line"]) != ("updated", obj._import_line)
+            ]
+            message = CHANGED_SINCE_PREVIEW.format(expected=item.expected, current=item.current, told=item.told())
+            self.changed_since_preview.append(obj._import_line)
+            self.entries.append(
+                {
+                    "line": obj._import_line,
+                    "kind": "error",
+                    "label": obj._import_label,
+                    "problems": [[ROW, "", message]],
+                }
+            )
+        if result is not None:
+            result.append_base_error(self.get_error_result_class()(stale))
 
     def database_refused(self, instances, problem, result, *, kind: str) -> None:
         """The database refused a batch: name the rows its constraints refuse (or else the batch); nothing is kept."""
