@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from licensing import services
+from licensing.admin import versions as form_versions
 from licensing.admin.versions import MISSING, VERSION_FIELD
 from licensing.models import Application, Filing, License, Organization, UserCount
 from tests.admin_forms import inline_errors, page_form_data
@@ -544,3 +545,19 @@ def test_a_row_changed_between_preview_and_confirm_is_refused_and_nothing_is_wri
     assert fresh(billing).direct_users == 12
     assert not UserCount.objects.filter(application__name="Clinic EHR").exists()
     assert not UserCount.history.filter(data_import_id__isnull=False).exists()
+
+
+def test_the_write_path_refuses_even_where_the_form_check_is_missed(officer_client, second_client, org_a, monkeypatch):
+    """Should a save slip past the form's check, record_save refuses it: the page says what changed, writes nothing."""
+    license = LicenseFactory(application=ApplicationFactory(organization=org_a), licensed_users=10)
+    url = change_url(license)
+    first_page, second_page = page_form_data(officer_client.get(url)), page_form_data(second_client.get(url))
+    assert officer_client.post(url, {**first_page, "licensed_users": "14", **REASON}).status_code == 302
+
+    monkeypatch.setattr(form_versions, "clean_version", lambda form: setattr(form, "seen_version", 1))
+    refused = second_client.post(url, {**second_page, "notes": "Invoice received", **REASON}, follow=True)
+    assert refused.status_code == 200
+    assert "Licensed users: 10 → 14" in refused.content.decode()
+    stored = fresh(license)
+    assert (stored.licensed_users, stored.notes, stored.version) == (14, "", 2)
+    assert license.history.count() == 2
