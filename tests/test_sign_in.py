@@ -1,7 +1,6 @@
 """Signing in as a person meets it: the real login form, lockout after failed sign-ins and its lifting by an
 administrator, the idle timeout, two-factor enrolment and sign-in, and the headers every page carries."""
 
-
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.admin.models import LogEntry
@@ -41,7 +40,7 @@ def test_thirty_wrong_passwords_lock_the_account_even_against_the_right_one(clie
     assert set(answers[4:]) == {429}
     locked = sign_in(client, officer.username, PASSWORD)
     assert locked.status_code == 429
-    assert "Signing in is locked for this account" in locked.text
+    assert "This account is locked" in locked.text
     assert "after 5 failed sign-ins in a row" in locked.text
     assert not signed_in(client)
     assert AccessFailureLog.objects.filter(username=officer.username).count() >= 5
@@ -60,6 +59,14 @@ def test_a_right_password_before_the_limit_resets_the_count(client, officer):
     client.logout()
     # Counting starts again: four more wrong passwords do not lock.
     assert [sign_in(client, officer.username, "nope").status_code for _ in range(4)] == [200] * 4
+
+
+def test_another_persons_sign_in_from_the_same_address_does_not_reset_the_count(client, officer, auditor):
+    for _ in range(4):
+        sign_in(client, officer.username, "nope")
+    assert sign_in(client, auditor.username, PASSWORD).status_code == 302
+    client.logout()
+    assert sign_in(client, officer.username, "nope").status_code == 429
 
 
 def test_an_administrator_sees_the_lockout_and_lifts_it_and_the_lift_is_recorded(client, officer, admin_client):
