@@ -5,6 +5,7 @@ drawn on the server as an SVG data address, so the page needs no script and no o
 """
 
 import base64
+import time
 
 import segno
 from django import forms
@@ -16,14 +17,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import devices_for_user
 from django_otp import login as otp_login
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from portal.security import HAS_DEVICE
 
 APP_DEVICE_NAME = "Authenticator app"
 BACKUP_DEVICE_NAME = "Backup codes"
 BACKUP_CODES = 10
+ENROL_KEY = "portal_two_factor_new_key"
 
 
 class CodeForm(forms.Form):
@@ -52,8 +55,8 @@ def _secret(device: TOTPDevice) -> str:
 
 
 def enrol_view(site, request):
-    """Show the secret and QR code of a new (unconfirmed) TOTP device; a right code confirms it and shows the
-    backup codes once. A person who already has a device sees that it is on."""
+    """Show the secret and QR code of a new TOTP device; a right code saves it and shows the backup codes once.
+    A person who already has a device sees that it is on."""
     user = request.user
     confirmed = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
     context = {**site.each_context(request), "title": "Two-factor sign-in", "next": _next_url(request, "")}
@@ -62,21 +65,20 @@ def enrol_view(site, request):
         context.update(device=confirmed, backup_left=backup.token_set.count() if backup else 0)
         return TemplateResponse(request, "admin/two_factor/enrolled.html", context)
 
-    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=APP_DEVICE_NAME, confirmed=False)
+    # The new secret waits in the session and is saved only once a right code confirms it: a page view writes no row.
+    key = request.session.get(ENROL_KEY) or default_key()
+    request.session[ENROL_KEY] = key
+    device = TOTPDevice(user=user, name=APP_DEVICE_NAME, key=key, confirmed=False)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        if _code_matches(device, form.cleaned_data["code"]):
             codes = _confirm(request, device)
             messages.success(
-                request, "Two-factor sign-in is on. From now on the portal asks for a code after your password."
+                request, "Two-factor sign-in is on: from now on the portal asks for a code after the password."
             )
             context.update(codes=codes, next=_next_url(request, reverse("admin:index")))
             return TemplateResponse(request, "admin/two_factor/backup_codes.html", context)
-        form.add_error(
-            "code", "That code is not right. Enter the code your app shows now (it changes every 30 seconds)."
-        )
+        form.add_error("code", "That code is not right. Enter the code your app shows now (it changes every 30 s).")
     context.update(
         form=form,
         secret=_secret(device),
@@ -86,10 +88,24 @@ def enrol_view(site, request):
     return TemplateResponse(request, "admin/two_factor/enrol.html", context)
 
 
+def _code_matches(device: TOTPDevice, code: str) -> bool:
+    """Whether `code` is the device's code now (or one step either side); the step is kept so the same code cannot
+    sign in again right after enrolment."""
+    if not code.isdigit():
+        return False
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if not totp.verify(int(code), device.tolerance):
+        return False
+    device.last_t = totp.t()
+    return True
+
+
 @transaction.atomic
 def _confirm(request, device: TOTPDevice) -> list[str]:
     device.confirmed = True
-    device.save(update_fields=["confirmed"])
+    device.save()
+    request.session.pop(ENROL_KEY, None)
     StaticDevice.objects.filter(user=request.user, name=BACKUP_DEVICE_NAME).delete()
     backup = StaticDevice.objects.create(user=request.user, name=BACKUP_DEVICE_NAME, confirmed=True)
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODES)]

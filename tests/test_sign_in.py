@@ -1,6 +1,8 @@
 """Signing in as a person meets it: the real login form, lockout after failed sign-ins and its lifting by an
 administrator, the idle timeout, two-factor enrolment and sign-in, and the headers every page carries."""
 
+import base64
+
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.admin.models import LogEntry
@@ -164,30 +166,49 @@ def code_for(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):06d}"
 
 
+def app_code(secret: str) -> str:
+    """The code an authenticator app shows now for the secret the enrolment page gave."""
+    key = base64.b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
+    return f"{totp(key):06d}"
+
+
 def test_enrolment_shows_the_secret_and_a_qr_code_and_a_right_code_turns_it_on(officer_client, officer):
     page = officer_client.get(ENROL)
     assert page.status_code == 200
-    device = TOTPDevice.objects.get(user=officer, confirmed=False)
+    secret = page.context["secret"]
     assert page.context["otpauth_url"].startswith("otpauth://totp/CPT%20compliance%3Aofficer-a?secret=")
+    assert secret.replace(" ", "") in page.context["otpauth_url"]
     assert 'src="data:image/svg+xml' in page.text
-    assert page.context["secret"].replace(" ", "") in page.context["otpauth_url"]
+    # Showing the page saves nothing, and a second look shows the same secret.
+    assert not TOTPDevice.objects.exists()
+    assert officer_client.get(ENROL).context["secret"] == secret
 
-    wrong = officer_client.post(ENROL, {"code": "000000" if code_for(device) != "000000" else "111111"})
+    right_code = app_code(secret)
+    wrong = officer_client.post(ENROL, {"code": "000000" if right_code != "000000" else "111111"})
     assert "That code is not right." in wrong.text
-    device.refresh_from_db()
-    assert not device.confirmed
+    assert not TOTPDevice.objects.exists()
+    assert "That code is not right." in officer_client.post(ENROL, {"code": "<b>12</b>"}).text
 
-    device.throttle_reset()
-    right = officer_client.post(ENROL, {"code": code_for(device)})
+    right = officer_client.post(ENROL, {"code": right_code})
     assert right.status_code == 200
-    device.refresh_from_db()
-    assert device.confirmed
+    device = TOTPDevice.objects.get(user=officer)
+    assert device.confirmed and base64.b32encode(device.bin_key).decode().startswith(secret.replace(" ", ""))
     codes = right.context["codes"]
     assert len(codes) == 10 and all(code in right.text for code in codes)
     assert StaticDevice.objects.get(user=officer).token_set.count() == 10
     # This session passed the second factor while enrolling.
     assert signed_in(officer_client)
     assert "Two-factor sign-in is on" in officer_client.get(ENROL).text
+
+
+def test_the_code_used_to_enrol_does_not_sign_in_again(client, officer):
+    client.force_login(officer)
+    secret = client.get(ENROL).context["secret"]
+    code = app_code(secret)
+    assert client.post(ENROL, {"code": code}).status_code == 200
+    client.logout()
+    sign_in(client, officer.username, PASSWORD)
+    assert "That code is not right." in client.post(VERIFY, {"code": code}).text
 
 
 def with_device(user) -> TOTPDevice:
