@@ -51,7 +51,7 @@ def bar_chart(title: str, bars: list[Bar], *, description: str = "") -> SafeStri
                 length,
                 ROW_HEIGHT - 8,
                 f"url(#{chart_id}-hatch)" if bar.estimate else "#417690",
-                mark_safe(' stroke-dasharray="4 2"') if bar.estimate else "",  # noqa: S308 (a constant)
+                mark_safe(' stroke-dasharray="4 2"') if bar.estimate else "",  # noqa: S308  # nosec B308 # a constant
                 LABEL_WIDTH + length + 6,
                 y + 14,
                 bar.text,

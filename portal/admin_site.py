@@ -6,6 +6,7 @@ register on it.
 """
 
 from django.contrib import admin
+from django.urls import path
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -27,3 +28,19 @@ class PortalAdminSite(admin.AdminSite):
         from licensing.admin.dashboard_page import dashboard_context
 
         return super().index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
+
+    def get_urls(self):
+        # Imported here for the same reason as above: the pages' module reads the auth models.
+        from portal import two_factor
+
+        pages = [
+            path(
+                "two-factor/", self.admin_view(lambda request: two_factor.enrol_view(self, request)), name="two_factor"
+            ),
+            path(
+                "two-factor/verify/",
+                self.admin_view(lambda request: two_factor.verify_view(self, request)),
+                name="two_factor_verify",
+            ),
+        ]
+        return pages + super().get_urls()

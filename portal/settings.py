@@ -5,9 +5,11 @@ Production is `DJANGO_ENV=production`: DEBUG off, a real SECRET_KEY and ALLOWED_
 are required, and every `manage.py check --deploy` hardening setting is on.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +42,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Sign-in protection: lockout after failed sign-ins, TOTP and backup codes, the Content-Security-Policy.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "import_export",
     "simple_history",
     "licensing",
@@ -47,19 +55,36 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response, error pages included.
+    "csp.middleware.CSPMiddleware",
+    "portal.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     # Reads each person's organization scope once per request (licensing.access).
     "licensing.access.ScopeMiddleware",
     # The license year a page shows (?year=), read once per request (licensing.shown_year).
     "licensing.shown_year.ShownYearMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs out a session idle for SESSION_IDLE_MINUTES, then asks for the second factor where one is due
+    # (both need messages for what they tell the person).
+    "portal.security.IdleTimeoutMiddleware",
+    "portal.security.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the signed-in person on every history row written during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Refuses sign-ins for a locked-out account; axes wants it last.
+    "axes.middleware.AxesMiddleware",
+]
+
+# axes first: it refuses a locked-out account before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -160,7 +185,62 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 
+# A session ends after SESSION_IDLE_MINUTES without a request, and after SESSION_COOKIE_AGE whatever happens.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+
+# Sign-in throttling (django-axes): LOGIN_FAILURE_LIMIT wrong passwords in a row lock the account, whatever the
+# addresses they come from, for LOGIN_LOCKOUT_HOURS or until an administrator lifts it (0: only then).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+_LOCKOUT_HOURS = env.float("LOGIN_LOCKOUT_HOURS", default=1)
+AXES_COOLOFF_TIME = timedelta(hours=_LOCKOUT_HOURS) if _LOCKOUT_HOURS > 0 else None
+# By account only. Adding the address (axes.W006 asks for it) would let anyone with an account of their own reset
+# another account's count: a successful sign-in clears every failure from its address (AXES_RESET_ON_SUCCESS).
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "portal.security.locked_out"
+# Behind the TLS proxy every request comes from the proxy: the client's address is the last one it adds.
+AXES_IPWARE_PROXY_COUNT = env.int(
+    "PROXY_COUNT", default=1 if PRODUCTION and env.bool("BEHIND_TLS_PROXY", default=True) else 0
+)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# Two-factor sign-in (django-otp): whoever has a TOTP device is asked for its code after the password; with
+# REQUIRE_TWO_FACTOR (on by default in production) everyone without one is sent to enrol before anything else.
+REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="CPT compliance")
+# Administrators may remove someone's device (a lost phone) but never read its secret.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Content-Security-Policy (django-csp), the same in development, tests and production so a violation shows early:
+# nothing inline, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features the portal never uses, refused for it and anything it could embed (portal.security).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen", "geolocation",
+        "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture", "publickey-credentials-get",
+        "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
+    )
+}  # fmt: skip
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

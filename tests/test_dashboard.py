@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 
 from licensing import demo, overview, standing
@@ -25,7 +26,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo_officer(client):
     demo.seed_demo()
-    client.login(username=demo.OFFICER_LOGIN.username, password=demo.OFFICER_LOGIN.password)
+    # The password itself is checked; axes (sign-in throttling) needs the request it would throttle.
+    assert client.login(
+        request=HttpRequest(), username=demo.OFFICER_LOGIN.username, password=demo.OFFICER_LOGIN.password
+    )
     return client
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from licensing import access, demo, roles, standing
 from licensing.models import (
@@ -152,7 +153,8 @@ def test_officer_and_auditor_have_memberships_groups_and_working_logins(seeded, 
     assert access.organizations(auditor, access.CHANGE).count() == 0
     for login in demo.DEMO_LOGINS:
         assert f"username: {login.username}" in seeded and f"password: {login.password}" in seeded
-        assert client.login(username=login.username, password=login.password), login.username
+        # axes (sign-in throttling) needs the request it would throttle.
+        assert client.login(request=HttpRequest(), username=login.username, password=login.password), login.username
         client.logout()
 
 

@@ -70,7 +70,7 @@ def move_heads(rows) -> None:
     # Plain SQL sent with executemany: bulk_create(update_conflicts=True) compiles every value of every row
     # in Python, a tenth of a 50,000-row import's time. SQLite and PostgreSQL both speak ON CONFLICT.
     sql = (
-        f"INSERT INTO {quote(ChainHead._meta.db_table)} "  # noqa: S608 (names from the model, quoted; values are parameters)
+        f"INSERT INTO {quote(ChainHead._meta.db_table)} "  # noqa: S608  # nosec B608 # names from the model, quoted; values are parameters
         "(record_type, object_id, history_id, row_hash) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (record_type, object_id) "
         "DO UPDATE SET history_id = excluded.history_id, row_hash = excluded.row_hash"

@@ -1,0 +1,14 @@
+"""gunicorn's settings for `make serve` (gunicorn -c portal/gunicorn_conf.py): bind and workers come from the
+command line; this file removes the Server header, which names the server software to every visitor."""
+
+from gunicorn.http import wsgi
+
+_default_headers = wsgi.Response.default_headers
+
+
+def _headers_without_server(self):
+    return [line for line in _default_headers(self) if not line.lower().startswith("server:")]
+
+
+# gunicorn has no setting for it (27.0): its response writes "Server: gunicorn" before the application's headers.
+wsgi.Response.default_headers = _headers_without_server
