@@ -1,8 +1,99 @@
+"""People (accounts), groups and memberships: who may do what, every change recorded with who and why.
+
+Each save of a person or a group is one history row through licensing.services (person_save, group_save),
+with the reason the page asks for; a password set or reset is recorded as such, never its hash.
+"""
+
+import copy
+import functools
+
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.models import Group, User
 
 from licensing import services
-from licensing.admin.base import ScopedAdmin
+from licensing.admin.base import AuditedAdmin, ScopedAdmin
 from licensing.models import Contact, Membership
+
+PASSWORD_REASON_MISSING = (
+    "Say why the password is set or reset, e.g. 'Forgotten, ticket 4711'. It is kept in the history "
+    "(the password itself never is)."
+)
+
+
+class PasswordResetForm(AdminPasswordChangeForm):
+    """The administrator's password page, asking why; the new password is saved as one history row."""
+
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Shown to auditors in the history, with who and when; the password itself is never kept there.",
+        error_messages={"required": PASSWORD_REASON_MISSING},
+    )
+
+    def __init__(self, user, *args, actor=None, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.actor = actor
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        if commit:
+            services.person_save(person=user, actor=self.actor, reason=self.cleaned_data["change_reason"])
+        return user
+
+
+class OneRowAdmin(AuditedAdmin):
+    """A record saved together with its many-to-many choices, as one history row (people and groups)."""
+
+    reason_required = True
+
+    def save_model(self, request, obj, form, change):
+        # Saved in save_related, together with the choices the form holds.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        self.save_whole(form.instance, form.cleaned_data, actor=request.user, reason=self.change_reason_of(form, change))
+
+    def save_whole(self, obj, cleaned, *, actor, reason) -> None:
+        raise NotImplementedError
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class PersonAdmin(OneRowAdmin, auth_admin.UserAdmin):
+    change_password_form = PasswordResetForm
+    change_user_password_template = "admin/licensing/person_password.html"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs.setdefault("form", self.add_form)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_whole(self, obj, cleaned, *, actor, reason):
+        services.person_save(
+            person=obj, actor=actor, reason=reason, groups=cleaned.get("groups"), permissions=cleaned.get("user_permissions")
+        )
+
+    def delete_model(self, request, obj):
+        services.person_delete(person=obj, actor=request.user, reason="Deleted in the admin")
+
+    def user_change_password(self, request, id, form_url=""):
+        # The form records who set the password; a copy of this admin carries it for this request only.
+        bound = copy.copy(self)
+        bound.change_password_form = functools.partial(self.change_password_form, actor=request.user)
+        return auth_admin.UserAdmin.user_change_password(bound, request, id, form_url)
+
+
+@admin.register(Group)
+class GroupAdmin(OneRowAdmin, auth_admin.GroupAdmin):
+    def save_whole(self, obj, cleaned, *, actor, reason):
+        services.group_save(group=obj, actor=actor, reason=reason, permissions=cleaned.get("permissions"))
 
 
 @admin.register(Membership)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from licensing.audit import hashing
+from licensing.audit import hashing, people
 from licensing.audit import links as link_rows
 from licensing.audit.records import record_type, tracked_models
 
@@ -42,7 +42,7 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
     rows = history_model.objects.all()
     live = model._default_manager.all()
     if organization_id is not None:
-        object_ids = history_model.objects.filter(organization_id=organization_id).values(pk_name)
+        object_ids = people.organization_rows(history_model, organization_id).values(pk_name)
         rows = rows.filter(**{f"{pk_name}__in": object_ids})
         live = live.filter(pk__in=object_ids)
     all_ids = sorted(set(rows.values_list(pk_name, flat=True)) | set(live.values_list("pk", flat=True)))
@@ -158,7 +158,8 @@ def _as_history_row(newest, live_object):
 
 def verify(*, organization_id: int | None = None) -> list[ChainBreak]:
     """Every break in every chain (of one organization's records, when given)."""
-    return [broken for model in tracked_models() for broken in verify_model(model, organization_id=organization_id)]
+    chosen = tracked_models() if organization_id is None else people.organization_tracked_models()
+    return [broken for model in chosen for broken in verify_model(model, organization_id=organization_id)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,9 +181,9 @@ def chain_heads(*, organization_id: int | None = None) -> Iterator[list]:
         selections = [ChainHead.objects.all()]
     else:
         selections = []
-        for model in tracked_models():
+        for model in people.organization_tracked_models():
             history_model = model.history.model
-            ids = history_model.objects.filter(organization_id=organization_id).values(model._meta.pk.attname)
+            ids = people.organization_rows(history_model, organization_id).values(model._meta.pk.attname)
             selections.append(ChainHead.objects.filter(record_type=record_type(history_model), object_id__in=ids))
     for heads in selections:
         for head in heads.order_by("record_type", "object_id").iterator(chunk_size=CHUNK):
