@@ -214,7 +214,7 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
             base = kwargs.get("form", self.form)
             attrs = {"reason_required": self.reason_required}
             kwargs["form"] = type(f"{base.__name__}WithReason", (ReasonForm, base), attrs)
-        return super().get_form(request, obj, change, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))

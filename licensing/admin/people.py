@@ -68,6 +68,8 @@ admin.site.unregister(Group)
 @admin.register(User)
 class PersonAdmin(OneRowAdmin, auth_admin.UserAdmin):
     change_password_form = PasswordResetForm
+    # Set by Django, not by people; the page shows them to the second, so saving them would cut the microseconds.
+    readonly_fields = ["last_login", "date_joined"]
     change_user_password_template = "admin/licensing/person_password.html"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
