@@ -3,8 +3,9 @@ from django.db.models.signals import post_migrate
 
 
 def after_migrate(sender, using="default", **kwargs):
-    """After every `migrate`: reference data loaded by data migrations gets its first history row, and the
-    people and groups get one too, and the role groups are synced with the models' declarations (so a new model needs no data migration of its own)."""
+    """After every `migrate`: reference data loaded by data migrations gets its first history row, so do people
+    and groups, and the role groups are synced with the models' declarations (so a new model needs no data
+    migration of its own)."""
     from django.db import transaction
 
     from licensing import ownership, roles

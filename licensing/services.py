@@ -485,9 +485,7 @@ def membership_save(*, membership: Membership, actor: Actor, reason: str) -> Mem
     """Save a membership edited as a whole (the admin form): both the old and the new person's groups follow."""
     before = Membership.objects.filter(pk=membership.pk).values_list("user_id", "organization_id").first()
     record_save(membership, actor=actor, reason=reason, validate=False)
-    membership_sync_groups(
-        user=membership.user, actor=actor, reason=reason, organization_id=membership.organization_id
-    )
+    membership_sync_groups(user=membership.user, actor=actor, reason=reason, organization_id=membership.organization_id)
     if before is not None and before[0] != membership.user_id:
         former = type(membership.user)._default_manager.get(pk=before[0])
         membership_sync_groups(user=former, actor=actor, reason=reason, organization_id=before[1])

@@ -11,11 +11,10 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
-
-from django.contrib.auth.models import Group
 
 from licensing import ownership, roles, services
 from licensing.audit import trail as audit_trail
@@ -208,9 +207,7 @@ def test_whole_trail_is_newest_first_and_covers_every_record_type(officer_client
     saved(BaseMetrics, organization=org_a, license_year=2026, physicians=12)
     record(Filing(organization=org_a, license_year=2026), user=officer)
     # Any kind of record the story leaves out (a model added later) from its declared Sample.
-    told = {
-        t.key for t in audit_trail.record_types() if t.rows(org_a.pk).exists()
-    }
+    told = {t.key for t in audit_trail.record_types() if t.rows(org_a.pk).exists()}
     made = {}
     for key in sorted({t.key for t in audit_trail.record_types()} - told):
         sample_of(key, org_a, "Extra", made)
@@ -395,11 +392,7 @@ def test_csv_export_covers_every_page_of_the_unfiltered_trail(auditor_client, or
     apps = [Application(organization=org_a, name=f"System {n:03d}", category="other") for n in range(120)]
     services.record_bulk_create(apps, Application, actor=officer, reason="Inventory import")
     lines = csv_lines(auditor_client.get(trail_url(org_a, "format=csv")))[1:]
-    rows_in_db = {
-        (t.label, str(row.id))
-        for t in audit_trail.record_types()
-        for row in t.rows(org_a.pk)
-    }
+    rows_in_db = {(t.label, str(row.id)) for t in audit_trail.record_types() for row in t.rows(org_a.pk)}
     assert {(line[2], line[3]) for line in lines} == rows_in_db
     # Each of the 120 imported systems: one line per field its creation set.
     imported = [line for line in lines if line[9] == "Inventory import"]
@@ -494,11 +487,7 @@ def test_other_organizations_history_never_appears(admin_client, org_a, org_b, s
     entries = shown(admin_client.get(trail_url(org_a)))
     assert entries and not any("Beta" in e.record for e in entries)
     assert all(e.person != "bob-beta" for e in entries)
-    beta_ids = {
-        (t.key, row.history_id)
-        for t in audit_trail.record_types()
-        for row in t.rows(org_b.pk)
-    }
+    beta_ids = {(t.key, row.history_id) for t in audit_trail.record_types() for row in t.rows(org_b.pk)}
     assert beta_ids and not beta_ids & {(e.record_type.key, e.history_id) for e in entries}
     lines = csv_lines(admin_client.get(trail_url(org_a, "format=csv")))
     assert not any("Beta" in cell or "bob-beta" in cell for line in lines for cell in line)
@@ -552,7 +541,9 @@ def every_kind_of_change(organization, actor) -> None:
     membership.role = "officer"
     record(membership, user=actor)
     member.is_active = False
-    services.person_save(person=member, actor=actor, reason="Left", groups=Group.objects.filter(name=roles.AUDITOR_GROUP))
+    services.person_save(
+        person=member, actor=actor, reason="Left", groups=Group.objects.filter(name=roles.AUDITOR_GROUP)
+    )
     app = ApplicationFactory(organization=organization, name="Coding encoder")
     app.owner = "HIM"
     record(app, user=actor)

@@ -17,7 +17,7 @@ from licensing import services
 from licensing.admin.base import AuditedAdmin, ScopedAdmin
 from licensing.models import Contact, Membership
 
-PASSWORD_REASON_MISSING = (
+RESET_REASON_MISSING = (
     "Say why the password is set or reset, e.g. 'Forgotten, ticket 4711'. It is kept in the history "
     "(the password itself never is)."
 )
@@ -31,7 +31,7 @@ class PasswordResetForm(AdminPasswordChangeForm):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Shown to auditors in the history, with who and when; the password itself is never kept there.",
-        error_messages={"required": PASSWORD_REASON_MISSING},
+        error_messages={"required": RESET_REASON_MISSING},
     )
 
     def __init__(self, user, *args, actor=None, **kwargs):
@@ -55,7 +55,9 @@ class OneRowAdmin(AuditedAdmin):
         pass
 
     def save_related(self, request, form, formsets, change):
-        self.save_whole(form.instance, form.cleaned_data, actor=request.user, reason=self.change_reason_of(form, change))
+        self.save_whole(
+            form.instance, form.cleaned_data, actor=request.user, reason=self.change_reason_of(form, change)
+        )
 
     def save_whole(self, obj, cleaned, *, actor, reason) -> None:
         raise NotImplementedError
@@ -70,7 +72,7 @@ class PersonAdmin(OneRowAdmin, auth_admin.UserAdmin):
     change_password_form = PasswordResetForm
     # Set by Django, not by people; the page shows them to the second, so saving them would cut the microseconds.
     readonly_fields = ["last_login", "date_joined"]
-    change_user_password_template = "admin/licensing/person_password.html"
+    change_user_password_template = "admin/licensing/person_password.html"  # noqa: S105 (a template name)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -79,7 +81,11 @@ class PersonAdmin(OneRowAdmin, auth_admin.UserAdmin):
 
     def save_whole(self, obj, cleaned, *, actor, reason):
         services.person_save(
-            person=obj, actor=actor, reason=reason, groups=cleaned.get("groups"), permissions=cleaned.get("user_permissions")
+            person=obj,
+            actor=actor,
+            reason=reason,
+            groups=cleaned.get("groups"),
+            permissions=cleaned.get("user_permissions"),
         )
 
     def delete_model(self, request, obj):

@@ -10,8 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from licensing.admin.organization_pages import OrganizationPage
-from licensing.audit import verification
-from licensing.audit import people
+from licensing.audit import people, verification
 
 
 @dataclass(frozen=True)

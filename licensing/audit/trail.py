@@ -99,7 +99,8 @@ def record_types() -> tuple[RecordType, ...]:
         [*ownership.organization_models(), get_user_model()], key=lambda model: str(model._meta.verbose_name).lower()
     )
     return tuple(
-        (PersonRecordType if model is get_user_model() else RecordType)(model, rank) for rank, model in enumerate(models_)
+        (PersonRecordType if model is get_user_model() else RecordType)(model, rank)
+        for rank, model in enumerate(models_)
     )
 
 
@@ -187,10 +188,7 @@ def field_label(value: str) -> str:
 def people(organization_id: int) -> list[str]:
     """Usernames on this organization's history rows (SYSTEM_PERSON for rows without one), in one query."""
     branches = [
-        record_type.rows(organization_id)
-        .order_by()
-        .values_list("history_user_name")
-        for record_type in record_types()
+        record_type.rows(organization_id).order_by().values_list("history_user_name") for record_type in record_types()
     ]
     names = {name for (name,) in branches[0].union(*branches[1:])}
     return sorted((name or SYSTEM_PERSON for name in names), key=lambda name: (name == SYSTEM_PERSON, name.lower()))

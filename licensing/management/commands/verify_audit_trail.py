@@ -35,8 +35,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of",
             metavar="MOMENT",
-            help="Digest the chains as they stood at MOMENT (ISO 8601 with a time zone, e.g. 2026-12-01T06:00:00+00:00); "
-            f"default: {int(DIGEST_SETTLE.total_seconds() // 60)} minutes ago.",
+            help="Digest the chains as they stood at MOMENT (ISO 8601 with a time zone, "
+            f"e.g. 2026-12-01T06:00:00+00:00); default: {int(DIGEST_SETTLE.total_seconds() // 60)} minutes ago.",
         )
         parser.add_argument("--expect", metavar="DIGEST", help="Fail unless the digest at --as-of is DIGEST.")
         parser.add_argument(
@@ -76,7 +76,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Digest line written to {options['save_digest']}.")
         if expected.value and expected.value != digest.value:
             raise CommandError(
-                f"Chain digest mismatch at {digest.as_of.isoformat()}: expected {expected.value}, found {digest.value}. "
+                f"Chain digest mismatch at {digest.as_of.isoformat()}: "
+                f"expected {expected.value}, found {digest.value}. "
                 "History dated up to that moment was rewritten, removed or added since the digest was kept "
                 "(or the digest belongs to another database or moment).",
                 returncode=1,
