@@ -203,6 +203,54 @@ def test_a_groups_permissions_are_recorded(client, root, org_a):
     assert "They publish rates" not in trail_text(client, org_a)
 
 
+def test_adding_a_person_records_who_why_and_that_a_password_was_set(client, root):
+    response = post_admin_form(
+        client,
+        "/admin/auth/user/add/",
+        {
+            "username": "new-officer",
+            "usable_password": "true",
+            "password1": "a brand new passphrase 9",
+            "password2": "a brand new passphrase 9",
+            "change_reason": "Hired for the 2026 count",
+        },
+    )
+    assert response.status_code == 302, field_errors(response)
+    person = User.objects.get(username="new-officer")
+    row = newest(person)
+    assert (row.history_type, row.history_user_name, row.history_change_reason, row.password_changed) == (
+        "+",
+        "root",
+        "Hired for the 2026 count",
+        True,
+    )
+    assert User.history.filter(id=person.pk).count() == 1
+
+
+def test_every_people_page_opens_for_an_administrator(client, root, officer):
+    group = Group.objects.get(name=roles.OFFICER_GROUP)
+    for url in [
+        "/admin/auth/user/",
+        "/admin/auth/user/add/",
+        person_url(officer),
+        person_url(officer, "password"),
+        person_url(officer, "history"),
+        "/admin/auth/group/",
+        "/admin/auth/group/add/",
+        f"/admin/auth/group/{group.pk}/change/",
+        f"/admin/auth/group/{group.pk}/history/",
+    ]:
+        assert client.get(url).status_code == 200, url
+
+
+def test_people_pages_answer_alike_for_missing_and_existing_people(client, officer, officer_b):
+    client.force_login(officer)
+    missing = 10**6
+    for suffix in ["change", "history", "delete", "password"]:
+        assert client.get(person_url(officer_b, suffix)).status_code == 403, suffix
+        assert client.get(f"/admin/auth/user/{missing}/{suffix}/").status_code == 403, suffix
+
+
 # ---------------------------------------------------------------------------------------------
 # Memberships, through the admin
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +277,11 @@ def test_granting_and_revoking_a_membership_are_on_that_organizations_trail(clie
     assert {(line[2], line[5]) for line in lines} == {("Membership", "Created"), ("User", "Changed")}
     assert "Internal audit 2026" not in trail_text(client, org_b)
 
-    response = client.post(f"/admin/licensing/membership/{membership.pk}/delete/", {"post": "yes"})
+    confirm = client.get(f"/admin/licensing/membership/{membership.pk}/delete/")
+    assert 'name="change_reason"' in confirm.content.decode()
+    response = client.post(
+        f"/admin/licensing/membership/{membership.pk}/delete/", {"post": "yes", "change_reason": "Audit finished"}
+    )
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
     newcomer.refresh_from_db()
@@ -238,9 +290,10 @@ def test_granting_and_revoking_a_membership_are_on_that_organizations_trail(clie
     assert (revoked.history_type, revoked.history_user_name) == ("-", "root")
     page = trail_text(client, org_a)
     assert "Record deleted" in page and "<strong>Staff status</strong>: Yes &rarr; No" in page
-    lines = [line for line in trail_csv(client, org_a) if line[9] == "Revoked in the admin"]
+    assert revoked.history_change_reason == "Audit finished"
+    lines = [line for line in trail_csv(client, org_a) if line[9] == "Audit finished"]
     assert {(line[2], line[5]) for line in lines} == {("Membership", "Deleted"), ("User", "Changed")}
-    assert "Revoked in the admin" not in trail_text(client, org_b)
+    assert "Audit finished" not in trail_text(client, org_b)
 
 
 def test_readers_of_another_organization_see_none_of_it(client, officer, org_a, org_b, officer_b):
@@ -368,6 +421,16 @@ def test_everything_above_still_verifies(client, root, officer, org_a, org_b, of
     )
     membership = Membership.objects.get(user=officer_b)
     client.post(f"/admin/licensing/membership/{membership.pk}/delete/", {"post": "yes"})
-    services.person_delete(person=officer, actor=root, reason="Account closed")
+    gone = officer.pk
+    response = client.post(person_url(officer, "delete"), {"post": "yes", "change_reason": "Account closed"})
+    assert response.status_code == 302 and not User.objects.filter(pk=gone).exists()
+    deleted = User.history.filter(id=gone).order_by("-history_id").first()
+    assert (deleted.history_type, deleted.history_user_name, deleted.history_change_reason) == (
+        "-",
+        "root",
+        "Account closed",
+    )
+    assert deleted.organization_ids == f",{org_a.pk},"
+    assert "Account closed" in trail_text(client, org_a) and "Account closed" not in trail_text(client, org_b)
     assert verification.verify() == []
     assert "intact" in run_verify()

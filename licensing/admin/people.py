@@ -12,9 +12,10 @@ from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
 
 from licensing import services
-from licensing.admin.base import AuditedAdmin, ScopedAdmin
+from licensing.admin.base import AuditedAdmin, ScopedAdmin, reason_from
 from licensing.models import Contact, Membership
 
 RESET_REASON_MISSING = (
@@ -62,6 +63,23 @@ class OneRowAdmin(AuditedAdmin):
     def save_whole(self, obj, cleaned, *, actor, reason) -> None:
         raise NotImplementedError
 
+    def refuse_unless_allowed(self, request) -> None:
+        # Refused before the record is looked up, so that a missing id and an existing one answer alike.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self.refuse_unless_allowed(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self.refuse_unless_allowed(request)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self.refuse_unless_allowed(request)
+        return super().delete_view(request, object_id, extra_context)
+
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -89,7 +107,8 @@ class PersonAdmin(OneRowAdmin, auth_admin.UserAdmin):
         )
 
     def delete_model(self, request, obj):
-        services.person_delete(person=obj, actor=request.user, reason="Deleted in the admin")
+        reason = reason_from(request.POST, default="Deleted in the admin")
+        services.person_delete(person=obj, actor=request.user, reason=reason)
 
     def user_change_password(self, request, id, form_url=""):
         # The form records who set the password; a copy of this admin carries it for this request only.
@@ -125,7 +144,8 @@ class MembershipAdmin(ScopedAdmin):
 
     def delete_model(self, request, obj):
         # Revoking, not just deleting: the person's groups and admin access follow what remains.
-        services.membership_revoke(membership=obj, actor=request.user, reason="Revoked in the admin")
+        reason = reason_from(request.POST, default="Revoked in the admin")
+        services.membership_revoke(membership=obj, actor=request.user, reason=reason)
 
 
 @admin.register(Contact)
