@@ -723,8 +723,7 @@ def _demo_user(login: DemoLogin):
     validate_password(login.password, user)
     user.set_password(login.password)
     user.full_clean()
-    user.save()
-    return user
+    return services.person_save(person=user, actor=None, reason="Demo account created by seed_demo")
 
 
 def demo_vendors(*, actor) -> dict[str, Vendor]:

@@ -47,8 +47,16 @@ def sync_roles_in_migration(apps, schema_editor) -> None:
     sync_roles(apps, strict=False)
 
 
+ROLE_SYNC_REASON = "Role groups synced with the models' declarations"
+
+
 def sync_roles(apps=None, *, strict: bool = True) -> None:
-    """Create or update the role groups so they hold exactly the declared permissions."""
+    """Create or update the role groups so they hold exactly the declared permissions.
+
+    With the installed models (after `migrate`), a group that changes is saved through licensing.services, so
+    its history says why; a migration's own models keep no history.
+    """
+    recorded = apps is None
     if apps is None:
         from django.apps import apps as global_apps
 
@@ -56,9 +64,18 @@ def sync_roles(apps=None, *, strict: bool = True) -> None:
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in role_permissions().items():
-        group, _ = Group.objects.get_or_create(name=name)
+        group = Group.objects.filter(name=name).first() or Group(name=name)
         permissions = list(Permission.objects.filter(content_type__app_label="licensing", codename__in=codenames))
         missing = set(codenames) - {permission.codename for permission in permissions}
         if missing and strict:
             raise RuntimeError(f"Permissions missing for role {name}: {sorted(missing)}")
-        group.permissions.set(permissions)
+        held = set(group.permissions.values_list("pk", flat=True)) if group.pk else None
+        if held == {permission.pk for permission in permissions}:
+            continue
+        if recorded:
+            from licensing import services
+
+            services.group_save(group=group, actor=None, reason=ROLE_SYNC_REASON, permissions=permissions)
+        else:
+            group.save()
+            group.permissions.set(permissions)

@@ -7,7 +7,8 @@ the demo and the tests write tracked records only through them. The named action
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -507,22 +508,24 @@ def membership_grant(*, user, organization, role: str, actor: Actor, reason: str
         user=user, organization=organization
     )
     if membership.pk and membership.role == role:
-        membership_sync_groups(user=user)
+        membership_sync_groups(user=user, actor=actor, reason=reason, organization_id=organization.pk)
         return membership
     membership.role = role
-    record_save(membership, actor=actor, reason=reason or f"Granted {membership.get_role_display()}")
-    membership_sync_groups(user=user)
+    reason = reason or f"Granted {membership.get_role_display()}"
+    record_save(membership, actor=actor, reason=reason)
+    membership_sync_groups(user=user, actor=actor, reason=reason, organization_id=organization.pk)
     return membership
 
 
 @transaction.atomic
 def membership_save(*, membership: Membership, actor: Actor, reason: str) -> Membership:
     """Save a membership edited as a whole (the admin form): both the old and the new person's groups follow."""
-    before = Membership.objects.filter(pk=membership.pk).values_list("user_id", flat=True).first()
+    before = Membership.objects.filter(pk=membership.pk).values_list("user_id", "organization_id").first()
     record_save(membership, actor=actor, reason=reason, validate=False)
-    membership_sync_groups(user=membership.user)
-    if before is not None and before != membership.user_id:
-        membership_sync_groups(user=type(membership.user)._default_manager.get(pk=before))
+    membership_sync_groups(user=membership.user, actor=actor, reason=reason, organization_id=membership.organization_id)
+    if before is not None and before[0] != membership.user_id:
+        former = type(membership.user)._default_manager.get(pk=before[0])
+        membership_sync_groups(user=former, actor=actor, reason=reason, organization_id=before[1])
     return membership
 
 
@@ -530,31 +533,45 @@ def membership_save(*, membership: Membership, actor: Actor, reason: str) -> Mem
 def membership_revoke(*, membership: Membership, actor: Actor, reason: str = "") -> None:
     """End a person's role at an organization; their groups and admin access follow what remains."""
     user = membership.user
-    label = f"{membership.get_role_display()} at {membership.organization} revoked"
-    record_delete(membership, actor=actor, reason=reason or label)
-    membership_sync_groups(user=user)
+    reason = reason or f"{membership.get_role_display()} at {membership.organization} revoked"
+    record_delete(membership, actor=actor, reason=reason)
+    membership_sync_groups(user=user, actor=actor, reason=reason, organization_id=membership.organization_id)
 
 
-def membership_sync_groups(*, user) -> None:
+MEMBERSHIP_GROUPS_REASON = "Role groups follow the person's memberships"
+
+
+def membership_sync_groups(*, user, actor: Actor = None, reason: str = "", organization_id: int | None = None) -> None:
     """Put a person in exactly the role groups their memberships call for, and let them into the admin or out.
 
     Staff status is taken away only from people whom nothing else lets in: no other group, no permission
-    of their own, not a superuser.
+    of their own, not a superuser. What changes is one history row of the person, with `actor` and `reason`;
+    a membership's change names its organization, so the row appears in that organization's audit trail only.
     """
     wanted = {
         roles.OFFICER_GROUP if role == MembershipRole.OFFICER else roles.AUDITOR_GROUP
         for role in Membership.objects.filter(user=user).values_list("role", flat=True)
     }
     role_groups = Group.objects.filter(name__in=roles.ROLE_GROUPS)
-    user.groups.remove(*[group for group in role_groups if group.name not in wanted])
-    user.groups.add(*[group for group in role_groups if group.name in wanted])
-    access.forget()
+    held = set(user.groups.filter(name__in=roles.ROLE_GROUPS).values_list("name", flat=True))
+    leaving = [group for group in role_groups if group.name in held and group.name not in wanted]
+    joining = [group for group in role_groups if group.name in wanted and group.name not in held]
+    staff = user.is_staff
     if wanted and not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
+        staff = True
     elif not wanted and user.is_staff and not _let_in_otherwise(user):
-        user.is_staff = False
-        user.save(update_fields=["is_staff"])
+        staff = False
+    access.forget()
+    if not leaving and not joining and staff == user.is_staff:
+        return
+    organizations = [organization_id] if organization_id is not None else None
+    with _one_history_row(user, actor=actor, reason=reason or MEMBERSHIP_GROUPS_REASON, organization_ids=organizations):
+        user.groups.remove(*leaving)
+        user.groups.add(*joining)
+        if staff != user.is_staff:
+            user.is_staff = staff
+            user.save(update_fields=["is_staff"])
+    access.forget()
 
 
 def _let_in_otherwise(user) -> bool:
@@ -647,3 +664,67 @@ def filing_correct(*, filing: Filing, actor: Actor, reason: str = "") -> Filing:
     record_save(correction, actor=actor, reason=reason or f"Correction of {filing.document_id}")
     correction.applications.set(filing.applications.all())
     return correction
+
+
+# ---------------------------------------------------------------------------------------------
+# People and groups: who may do what
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _one_history_row(obj: models.Model, *, actor: Actor, reason: str, organization_ids=None) -> Iterator[None]:
+    """The writes inside the block (fields, links) recorded as one history row of `obj`, with who and why.
+
+    simple-history writes a row per save and per link change; a person's change made of several (groups,
+    then staff status) is one change to the auditor. `organization_ids` names the organizations a person's
+    row concerns instead of their memberships (licensing.audit.people).
+    """
+    reason = _require_reason(reason)
+    new = obj.pk is None
+    with transaction.atomic():
+        obj.skip_history_when_saving = True  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            del obj.skip_history_when_saving  # type: ignore[attr-defined]
+        obj._history_user = actor  # type: ignore[attr-defined]
+        obj._change_reason = reason  # type: ignore[attr-defined]
+        if organization_ids is not None:
+            obj._audit_organization_ids = list(organization_ids)  # type: ignore[attr-defined]
+        obj._audited_history.create_historical_record(obj, "+" if new else "~")  # type: ignore[attr-defined]
+
+
+def person_save(*, person, actor: Actor, reason: str, groups=None, permissions=None):
+    """Save a person (an account) with, when given, their groups and own permissions: one history row.
+
+    The row says whether the password was set or reset, never the hash; it appears in the audit trail of
+    every organization the person is a member of.
+    """
+    with _one_history_row(person, actor=actor, reason=reason):
+        person.save()
+        if groups is not None:
+            person.groups.set(groups)
+        if permissions is not None:
+            person.user_permissions.set(permissions)
+    access.forget()
+    return person
+
+
+@transaction.atomic
+def person_delete(*, person, actor: Actor, reason: str) -> None:
+    """Remove a person: their memberships are revoked first (each in its organization's trail), then the account."""
+    organization_ids = list(person.memberships.values_list("organization_id", flat=True))
+    for membership in person.memberships.select_related("user", "organization"):
+        membership_revoke(membership=membership, actor=actor, reason=reason)
+    person._audit_organization_ids = organization_ids
+    record_delete(person, actor=actor, reason=reason)
+
+
+def group_save(*, group: Group, actor: Actor, reason: str, permissions=None) -> Group:
+    """Save a group with, when given, its permissions: one history row."""
+    with _one_history_row(group, actor=actor, reason=reason):
+        group.save()
+        if permissions is not None:
+            group.permissions.set(permissions)
+    access.forget()
+    return group

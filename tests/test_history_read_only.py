@@ -196,7 +196,7 @@ def test_every_history_admin_refuses_its_version_form_to_a_superuser(superuser_c
         row = model.history.model.objects.order_by("history_id").first()
         # With a real version where one exists; a made-up one must be refused just the same (not 404).
         object_id, history_id = (row.instance.pk, row.history_id) if row else (1, 1)
-        version = f"/admin/licensing/{model._meta.model_name}/{object_id}/history/{history_id}/"
+        version = f"/admin/{model._meta.app_label}/{model._meta.model_name}/{object_id}/history/{history_id}/"
         assert_refused(superuser_client, "get", version)
         assert_refused(superuser_client, "post", version, {"_change_history": "1", "_save": "Save"})
 

@@ -20,7 +20,7 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from licensing import demo, services
-from licensing.audit import hashing, links, verification
+from licensing.audit import hashing, links, people, verification
 from licensing.audit.records import tracked_models
 from licensing.models import Application, Contact, DataFile, License, Membership, Organization, UserCount
 from tests.admin_forms import field_errors, inline_errors, post_admin_form
@@ -469,12 +469,14 @@ def verify_url(organization) -> str:
 
 
 def organization_history(organization) -> tuple[int, int]:
-    """(rows, chains) of the organization's own records, counted from the stamped organization column."""
+    """(rows, chains) of the organization's own records and its members' accounts: every row of each chain
+    with a row stamped with the organization (or, a person's, concerning it)."""
     rows = chains = 0
     for model in tracked_models():
-        stamped = model.history.model.objects.filter(organization_id=organization.pk)
-        rows += stamped.count()
-        chains += stamped.values("id").distinct().count()
+        history = model.history.model
+        chain_rows = history.objects.filter(id__in=people.organization_rows(history, organization.pk).values("id"))
+        rows += chain_rows.count()
+        chains += chain_rows.values("id").distinct().count()
     return rows, chains
 
 

@@ -153,7 +153,8 @@ def page_context(organization, filters: trail.Filters, number) -> dict:
 def _history_url(entry: trail.Entry) -> str:
     # The history page works for deleted records too, and shows every version of the one changed here.
     try:
-        return reverse(f"admin:licensing_{entry.record_type.key}_history", args=[entry.object_id])
+        opts = entry.record_type.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[entry.object_id])
     except NoReverseMatch:
         return ""
 

@@ -131,14 +131,20 @@ class ReasonForm(forms.ModelForm):
     )
     record_version = form_versions.version_input()
 
+    # Whether every change of an existing record needs a reason, whatever its model declares (people, groups).
+    reason_required = False
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         form_versions.prepare(self)
+        if self.reason_required and REASON_FIELD in self.fields:
+            self.fields[REASON_FIELD].help_text = "Shown to auditors in the history. Required for every change here."
 
     def clean(self):
         cleaned = super().clean()
         form_versions.clean_version(self)
-        needs_reason = self.instance.pk and ownership.reason_required(self._meta.model) and self.has_changed()
+        required = self.reason_required or ownership.reason_required(self._meta.model)
+        needs_reason = self.instance.pk and required and self.has_changed()
         if needs_reason and not cleaned.get(REASON_FIELD, "").strip():
             self.add_error(REASON_FIELD, REASON_MISSING)
         return cleaned
@@ -225,11 +231,15 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_per_page = 100
     show_full_result_count = False
+    # Edits need a reason even where the model declares none (ReasonForm.reason_required).
+    reason_required = False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
-            kwargs["form"] = type(f"{self.form.__name__}WithReason", (ReasonForm, self.form), {})
-        return super().get_form(request, obj, change, **kwargs)
+            base = kwargs.get("form", self.form)
+            attrs = {"reason_required": self.reason_required}
+            kwargs["form"] = type(f"{base.__name__}WithReason", (ReasonForm, base), attrs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))

@@ -10,8 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from licensing.admin.organization_pages import OrganizationPage
-from licensing.audit import verification
-from licensing.audit.records import tracked_models
+from licensing.audit import people, verification
 
 
 @dataclass(frozen=True)
@@ -29,10 +28,10 @@ def checked_scope(organization_id: int) -> Checked:
     stamped with this organization.
     """
     rows = chains = 0
-    for model in tracked_models():
+    for model in people.organization_tracked_models():
         history_model = model.history.model
         pk_name = model._meta.pk.attname
-        object_ids = history_model.objects.filter(organization_id=organization_id).values(pk_name)
+        object_ids = people.organization_rows(history_model, organization_id).values(pk_name)
         totals = history_model.objects.filter(**{f"{pk_name}__in": object_ids}).aggregate(
             rows=Count("history_id"), chains=Count(pk_name, distinct=True)
         )

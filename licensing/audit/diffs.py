@@ -15,6 +15,8 @@ from licensing import ownership
 from licensing.audit import links as link_rows
 
 EMPTY = "(empty)"
+NOT_RECORDED = "(not recorded)"
+CHANGED = "set or reset"
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
 
 
@@ -118,6 +120,10 @@ def _row_changes(model, history_model, row, previous, links, names) -> list[Fiel
     for name in changed_names(row):
         field = _concrete_or_none(model, name)
         if field is None:
+            continue
+        if not hasattr(history_model, field.attname) and name not in m2m_names:
+            # Marked as changed, never recorded (a person's password: licensing.audit.people).
+            changes.append(FieldChange(field.name, _field_label(model, field.name), NOT_RECORDED, CHANGED))
             continue
         if name in m2m_names:
             old = _m2m_text(field, links.get(previous.history_id, {}).get(name, []) if previous else [], names)

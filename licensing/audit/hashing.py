@@ -81,6 +81,8 @@ def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
     # Only rows written by an import carry its id, so the rows hashed before imports existed still verify.
     if history_row.data_import_id is not None:
         content["data_import_id"] = history_row.data_import_id
+    # A person's row adds its password marker and organizations (licensing.audit.people), when set.
+    content.update(getattr(history_row, "hashed_extras", dict)())
     return content
 
 

@@ -41,6 +41,9 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
     history_row.data_import_id = _data_import.get()
     user = history_row.history_user
     history_row.history_user_name = user.get_username() if user is not None else ""
+    if hasattr(history_row, "fill_extras"):
+        # A person's row: the password marker and the organizations it concerns (licensing.audit.people).
+        history_row.fill_extras(instance)
     current_m2m = m2m_ids if m2m_ids is not None else links.live_m2m_ids(instance)
     history_row.previous_history_id = previous.history_id if previous is not None else None
     history_row.previous_hash = previous.row_hash if previous is not None else ""
@@ -49,7 +52,7 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
     if previous is not None:
         earlier_m2m = previous_m2m if previous_m2m is not None else links.stored_m2m_ids(previous)
         earlier = hashing.canonical_content(previous, earlier_m2m)
-    changed = hashing.changed_between(earlier, content)
+    changed = hashing.changed_between(earlier, content) + getattr(history_row, "marked_changes", list)()
     history_row.changed_fields = "," + ",".join(changed) + "," if history_row.history_type != "-" else ""
     # The hash covers what `content` holds (changed_fields is not part of it), so it is not built twice.
     history_row.row_hash = hashing.hash_of(content)

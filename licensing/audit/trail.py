@@ -26,6 +26,7 @@ from django.utils.text import capfirst
 
 from licensing import ownership
 from licensing.audit import diffs, hashing
+from licensing.audit import people as people_history
 from licensing.audit.records import is_audited
 
 # Person filter value for rows written by no one (migrations, system jobs): usernames cannot contain "(".
@@ -62,6 +63,10 @@ class RecordType:
             raise TypeError(f"{self.model.__name__} is not owned by an organization, so it has no audit trail.")
         return declared
 
+    def rows(self, organization_id: int) -> models.QuerySet:
+        """This type's history rows on the organization's trail."""
+        return self.history_model.objects.filter(organization_id=organization_id)
+
     def label_of(self, row) -> str:
         """The record's name on the trail, from its declared label and what _load_rows annotated (no query)."""
         values = {}
@@ -76,11 +81,27 @@ class RecordType:
         return self.declaration.label.format_map(values)
 
 
+class PersonRecordType(RecordType):
+    """People (accounts) on the trail of each organization a row concerns (licensing.audit.people)."""
+
+    @cached_property
+    def declaration(self) -> ownership.Ownership:  # type: ignore[override]
+        return ownership.Ownership(label="{username}", money_fields=(), officers_may=())
+
+    def rows(self, organization_id: int) -> models.QuerySet:
+        return people_history.organization_rows(self.history_model, organization_id)
+
+
 @cache
 def record_types() -> tuple[RecordType, ...]:
-    """What the trail lists, in the order the filter offers them: every organization-owned model, by name."""
-    models_ = sorted(ownership.organization_models(), key=lambda model: str(model._meta.verbose_name).lower())
-    return tuple(RecordType(model, rank) for rank, model in enumerate(models_))
+    """What the trail lists, in the order the filter offers them: every organization-owned model and people, by name."""
+    models_ = sorted(
+        [*ownership.organization_models(), get_user_model()], key=lambda model: str(model._meta.verbose_name).lower()
+    )
+    return tuple(
+        (PersonRecordType if model is get_user_model() else RecordType)(model, rank)
+        for rank, model in enumerate(models_)
+    )
 
 
 def by_key(key: str) -> RecordType:
@@ -149,6 +170,9 @@ def trackable_fields(record_type: RecordType) -> list[tuple[str, str]]:
         if f.attname != model._meta.pk.attname and f.attname not in hashing.NOT_CHANGES
     ]
     names += [f.name for f in getattr(history_model, "_history_m2m_fields", [])]
+    if hasattr(history_model, "marked_changes"):
+        # A person's password: marked as changed, never recorded (licensing.audit.people).
+        names.append(people_history.PASSWORD)
     return [(name, capfirst(model._meta.get_field(name).verbose_name)) for name in names]
 
 
@@ -168,10 +192,7 @@ def field_label(value: str) -> str:
 def people(organization_id: int) -> list[str]:
     """Usernames on this organization's history rows (SYSTEM_PERSON for rows without one), in one query."""
     branches = [
-        record_type.history_model.objects.filter(organization_id=organization_id)
-        .order_by()
-        .values_list("history_user_name")
-        for record_type in record_types()
+        record_type.rows(organization_id).order_by().values_list("history_user_name") for record_type in record_types()
     ]
     names = {name for (name,) in branches[0].union(*branches[1:])}
     return sorted((name or SYSTEM_PERSON for name in names), key=lambda name: (name == SYSTEM_PERSON, name.lower()))
@@ -187,7 +208,7 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 
 def _branch(record_type: RecordType, organization_id: int, filters: Filters) -> models.QuerySet:
-    rows = record_type.history_model.objects.filter(organization_id=organization_id)
+    rows = record_type.rows(organization_id)
     if filters.since:
         rows = rows.filter(history_date__gte=_start_of(filters.since))
     if filters.until:

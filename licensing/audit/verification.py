@@ -6,11 +6,14 @@ recorded chain head (a removed newest row shows, even one that changed nothing);
 matches the live object, or records its deletion (an edit that bypassed history shows).
 """
 
+import datetime
+import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from licensing.audit import hashing
+from licensing.audit import hashing, people
 from licensing.audit import links as link_rows
 from licensing.audit.records import record_type, tracked_models
 
@@ -42,7 +45,7 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
     rows = history_model.objects.all()
     live = model._default_manager.all()
     if organization_id is not None:
-        object_ids = history_model.objects.filter(organization_id=organization_id).values(pk_name)
+        object_ids = people.organization_rows(history_model, organization_id).values(pk_name)
         rows = rows.filter(**{f"{pk_name}__in": object_ids})
         live = live.filter(pk__in=object_ids)
     all_ids = sorted(set(rows.values_list(pk_name, flat=True)) | set(live.values_list("pk", flat=True)))
@@ -158,7 +161,8 @@ def _as_history_row(newest, live_object):
 
 def verify(*, organization_id: int | None = None) -> list[ChainBreak]:
     """Every break in every chain (of one organization's records, when given)."""
-    return [broken for model in tracked_models() for broken in verify_model(model, organization_id=organization_id)]
+    chosen = tracked_models() if organization_id is None else people.organization_tracked_models()
+    return [broken for model in chosen for broken in verify_model(model, organization_id=organization_id)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,9 +184,9 @@ def chain_heads(*, organization_id: int | None = None) -> Iterator[list]:
         selections = [ChainHead.objects.all()]
     else:
         selections = []
-        for model in tracked_models():
+        for model in people.organization_tracked_models():
             history_model = model.history.model
-            ids = history_model.objects.filter(organization_id=organization_id).values(model._meta.pk.attname)
+            ids = people.organization_rows(history_model, organization_id).values(model._meta.pk.attname)
             selections.append(ChainHead.objects.filter(record_type=record_type(history_model), object_id__in=ids))
     for heads in selections:
         for head in heads.order_by("record_type", "object_id").iterator(chunk_size=CHUNK):
@@ -213,3 +217,66 @@ def check_saved_heads(lines) -> list[ChainBreak]:
                 )
             )
     return breaks
+
+
+# ---------------------------------------------------------------------------------------------
+# One digest of every chain, to keep outside the database
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Digest:
+    """SHA-256 over the sorted (chain, newest hash, length) of every chain, counting rows dated up to `as_of`."""
+
+    as_of: datetime.datetime
+    chains: int
+    value: str
+
+    def line(self) -> str:
+        """The digest as one line to keep (mail, write-once storage) and give back to --expect-file."""
+        return f"{self.as_of.isoformat()} {self.chains} {self.value}"
+
+
+def chains_digest(as_of: datetime.datetime) -> Digest:
+    """The digest of every history chain as it stood at `as_of`, from the history rows alone.
+
+    Each chain is a record (its type and id); its newest row at `as_of` (by history id, the chain's order)
+    gives the hash, and its rows up to then the length. A rewrite of any row dated up to `as_of`, a deleted
+    or inserted row, a removed or added chain, all change it; rows written later do not.
+    """
+    lines = []
+    for model in tracked_models():
+        history_model = model.history.model
+        pk_name = model._meta.pk.attname
+        rows = history_model.objects.filter(history_date__lte=as_of).order_by(pk_name, "history_id")
+        current, newest, length = None, "", 0
+        for object_id, row_hash in rows.values_list(pk_name, "row_hash").iterator(chunk_size=5000):
+            if object_id != current:
+                if current is not None:
+                    lines.append(f"{record_type(history_model)},{current},{newest},{length}")
+                current, length = object_id, 0
+            newest, length = row_hash, length + 1
+        if current is not None:
+            lines.append(f"{record_type(history_model)},{current},{newest},{length}")
+    lines.sort()
+    value = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return Digest(as_of=as_of, chains=len(lines), value=value)
+
+
+def parse_digest_line(text: str) -> Digest | None:
+    """A line Digest.line() wrote (the first one that parses), or None."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 3 or not parts[1].isdigit() or not DIGEST_PATTERN.fullmatch(parts[2]):
+            continue
+        try:
+            as_of = datetime.datetime.fromisoformat(parts[0])
+        except ValueError:
+            continue
+        if as_of.tzinfo is None:
+            continue
+        return Digest(as_of=as_of, chains=int(parts[1]), value=parts[2])
+    return None
+
+
+DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
