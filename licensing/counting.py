@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 
 from licensing.choices import CountMethod
+from licensing.models.ranges import MAX_PEOPLE, shown
 
 if TYPE_CHECKING:
     from licensing.models import UserCount
@@ -97,6 +98,13 @@ def check(count: UserCount) -> None:
                 "factor",
                 "Enter the proxy factor (users per unit of the base metric); "
                 "no default exists for this kind of application.",
+            )
+        estimate = proxy_users(count.metric_value, count.factor)
+        if estimate is not None and estimate > MAX_PEOPLE:
+            errors.setdefault(
+                "factor",
+                f"The estimate comes to {shown(estimate)} users, more than the {shown(MAX_PEOPLE)} a count may hold: "
+                "check the base metric's value and the factor.",
             )
     else:
         negative = any((getattr(count, field) or 0) < 0 for field in USER_KINDS)

@@ -80,7 +80,8 @@ def test_negative_users_are_refused_once_on_their_field(field):
     setattr(count, field, -1)
     with pytest.raises(ValidationError) as caught:
         count.full_clean()
-    assert caught.value.message_dict == {field: ["Users cannot be negative."]}
+    kind = {"direct_users": "a", "program_users": "b", "output_users": "c"}[field]
+    assert caught.value.message_dict == {field: [f"Users under ({kind}) must be between 0 and 10,000,000."]}
 
 
 def test_check_leaves_negative_users_to_the_field_validators():
@@ -135,7 +136,7 @@ def test_full_clean_refuses_negative_counted_users():
     count = UserCountFactory.build(application=ApplicationFactory(), direct_users=10, output_users=-2)
     with pytest.raises(ValidationError) as caught:
         count.full_clean()
-    assert caught.value.message_dict["output_users"][0] == "Users cannot be negative."
+    assert caught.value.message_dict["output_users"][0] == "Users under (c) must be between 0 and 10,000,000."
 
 
 # one method per count: the other method's inputs are refused, never dropped --------------------

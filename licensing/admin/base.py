@@ -157,6 +157,14 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
+        if any(form.instance._state.adding for form in self.initial_forms):
+            # Django skips a row whose id is not one of this record's rows; saying "changed successfully"
+            # would hide that the change was not saved.
+            raise forms.ValidationError(
+                f"A row of {self.model._meta.verbose_name_plural} here is not one of this record's rows: it was "
+                "deleted or moved meanwhile, or the page was altered. Nothing was saved; reload the page and make "
+                "the change again."
+            )
         if not ownership.reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
             return
         if any(form.instance.pk and form.has_changed() for form in self.forms):
