@@ -67,7 +67,9 @@ def test_the_applications_list_link_shows_that_organization_only(officer_client,
     applications_of(org_a, LIMIT + 1)
     child = OrganizationFactory(name="Alpha Clinic", parent=org_a)
     ApplicationFactory(organization=child, name="Clinic billing")
-    listing = officer_client.get(reverse("admin:licensing_application_changelist"), {"organization__id__exact": org_a.pk})
+    listing = officer_client.get(
+        reverse("admin:licensing_application_changelist"), {"organization__id__exact": org_a.pk}
+    )
     assert listing.status_code == 200
     assert "System 000" in listing.content.decode()
     assert "Clinic billing" not in listing.content.decode()
