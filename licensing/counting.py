@@ -79,13 +79,19 @@ def check(count: UserCount) -> None:
     errors: dict[str, str] = {}
     mixed = inputs_of_the_other_method(count)
     if mixed:
-        chosen, other = (
-            ("the User Proxy Model", "the counted users (a), (b) and (c)")
-            if count.method == PROXY
-            else ("counted users", "the proxy inputs (base metric, value, factor, source)")
-        )
+        # Kept on the form and refused, never dropped: the person decides which explanation is the count's.
+        if count.method == PROXY:
+            mixed_message = (
+                "This is a head count, but the count's method is User Proxy Model: clear it, or choose "
+                "Counted users as the method and clear the base metric, its value, the factor and the source instead."
+            )
+        else:
+            mixed_message = (
+                "This is an input of the User Proxy Model, but the count's method is Counted users: clear it, or "
+                "choose User Proxy Model as the method and clear (a), (b) and (c) instead."
+            )
         for name in mixed:
-            errors[name] = f"This count uses {chosen}, so leave {other} empty: clear this field, or switch the method."
+            errors[name] = mixed_message
     if count.method == PROXY:
         if not count.base_metric:
             errors.setdefault("base_metric", "Choose the base metric the proxy estimate starts from, e.g. physicians.")

@@ -56,12 +56,12 @@ def test_a_count_mixing_both_methods_is_refused_not_silently_trimmed(officer_cli
     )
     errors = field_errors(response)
     assert set(errors) == {"base_metric", "metric_value", "factor"}
-    assert "uses counted users, so leave the proxy inputs" in errors["factor"][0]
+    assert "input of the User Proxy Model, but the count's method is Counted users" in errors["factor"][0]
     assert not UserCount.objects.exists()
 
     response = add_count(officer_client, app_a, method="proxy", base_metric="physicians", metric_value="3",
                          factor="4", direct_users=12)  # fmt: skip
-    assert "uses the User Proxy Model" in field_errors(response)["direct_users"][0]
+    assert "head count, but the count's method is User Proxy Model" in field_errors(response)["direct_users"][0]
     assert not UserCount.objects.exists()
 
 

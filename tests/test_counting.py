@@ -149,7 +149,10 @@ def test_check_refuses_proxy_inputs_on_a_counted_count():
     with pytest.raises(ValidationError) as caught:
         counting.check(count)
     assert set(caught.value.message_dict) == {"base_metric", "metric_value", "factor", "metric_source"}
-    assert "uses counted users, so leave the proxy inputs" in caught.value.message_dict["factor"][0]
+    assert (
+        "input of the User Proxy Model, but the count's method is Counted users"
+        in caught.value.message_dict["factor"][0]
+    )
 
 
 def test_check_refuses_head_counts_on_a_proxy_count():
@@ -157,7 +160,7 @@ def test_check_refuses_head_counts_on_a_proxy_count():
     with pytest.raises(ValidationError) as caught:
         counting.check(count)
     assert set(caught.value.message_dict) == {"direct_users", "output_users"}
-    assert "uses the User Proxy Model" in caught.value.message_dict["direct_users"][0]
+    assert "head count, but the count's method is User Proxy Model" in caught.value.message_dict["direct_users"][0]
 
 
 @pytest.mark.django_db

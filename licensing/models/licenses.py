@@ -40,13 +40,11 @@ class License(models.Model):
     starts_on = models.DateField(
         null=True,
         blank=True,
-        validators=ranges.dates_of_license_years("Starts on"),
         help_text="Defaults to January 1 of the license year.",
     )
     ends_on = models.DateField(
         null=True,
         blank=True,
-        validators=ranges.dates_of_license_years("Ends on"),
         help_text="Defaults to December 31 of the license year.",
     )
     not_required_reason = models.CharField(max_length=300, blank=True)

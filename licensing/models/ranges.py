@@ -36,18 +36,6 @@ def end_of_agreement_horizon() -> datetime.date:
     return datetime.date(timezone.localdate().year + AGREEMENT_YEARS_AHEAD, 12, 31)
 
 
-def first_license_day() -> datetime.date:
-    from licensing.models.years import FIRST_LICENSE_YEAR
-
-    return datetime.date(FIRST_LICENSE_YEAR, 1, 1)
-
-
-def last_license_day() -> datetime.date:
-    from licensing.models.years import LAST_LICENSE_YEAR
-
-    return datetime.date(LAST_LICENSE_YEAR, 12, 31)
-
-
 def _now(limit: Limit) -> Any:
     return limit() if callable(limit) else limit
 
@@ -112,10 +100,6 @@ def between(label: str, low: Limit, high: Limit, *, money: bool = False) -> list
 
 def dates_in_service(label: str) -> list[Callable[[Any], None]]:
     return between(label, FIRST_DATE, end_of_next_year)
-
-
-def dates_of_license_years(label: str) -> list[Callable[[Any], None]]:
-    return between(label, first_license_day, last_license_day)
 
 
 def dates_of_agreements(label: str) -> list[Callable[[Any], None]]:
