@@ -12,9 +12,11 @@ from django.urls import reverse
 
 from licensing import services
 from licensing.admin.organizations import ApplicationInline
+from licensing.choices import ImportOutcome
 from licensing.models import Application, Organization
 from tests.admin_forms import field_errors, inline_errors, page_form_data, post_admin_form
 from tests.factories import ApplicationFactory, OrganizationFactory, UserFactory, member
+from tests.import_support import export, problems_of, run
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +177,30 @@ def test_an_officer_of_the_parent_still_chooses_the_parent(client, tree):
     assert "parent" in page.context["adminform"].form.fields
     response = post_admin_form(client, change_url(member_org), {"parent": "", "change_reason": "Lift"})
     assert "Choose the parent organization" in field_errors(response)["parent"][0]
+
+
+def test_an_affiliate_officer_exports_and_imports_their_organization_keeping_the_parent(tree):
+    system, member_org, _ = tree
+    user = UserFactory(username="valley-importer")
+    member(user, member_org, "officer")
+    exported = export("organizations", user, "csv").decode("utf-8-sig")
+    assert "summit-valley" in exported
+    assert "summit," not in exported and system.name not in exported
+    edited = exported.replace("Springfield", "Boulder").encode()
+    result = run("organizations", "organizations.csv", edited, actor=user)
+    assert result.outcome == ImportOutcome.CONFIRMED, problems_of(result)
+    member_org.refresh_from_db()
+    assert (member_org.city, member_org.parent_id) == ("Boulder", system.pk)
+
+
+def test_an_affiliate_officer_cannot_name_another_parent_in_a_file(tree):
+    system, member_org, _ = tree
+    user = UserFactory(username="valley-importer")
+    member(user, member_org, "officer")
+    content = b"Short name (slug),Parent organization,City\r\nsummit-valley,summit-valley,Boulder\r\n"
+    result = run("organizations", "organizations.csv", content, actor=user)
+    assert result.outcome == ImportOutcome.REFUSED
+    assert "This organization's parent is outside your access, so a file cannot change it" in " ".join(
+        problems_of(result)
+    )
+    assert Organization.objects.get(pk=member_org.pk).parent_id == system.pk

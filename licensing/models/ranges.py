@@ -10,7 +10,7 @@ migration never freezes the year it was written in. docs/rules.md lists every ra
 import datetime
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
@@ -131,15 +131,20 @@ def largest(max_digits: int, decimal_places: int) -> Decimal:
     return Decimal(10 ** (max_digits - decimal_places)) - Decimal(1).scaleb(-decimal_places)
 
 
-class RangedDecimalField(models.DecimalField):
-    """A DecimalField whose range validators replace Django's "no more than 8 digits in total", in forms and
-    in imports alike; the decimal places are still checked. Use it with `between` (or `amount`) validators
-    whose upper end fits the digits."""
+if TYPE_CHECKING:
+    # The type checker reads it as the DecimalField it is (Decimal, or None where null=True).
+    RangedDecimalField = models.DecimalField
+else:
 
-    @property
-    def validators(self):
-        kept = [v for v in super().validators if not isinstance(v, DecimalValidator)]
-        return [*kept, DecimalValidator(None, self.decimal_places)]
+    class RangedDecimalField(models.DecimalField):
+        """A DecimalField whose range validators replace Django's "no more than 8 digits in total", in forms and
+        in imports alike; the decimal places are still checked. Use it with `between` (or `amount`) validators
+        whose upper end fits the digits."""
 
-    def formfield(self, **kwargs):
-        return super().formfield(**{"max_digits": None, **kwargs})
+        @property
+        def validators(self):
+            kept = [v for v in super().validators if not isinstance(v, DecimalValidator)]
+            return [*kept, DecimalValidator(None, self.decimal_places)]
+
+        def formfield(self, **kwargs):
+            return super().formfield(**{"max_digits": None, **kwargs})
