@@ -187,8 +187,10 @@ class ParentReference(columns.Reference):
         return instance.parent
 
     def render(self, value, obj=None, **kwargs):
-        pk = value if isinstance(value, int) else getattr(value, "pk", None)
-        return "" if pk is None or self.lookup.get(pk) is None else self.render_key(self.lookup.get(pk))
+        # An export by the system (no person) names every parent; a person's names only those they may choose.
+        if value is not None and not isinstance(value, int) and self.resource.actor is not None:
+            value = value.pk
+        return super().render(value, obj, **kwargs)
 
 
 class OrganizationResource(ScopedLookups, PortalResource):
