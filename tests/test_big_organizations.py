@@ -135,7 +135,7 @@ def affiliate_client(client, tree):
 def test_an_affiliate_officer_saves_their_own_organization(affiliate_client, tree):
     system, member_org, _ = tree
     page = affiliate_client.get(change_url(member_org)).content.decode()
-    assert "A parent organization outside your access; only an administrator can change it." in page
+    assert "A parent organization outside your access; it stays as it is." in page
     assert system.name not in page
     response = post_admin_form(affiliate_client, change_url(member_org), {"city": "Boulder", "change_reason": "Moved"})
     assert response.status_code == 302, field_errors(response)

@@ -252,3 +252,25 @@ def test_an_import_row_mixing_the_methods_is_refused_not_trimmed(org_a, officer)
     assert "line 2: Base metric value: This is an input of the User Proxy Model" in " ".join(problems_of(result))
     world.epic_count.refresh_from_db()
     assert (world.epic_count.direct_users, world.epic_count.metric_value) == (10, None)
+
+
+# Imports: numbers no form would take ---------------------------------------------------------
+
+
+def test_an_import_row_with_infinite_or_astronomic_numbers_is_refused_in_words(org_a, officer):
+    build_world(org_a)
+    content = (
+        b"Organization,System name,License year,Method,(a) access CPT directly,Base metric,Base metric value\r\n"
+        b"alpha-health,Epic Ambulatory,2026,Counted users,Infinity,,\r\n"
+        b"alpha-health,Cerner Billing,2026,Counted users,1e999999999,,\r\n"
+        b"alpha-health,Cerner Billing,2025,User Proxy Model,,Physicians,NaN\r\n"
+    )
+    result = run("user-counts", "counts.csv", content, actor=officer, dry_run=True)
+    problems = problems_of(result)
+    for expected in [
+        "line 2: (a) access CPT directly: 'Infinity' is not a whole number of any size the portal keeps; write digits.",
+        "line 3: (a) access CPT directly: '1e999999999' is not a whole number of any size the portal keeps; write "
+        "digits.",
+        "line 4: Base metric value: 'NaN' is not a number; write digits with a point, e.g. 18.50.",
+    ]:
+        assert expected in problems, problems

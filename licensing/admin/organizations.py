@@ -95,9 +95,10 @@ class ApplicationListInline(ApplicationInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        return type(formset.__name__, (formset,), {"listing": self.listing(request, obj)})
+        return type(formset.__name__, (formset,), {"listing": self.page_of(request, obj)})
 
-    def listing(self, request, organization) -> dict:
+    def page_of(self, request, organization) -> dict:
+        """One page of the applications, and the links the template shows around it."""
         rows = access.restrict(Application.objects.filter(organization=organization), request.user)
         page = Paginator(rows.select_related("vendor").order_by("name", "pk"), self.max_editable_rows).get_page(
             request.GET.get(self.page_parameter)
@@ -180,7 +181,7 @@ class OrganizationAdmin(ScopedAdmin):
         viewer = getattr(obj, "viewer", None)
         if viewer is not None and access.scope(viewer).allows(obj.parent_id):
             return format_html('<a href="{}">{}</a>', obj.parent.get_absolute_url(), obj.parent.name)
-        return "A parent organization outside your access; only an administrator can change it."
+        return "A parent organization outside your access; it stays as it is."
 
     def application_total(self, obj) -> int:
         total = getattr(obj, "application_total", None)
