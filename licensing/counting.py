@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 
 from licensing.choices import CountMethod
+from licensing.models.ranges import MAX_PEOPLE, shown
 
 if TYPE_CHECKING:
     from licensing.models import UserCount
@@ -78,13 +79,19 @@ def check(count: UserCount) -> None:
     errors: dict[str, str] = {}
     mixed = inputs_of_the_other_method(count)
     if mixed:
-        chosen, other = (
-            ("the User Proxy Model", "the counted users (a), (b) and (c)")
-            if count.method == PROXY
-            else ("counted users", "the proxy inputs (base metric, value, factor, source)")
-        )
+        # Kept on the form and refused, never dropped: the person decides which explanation is the count's.
+        if count.method == PROXY:
+            mixed_message = (
+                "This is a head count, but the count's method is User Proxy Model: clear it, or choose "
+                "Counted users as the method and clear the base metric, its value, the factor and the source instead."
+            )
+        else:
+            mixed_message = (
+                "This is an input of the User Proxy Model, but the count's method is Counted users: clear it, or "
+                "choose User Proxy Model as the method and clear (a), (b) and (c) instead."
+            )
         for name in mixed:
-            errors[name] = f"This count uses {chosen}, so leave {other} empty: clear this field, or switch the method."
+            errors[name] = mixed_message
     if count.method == PROXY:
         if not count.base_metric:
             errors.setdefault("base_metric", "Choose the base metric the proxy estimate starts from, e.g. physicians.")
@@ -97,6 +104,13 @@ def check(count: UserCount) -> None:
                 "factor",
                 "Enter the proxy factor (users per unit of the base metric); "
                 "no default exists for this kind of application.",
+            )
+        estimate = proxy_users(count.metric_value, count.factor)
+        if estimate is not None and estimate > MAX_PEOPLE:
+            errors.setdefault(
+                "factor",
+                f"The estimate comes to {shown(estimate)} users, more than the {shown(MAX_PEOPLE)} a count may hold: "
+                "check the base metric's value and the factor.",
             )
     else:
         negative = any((getattr(count, field) or 0) < 0 for field in USER_KINDS)

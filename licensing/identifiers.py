@@ -104,3 +104,22 @@ class DigitsField(models.CharField):
         kwargs.setdefault("form_class", DigitsFormField)
         kwargs.setdefault("display", self.display)
         return super().formfield(**kwargs)
+
+
+# USPS codes of the 50 states, the District of Columbia, the five inhabited territories (PR, GU, VI, AS, MP)
+# and military mail (AA, AE, AP: military clinics are addressed through them). The freely associated states
+# (FM, MH, PW) are not US states or territories and are refused.
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
+    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP AA AE AP".split()
+)
+
+
+def validate_state(value: str) -> None:
+    """A US state or territory as its two-letter postal code, in either case (the model stores it uppercased)."""
+    if (value or "").strip().upper() not in US_STATES:
+        raise ValidationError(
+            "Enter a US state or territory as its two-letter postal code, e.g. IL: one of the 50 states, DC, PR, "
+            "GU, VI, AS, MP, or AA, AE, AP for military mail.",
+            code="invalid_state",
+        )

@@ -80,8 +80,6 @@ def check_license(license: License, *, previous_status: str | None = None, today
             errors["agreement_number"] = "An active license needs the AMA agreement number from the signed agreement."
         if license.licensed_users is None:
             errors["licensed_users"] = "An active license needs the number of users it covers."
-    if license.licensed_users is not None and license.licensed_users < 0:
-        errors["licensed_users"] = "Licensed users cannot be negative."
     if license.status == NOT_REQUIRED and not license.not_required_reason.strip():
         errors["not_required_reason"] = "Say why no license is required, e.g. the system was retired before January 1."
     through_someone = license.route in (LicenseRoute.DISTRIBUTOR, LicenseRoute.VENDOR)

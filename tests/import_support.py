@@ -137,3 +137,14 @@ def response_bytes(response) -> bytes:
     if getattr(response, "streaming", False):
         return b"".join(chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in response.streaming_content)
     return response.content
+
+
+def export(resource_name: str, actor, file_format: str) -> bytes:
+    """What the portal exports for `actor`: the file a person downloads."""
+    from licensing import exports
+    from licensing.resources.catalog import RESOURCES
+
+    resource = RESOURCES[resource_name](actor=actor)
+    return response_bytes(
+        exports.response(resource, resource.get_queryset(), file_format=file_format, file_stem=resource_name)
+    )

@@ -45,8 +45,8 @@ def test_counted_users_saved_and_shown_with_royalty(officer_client, app_a):
 
 def test_negative_users_refused_with_one_message(officer_client, app_a):
     response = add_count(officer_client, app_a, method="counted", direct_users=-3)
-    assert field_errors(response)["direct_users"] == ["Users cannot be negative."]
-    assert response.content.decode().count("Users cannot be negative.") == 1
+    assert field_errors(response)["direct_users"] == ["Users under (a) must be between 0 and 10,000,000."]
+    assert response.content.decode().count("must be between 0 and 10,000,000.") == 1
     assert not UserCount.objects.exists()
 
 
@@ -56,12 +56,12 @@ def test_a_count_mixing_both_methods_is_refused_not_silently_trimmed(officer_cli
     )
     errors = field_errors(response)
     assert set(errors) == {"base_metric", "metric_value", "factor"}
-    assert "uses counted users, so leave the proxy inputs" in errors["factor"][0]
+    assert "input of the User Proxy Model, but the count's method is Counted users" in errors["factor"][0]
     assert not UserCount.objects.exists()
 
     response = add_count(officer_client, app_a, method="proxy", base_metric="physicians", metric_value="3",
                          factor="4", direct_users=12)  # fmt: skip
-    assert "uses the User Proxy Model" in field_errors(response)["direct_users"][0]
+    assert "head count, but the count's method is User Proxy Model" in field_errors(response)["direct_users"][0]
     assert not UserCount.objects.exists()
 
 
@@ -193,7 +193,7 @@ def test_application_with_invalid_inline_count_saves_nothing(officer_client, org
         },
         inline_rows={"user_counts": [{"license_year": 2026, "method": "counted", "direct_users": -1}]},
     )
-    assert any("negative" in error for error in inline_errors(response)), inline_errors(response)
+    assert any("between 0 and 10,000,000" in error for error in inline_errors(response)), inline_errors(response)
     assert not Application.objects.filter(name="Inpatient EHR").exists()
     assert not UserCount.objects.exists()
 

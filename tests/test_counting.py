@@ -80,7 +80,8 @@ def test_negative_users_are_refused_once_on_their_field(field):
     setattr(count, field, -1)
     with pytest.raises(ValidationError) as caught:
         count.full_clean()
-    assert caught.value.message_dict == {field: ["Users cannot be negative."]}
+    kind = {"direct_users": "a", "program_users": "b", "output_users": "c"}[field]
+    assert caught.value.message_dict == {field: [f"Users under ({kind}) must be between 0 and 10,000,000."]}
 
 
 def test_check_leaves_negative_users_to_the_field_validators():
@@ -135,7 +136,7 @@ def test_full_clean_refuses_negative_counted_users():
     count = UserCountFactory.build(application=ApplicationFactory(), direct_users=10, output_users=-2)
     with pytest.raises(ValidationError) as caught:
         count.full_clean()
-    assert caught.value.message_dict["output_users"][0] == "Users cannot be negative."
+    assert caught.value.message_dict["output_users"][0] == "Users under (c) must be between 0 and 10,000,000."
 
 
 # one method per count: the other method's inputs are refused, never dropped --------------------
@@ -148,7 +149,10 @@ def test_check_refuses_proxy_inputs_on_a_counted_count():
     with pytest.raises(ValidationError) as caught:
         counting.check(count)
     assert set(caught.value.message_dict) == {"base_metric", "metric_value", "factor", "metric_source"}
-    assert "uses counted users, so leave the proxy inputs" in caught.value.message_dict["factor"][0]
+    assert (
+        "input of the User Proxy Model, but the count's method is Counted users"
+        in caught.value.message_dict["factor"][0]
+    )
 
 
 def test_check_refuses_head_counts_on_a_proxy_count():
@@ -156,7 +160,7 @@ def test_check_refuses_head_counts_on_a_proxy_count():
     with pytest.raises(ValidationError) as caught:
         counting.check(count)
     assert set(caught.value.message_dict) == {"direct_users", "output_users"}
-    assert "uses the User Proxy Model" in caught.value.message_dict["direct_users"][0]
+    assert "head count, but the count's method is User Proxy Model" in caught.value.message_dict["direct_users"][0]
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ broken one is refused with a message that says what is wrong, and writes nothing
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from licensing.choices import ImportOutcome
 from licensing.models import Application, UserCount
@@ -419,3 +420,15 @@ def test_a_year_in_a_date_column_is_not_read_as_an_excel_serial(world, officer, 
         lambda: run("user-counts", "counts.csv", content, actor=officer, dry_run=dry_run),
         "line 2: Counted on: '2026' is not a date; write it as 2026-01-31 (or 01/31/2026).",
     )
+
+
+@both_steps
+def test_a_count_or_date_out_of_range_is_refused_row_by_row_in_the_forms_words(world, officer, dry_run):
+    # The ranges of licensing/models/ranges.py, through the model's validation as on the admin pages.
+    next_year_end = f"31 December {timezone.localdate().year + 1}"
+    result = assert_refused_and_nothing_written(
+        lambda: run("user-counts", "user-counts-out-of-range.csv", actor=officer, dry_run=dry_run),
+        "line 3: (a) access CPT directly: Users under (a) must be between 0 and 10,000,000.",
+        f"line 4: Counted on: Counted on must be between 1 January 1970 and {next_year_end}.",
+    )
+    assert list(errors_by_line(result)) == [3, 4]

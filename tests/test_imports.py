@@ -14,7 +14,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from licensing import access, demo, exports, imports, services
+from licensing import access, demo, imports, services
 from licensing.audit import verification
 from licensing.audit.records import tracked_models
 from licensing.choices import ImportOutcome
@@ -33,10 +33,10 @@ from tests.factories import ApplicationFactory, OrganizationFactory, UserCountFa
 from tests.import_support import (
     build_world,
     errors_by_line,
+    export,
     history_counts,
     problems_of,
     read,
-    response_bytes,
     run,
     table_counts,
     values,
@@ -72,13 +72,6 @@ def stamped_rows(data_import) -> dict[str, list]:
         if rows:
             found[model._meta.model_name] = rows
     return found
-
-
-def export(resource_name: str, actor, file_format: str) -> bytes:
-    resource = RESOURCES[resource_name](actor=actor)
-    return response_bytes(
-        exports.response(resource, resource.get_queryset(), file_format=file_format, file_stem=resource_name)
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -171,6 +171,14 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
+        if any(form.instance._state.adding for form in self.initial_forms):
+            # Django skips a row whose id is not one of this record's rows; saying "changed successfully"
+            # would hide that the change was not saved.
+            raise forms.ValidationError(
+                f"A row of {self.model._meta.verbose_name_plural} here is not one of this record's rows: it was "
+                "deleted or moved meanwhile, or the page was altered. Nothing was saved; reload the page and make "
+                "the change again."
+            )
         for form in self.forms:
             if form.instance.pk is not None and not self._should_delete_form(form):
                 form_versions.clean_version(form)

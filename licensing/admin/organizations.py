@@ -1,14 +1,18 @@
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.template.loader import render_to_string
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from licensing import access, services, standing
 from licensing.admin import renewals
 from licensing.admin.as_of_views import AsOfPage
 from licensing.admin.audit_views import AuditTrailPage
-from licensing.admin.base import ScopedAdmin, ScopedInline, dollars, with_year
+from licensing.admin.base import ReasonInlineFormSet, ScopedAdmin, ScopedInline, dollars, with_year
 from licensing.admin.filings import PreparePage
 from licensing.admin.filters import ChargemasterFilter, ShownYearFilter
 from licensing.admin.organization_summary import year_summary_context
@@ -52,6 +56,74 @@ class ApplicationInline(ScopedInline):
     fields = ["name", "category", "vendor", "cpt_coverage", "deployment", "in_service_from", "in_service_to"]
     autocomplete_fields = ["vendor"]
     fk_name = "organization"
+    # About ten fields a row: past this many rows the page would pass Django's limit of 1,000 fields a request
+    # (DATA_UPLOAD_MAX_NUMBER_FIELDS), so ApplicationListInline lists them instead.
+    max_editable_rows = 50
+
+
+class ApplicationListFormSet(ReasonInlineFormSet):
+    """No rows: the applications are edited on their own pages. A post carrying rows (a page opened while the
+    organization had fewer applications) is refused rather than dropped."""
+
+    listing: dict = {}
+
+    def clean(self):
+        if self.total_form_count():
+            raise forms.ValidationError(
+                f"This organization now has more than {ApplicationInline.max_editable_rows} applications, so they "
+                "are edited on their own pages. Nothing was saved; reload the page and make the change again."
+            )
+        super().clean()
+
+
+class ApplicationListInline(ApplicationInline):
+    """An organization's applications when there are more than ApplicationInline.max_editable_rows: a page of
+    them at a time with a link to each one's own page and to the applications list, and no form fields."""
+
+    template = "admin/licensing/organization/application_list.html"
+    formset = ApplicationListFormSet
+    page_parameter = "applications_page"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"listing": self.page_of(request, obj)})
+
+    def page_of(self, request, organization) -> dict:
+        """One page of the applications, and the links the template shows around it."""
+        rows = access.restrict(Application.objects.filter(organization=organization), request.user)
+        page = Paginator(rows.select_related("vendor").order_by("name", "pk"), self.max_editable_rows).get_page(
+            request.GET.get(self.page_parameter)
+        )
+        opts = Application._meta
+        may_add = request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}") and access.can(
+            request.user, organization, access.CHANGE
+        )
+        return {
+            "organization": organization,
+            "page": page,
+            "limit": self.max_editable_rows,
+            "page_links": [(number, self.page_url(request, number)) for number in page.paginator.page_range],
+            "list_url": reverse("admin:licensing_application_changelist")
+            + "?"
+            + urlencode({"organization__id__exact": organization.pk}),
+            "add_url": reverse("admin:licensing_application_add") + "?" + urlencode({"organization": organization.pk})
+            if may_add
+            else "",
+        }
+
+    def page_url(self, request, number: int) -> str:
+        query = request.GET.copy()
+        query[self.page_parameter] = str(number)
+        return f"?{query.urlencode()}#applications-group"
 
 
 @admin.register(Organization)
@@ -76,6 +148,44 @@ class OrganizationAdmin(ScopedAdmin):
         (with_year("Compliance in"), {"fields": ["year_summary"]}),
         ("Notes", {"fields": ["notes"], "classes": ["collapse"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        if obj is not None and self.application_total(obj) > ApplicationInline.max_editable_rows:
+            return [ApplicationListInline if inline is ApplicationInline else inline for inline in self.inlines]
+        return self.inlines
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "parent_shown"] if self.parent_out_of_reach(request, obj) else fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.parent_out_of_reach(request, obj):
+            return fieldsets
+        # The parent stays as it is: the form has no parent field, so nothing posted can change it.
+        return [
+            (name, {**options, "fields": ["parent_shown" if f == "parent" else f for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    def parent_out_of_reach(self, request, obj) -> bool:
+        """Whether the organization's parent is one the person may not choose (an officer of an affiliate)."""
+        return (
+            obj is not None
+            and obj.parent_id is not None
+            and not access.scope(request.user).allows(obj.parent_id, access.CHANGE)
+        )
+
+    @admin.display(description="Parent organization")
+    def parent_shown(self, obj):
+        viewer = getattr(obj, "viewer", None)
+        if viewer is not None and access.scope(viewer).allows(obj.parent_id):
+            return format_html('<a href="{}">{}</a>', obj.parent.get_absolute_url(), obj.parent.name)
+        return "A parent organization outside your access; it stays as it is."
+
+    def application_total(self, obj) -> int:
+        total = getattr(obj, "application_total", None)
+        return obj.applications.count() if total is None else total
 
     def get_urls(self):
         return [

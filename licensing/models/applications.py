@@ -3,12 +3,12 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from licensing import choices
 from licensing.audit.records import AuditedHistoricalRecords
+from licensing.models import ranges
 from licensing.models.organizations import Organization
 from licensing.ownership import OwnedBy, SharedReference
 from licensing.versions import version_field
@@ -45,12 +45,14 @@ class Vendor(models.Model):
         default=False,
         help_text="Holds an AMA distribution license, so it may embed CPT and sublicense it to customers.",
     )
-    distribution_agreement_expires = models.DateField(null=True, blank=True)
-    processing_fee_per_user = models.DecimalField(
+    distribution_agreement_expires = models.DateField(
+        null=True, blank=True, validators=ranges.dates_of_agreements("Distribution agreement expires")
+    )
+    processing_fee_per_user = ranges.RangedDecimalField(
         max_digits=8,
         decimal_places=2,
         default=Decimal("0.00"),
-        validators=[MinValueValidator(Decimal("0"), "A processing fee cannot be negative.")],
+        validators=ranges.amount("Processing fee per user", 8, 2),
         help_text="What the vendor adds to the AMA royalty per user or provider, e.g. 1.00.",
     )
     website = models.URLField(blank=True)
@@ -126,8 +128,13 @@ class Application(models.Model):
         verbose_name="users at other legal entities",
         help_text="Separate legal entities (parent, affiliates, clinics) whose staff use this system.",
     )
-    in_service_from = models.DateField(null=True, blank=True)
-    in_service_to = models.DateField(null=True, blank=True, help_text="Leave empty while the system is in use.")
+    in_service_from = models.DateField(null=True, blank=True, validators=ranges.dates_in_service("In service from"))
+    in_service_to = models.DateField(
+        null=True,
+        blank=True,
+        validators=ranges.dates_in_service("In service to"),
+        help_text="Leave empty while the system is in use.",
+    )
     owner = models.CharField("system owner", max_length=200, blank=True, help_text="Person or department accountable.")
     notes = models.TextField(blank=True)
 

@@ -2,13 +2,13 @@
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from licensing import counting
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.choices import BaseMetric, CountMethod
+from licensing.models import ranges
 from licensing.models.applications import Application
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy, SharedReference
@@ -26,8 +26,8 @@ class ProxyFactor(models.Model):
 
     category = models.CharField(max_length=32, choices=Application.Category.choices)
     base_metric = models.CharField(max_length=32, choices=BaseMetric.choices)
-    factor = models.DecimalField(
-        max_digits=8, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"), "A factor must be above zero.")]
+    factor = ranges.RangedDecimalField(
+        max_digits=8, decimal_places=3, validators=ranges.between("Factor", Decimal("0.001"), ranges.largest(8, 3))
     )
     source = models.CharField(max_length=300, help_text="Where the factor comes from, with a link if public.")
     notes = models.TextField(blank=True)
@@ -69,36 +69,33 @@ class UserCount(models.Model):
     license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.COUNTED)
     direct_users = models.IntegerField(
-        "(a) access CPT directly", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
+        "(a) access CPT directly", null=True, blank=True, validators=ranges.people("Users under (a)")
     )
     program_users = models.IntegerField(
-        "(b) produce output with it",
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0, "Users cannot be negative.")],
+        "(b) produce output with it", null=True, blank=True, validators=ranges.people("Users under (b)")
     )
     output_users = models.IntegerField(
-        "(c) use its output", null=True, blank=True, validators=[MinValueValidator(0, "Users cannot be negative.")]
+        "(c) use its output", null=True, blank=True, validators=ranges.people("Users under (c)")
     )
     base_metric = models.CharField(max_length=32, choices=BaseMetric.choices, blank=True)
-    metric_value = models.DecimalField(
+    metric_value = ranges.RangedDecimalField(
         "base metric value",
         max_digits=12,
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0"), "A base metric cannot be negative.")],
+        validators=ranges.between("Base metric value", Decimal("0"), ranges.MAX_PEOPLE),
     )
     metric_source = models.CharField("source of the value", max_length=300, blank=True)
-    factor = models.DecimalField(
+    factor = ranges.RangedDecimalField(
         "proxy factor",
         max_digits=8,
         decimal_places=3,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0.001"), "A factor must be above zero.")],
+        validators=ranges.between("Proxy factor", Decimal("0.001"), ranges.largest(8, 3)),
     )
-    counted_on = models.DateField(null=True, blank=True)
+    counted_on = models.DateField(null=True, blank=True, validators=ranges.dates_in_service("Counted on"))
     counted_by = models.CharField(max_length=200, blank=True)
     evidence = models.TextField(blank=True, help_text="How the number was reached: rosters, reports, file names.")
     needs_review = models.BooleanField(
@@ -134,6 +131,9 @@ class UserCount(models.Model):
                 & ~models.Q(base_metric=""),
                 name="user_count_proxy_complete",
                 violation_error_message="A proxy count needs its base metric, the metric's value and a factor.",
+            ),
+            ranges.at_most_people(
+                "user_count_within_maximum", "direct_users", "program_users", "output_users", "metric_value"
             ),
         ]
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.choices import FilingStatus
+from licensing.models import ranges
 from licensing.models.applications import Application
 from licensing.models.organizations import Organization
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
@@ -45,7 +46,9 @@ class Filing(models.Model):
         help_text="The signatory agrees to tell the AMA when this information changes.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=ranges.dates_in_service("Submitted at")
+    )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
     )

@@ -2,12 +2,12 @@
 
 import datetime
 
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.choices import LicenseRoute, LicenseStatus
+from licensing.models import ranges
 from licensing.models.applications import Application, Vendor
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy
@@ -36,12 +36,18 @@ class License(models.Model):
         help_text="The authorized distributor or vendor the license comes through, if not direct.",
     )
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.NEEDED)
-    licensed_users = models.IntegerField(
-        null=True, blank=True, validators=[MinValueValidator(0, "Licensed users cannot be negative.")]
-    )
+    licensed_users = models.IntegerField(null=True, blank=True, validators=ranges.people("Licensed users"))
     agreement_number = models.CharField("AMA agreement number", max_length=80, blank=True)
-    starts_on = models.DateField(null=True, blank=True, help_text="Defaults to January 1 of the license year.")
-    ends_on = models.DateField(null=True, blank=True, help_text="Defaults to December 31 of the license year.")
+    starts_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Defaults to January 1 of the license year.",
+    )
+    ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Defaults to December 31 of the license year.",
+    )
     not_required_reason = models.CharField(max_length=300, blank=True)
     renewal_of = models.OneToOneField(
         "self",
@@ -78,6 +84,7 @@ class License(models.Model):
                 name="license_users_not_negative",
                 violation_error_message="Licensed users cannot be negative.",
             ),
+            ranges.at_most_people("license_users_within_maximum", "licensed_users"),
             models.CheckConstraint(
                 condition=models.Q(starts_on__isnull=True)
                 | models.Q(ends_on__isnull=True)

@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.choices import ContactRole, OrganizationKind
-from licensing.identifiers import DigitsField, format_ein, validate_ein, validate_npi
+from licensing.identifiers import DigitsField, format_ein, validate_ein, validate_npi, validate_state
+from licensing.models import ranges
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy
 from licensing.versions import version_field
@@ -45,8 +46,8 @@ class Organization(models.Model):
     state = models.CharField(
         max_length=2,
         blank=True,
-        help_text="Two-letter postal code, e.g. IL.",
-        validators=[RegexValidator(r"^[A-Za-z]{2}$", "Enter the state as its two-letter postal code, e.g. IL.")],
+        help_text="Two-letter postal code of a US state or territory, e.g. IL.",
+        validators=[validate_state],
     )
     postal_code = models.CharField(
         "ZIP code",
@@ -146,10 +147,12 @@ class BaseMetrics(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="base_metrics")
     license_year = models.PositiveSmallIntegerField(validators=LICENSE_YEAR_VALIDATORS)
-    physicians = models.PositiveIntegerField(null=True, blank=True)
-    billing_providers = models.PositiveIntegerField(null=True, blank=True)
-    staffed_beds = models.PositiveIntegerField(null=True, blank=True)
-    employees = models.PositiveIntegerField(null=True, blank=True)
+    physicians = models.PositiveIntegerField(null=True, blank=True, validators=ranges.people("Physicians"))
+    billing_providers = models.PositiveIntegerField(
+        null=True, blank=True, validators=ranges.people("Billing providers")
+    )
+    staffed_beds = models.PositiveIntegerField(null=True, blank=True, validators=ranges.people("Staffed beds"))
+    employees = models.PositiveIntegerField(null=True, blank=True, validators=ranges.people("Employees"))
     source = models.CharField(
         max_length=300, blank=True, help_text="Where the figures come from, e.g. HR roster 2026-01-05."
     )
@@ -168,6 +171,9 @@ class BaseMetrics(models.Model):
                 violation_error_message="Base metrics for this organization and year already exist; edit them instead.",
             ),
             license_year_constraint("base_metrics"),
+            ranges.at_most_people(
+                "base_metrics_within_maximum", "physicians", "billing_providers", "staffed_beds", "employees"
+            ),
         ]
 
     def __str__(self):

@@ -2,16 +2,14 @@
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
 from django.db import models
 
 from licensing.audit.records import AuditedHistoricalRecords
 from licensing.choices import RateBasis
+from licensing.models import ranges
 from licensing.models.applications import DataFile
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import SharedReference
-
-_NOT_NEGATIVE = MinValueValidator(Decimal("0"), "Fees cannot be negative.")
 
 
 class RateSchedule(models.Model):
@@ -30,23 +28,23 @@ class RateSchedule(models.Model):
         default=Basis.PUBLISHED,
         help_text="Published figures come from a rate sheet; estimated ones are a forecast.",
     )
-    entity_fee = models.DecimalField(
+    entity_fee = ranges.RangedDecimalField(
         max_digits=10,
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[_NOT_NEGATIVE],
+        validators=ranges.amount("Entity fee", 10, 2),
         help_text="Charged once per legal entity licensing directly. Empty when no amount is published.",
     )
     entity_fee_estimated = models.BooleanField(
         default=False, help_text="Tick when the entity fee is carried over or forecast, not published."
     )
-    projection_step = models.DecimalField(
+    projection_step = ranges.RangedDecimalField(
         "yearly increase for projections",
         max_digits=6,
         decimal_places=2,
         default=Decimal("0.50"),
-        validators=[_NOT_NEGATIVE],
+        validators=ranges.amount("Yearly increase for projections", 6, 2),
         help_text="Added per year to each per-user rate to estimate later years that have no schedule.",
     )
     source = models.CharField(max_length=300, help_text="Rate sheet or page the figures come from.")
@@ -78,12 +76,14 @@ class DataFileRate(models.Model):
 
     schedule = models.ForeignKey(RateSchedule, on_delete=models.CASCADE, related_name="rates")
     data_file = models.ForeignKey(DataFile, on_delete=models.PROTECT, related_name="rates")
-    per_user = models.DecimalField("per user", max_digits=8, decimal_places=2, validators=[_NOT_NEGATIVE])
-    flat_fee = models.DecimalField(
+    per_user = ranges.RangedDecimalField(
+        "per user", max_digits=8, decimal_places=2, validators=ranges.amount("Per user", 8, 2)
+    )
+    flat_fee = ranges.RangedDecimalField(
         max_digits=10,
         decimal_places=2,
         default=Decimal("0.00"),
-        validators=[_NOT_NEGATIVE],
+        validators=ranges.amount("Flat fee", 10, 2),
         help_text="A fixed yearly fee on top of the per-user rate, e.g. $1,050 for the CPT-SNOMED map in 2024.",
     )
 

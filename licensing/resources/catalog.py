@@ -164,6 +164,35 @@ class ApplicationKeyed(ScopedLookups, PortalResource):
         )
 
 
+class ParentReference(columns.Reference):
+    """The Parent column. A parent the person may not choose (an officer of an affiliate: the parent is outside
+    their scope) is written as an empty cell and stays as it is when the cell is empty, as on the admin page;
+    naming any parent there is refused rather than ignored."""
+
+    def __init__(self, resource):
+        self.resource = resource
+        scoped = resource.organization_reference()
+        super().__init__(scoped.lookup, render_key=scoped.render_key, missing=scoped.missing)
+
+    def clean(self, value, row=None, **kwargs):
+        instance = getattr(self.resource, "_instance", None)
+        stored = instance.parent_id if instance is not None and instance.pk is not None else None
+        if stored is None or self.lookup.get(stored) is not None:
+            return super().clean(value, row, **kwargs)
+        if columns.text_of(value):
+            raise columns.CellProblem(
+                "This organization's parent is outside your access, so a file cannot change it; leave the cell "
+                "empty to keep it. An administrator can move the organization."
+            )
+        return instance.parent
+
+    def render(self, value, obj=None, **kwargs):
+        # An export by the system (no person) names every parent; a person's names only those they may choose.
+        if value is not None and not isinstance(value, int) and self.resource.actor is not None:
+            value = value.pk
+        return super().render(value, obj, **kwargs)
+
+
 class OrganizationResource(ScopedLookups, PortalResource):
     key = ("slug",)
     label_columns = ("slug", "name")
@@ -180,7 +209,7 @@ class OrganizationResource(ScopedLookups, PortalResource):
             self.column("kind", example="Ambulatory clinic"),
             self.column(
                 "parent",
-                widget=self.organization_reference(),
+                widget=ParentReference(self),
                 help="The parent's short name (slug) or EIN. Only an administrator adds an organization without one.",
                 example="alpha-health",
             ),

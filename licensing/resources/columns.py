@@ -88,6 +88,9 @@ class Integer(widgets.Widget):
             number = Decimal(text)
         except InvalidOperation:
             raise CellProblem(f"'{text_of(value)}' is not a whole number; write digits only, e.g. 1250.") from None
+        if not number.is_finite() or number.adjusted() > 18:
+            # "Infinity", "NaN", or "1e999999999" (whose digits alone would fill the memory).
+            raise CellProblem(f"'{text_of(value)}' is not a whole number of any size the portal keeps; write digits.")
         if number != number.to_integral_value():
             raise CellProblem(f"'{text_of(value)}' is not a whole number; round it, e.g. {number.to_integral_value()}.")
         return int(number)
@@ -106,9 +109,12 @@ class Number(widgets.Widget):
         if text == "":
             return None
         try:
-            return Decimal(text)
+            number = Decimal(text)
         except InvalidOperation:
-            raise CellProblem(f"'{text_of(value)}' is not a number; write digits with a point, e.g. 18.50.") from None
+            number = None
+        if number is None or not number.is_finite():
+            raise CellProblem(f"'{text_of(value)}' is not a number; write digits with a point, e.g. 18.50.")
+        return number
 
     def render(self, value, obj=None, **kwargs):
         return value
