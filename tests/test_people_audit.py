@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.http import HttpRequest
 from django.utils import timezone
 
 from licensing import roles, services
@@ -312,7 +313,7 @@ def test_readers_of_another_organization_see_none_of_it(client, officer, org_a, 
 
 def test_logins_write_no_history(client, officer):
     before = User.history.filter(id=officer.pk).count()
-    assert client.login(username="officer-a", password="correct horse battery staple")
+    assert client.login(request=HttpRequest(), username="officer-a", password="correct horse battery staple")
     officer.refresh_from_db()
     assert officer.last_login is not None
     assert User.history.filter(id=officer.pk).count() == before
