@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -184,6 +185,69 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def cpu_seconds(pids) -> float:
+    """User and system CPU seconds used so far by these processes (those that still exist)."""
+    total = 0
+    for pid in pids:
+        try:
+            # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the command name.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def group_pids(group: int) -> list[int]:
+    """The processes of one process group (gunicorn's master and workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == group:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def backend_pids() -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (the server runs on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+class BackendWatch(threading.Thread):
+    """Samples the CPU of the database's backends every second: gunicorn's connections are replaced after
+    CONN_MAX_AGE, so the backends alive at the end have not done all the work."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+        self.start()
+
+    def run(self):
+        from django.db import connection
+
+        try:
+            while not self.done.wait(1):
+                for pid in backend_pids():
+                    self.seen[pid] = max(self.seen.get(pid, 0.0), cpu_seconds([pid]))
+        finally:
+            connection.close()
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join(timeout=10)
+        return sum(self.seen.values())
+
+
 def wait_until_up(port: int, server: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -214,6 +278,8 @@ def stop(process: subprocess.Popen, grace: float = 10) -> None:
 
 def run_load(args, env: dict, plan: dict, work: Path) -> dict:
     """Start gunicorn and locust on their own cores, let locust run, stop both; what locust reported."""
+    from django.db import connections
+
     plan_file, results_file, stats_prefix = work / "plan.json", work / "results.json", work / "stats"
     plan_file.write_text(json.dumps(plan))
     static = work / "static"
@@ -233,6 +299,7 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
     server_log = open(work / "gunicorn.log", "w")
     server = subprocess.Popen(
         ["taskset", "-c", CORES[0], str(BIN / "gunicorn"), "portal.wsgi:application"]
+        + ["--config", str(ROOT / "benchmarks" / "load_gunicorn.py")]
         + ["--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--timeout", "60"],
         cwd=ROOT,
         env=server_env,
@@ -244,6 +311,9 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
     try:
         wait_until_up(args.port, server)
         result["uptime_before"], result["load_before"] = uptime(), load_average()
+        server_cpu = cpu_seconds(group_pids(server.pid))
+        wall = time.monotonic()
+        backends = BackendWatch()
         locust = subprocess.Popen(
             ["taskset", "-c", CORES[1], str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "load_locust.py")]
             + ["--headless", "--only-summary", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate)]
@@ -273,6 +343,10 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         finally:
             stop(locust)
         result["uptime_after"], result["load_after"] = uptime(), load_average()
+        result["server_cpu"] = cpu_seconds(group_pids(server.pid)) - server_cpu
+        result["database_cpu"] = backends.stop()
+        result["wall"] = time.monotonic() - wall
+        connections.close_all()
     finally:
         stop(server)
         server_log.close()
@@ -338,13 +412,16 @@ def check_writes(writes: list[dict], since: float) -> dict:
         if not len(saved) <= len(history) <= len(saved) + len(unanswered):
             problems.append(f"{model_name} {pk}: {len(saved)} saves but {len(history)} history rows since the start")
         for write in record_writes:
-            found = sum(1 for row in history if getattr(row, write["field"]) == write["value"])
-            if write["outcome"] == "saved" and found != 1:
-                problems.append(f"{model_name} {pk} {write['field']}: a save is in the history {found} times")
-            elif write["outcome"] == "sent" and found > 1:
-                problems.append(f"{model_name} {pk} {write['field']}: an unanswered save is in the history {found}x")
-            elif write["outcome"] not in ("saved", "sent") and found:
-                problems.append(f"{model_name} {pk} {write['field']}: a refused save ({write['outcome']}) was written")
+            # Each save's reason is its own, so its history row is the one carrying that reason.
+            rows = [row for row in history if row.history_change_reason == write["reason"]]
+            if write["outcome"] == "saved" and len(rows) != 1:
+                problems.append(f"{model_name} {pk}: a save is in the history {len(rows)} times ({write['reason']})")
+            elif write["outcome"] == "sent" and len(rows) > 1:
+                problems.append(f"{model_name} {pk}: an unanswered save is in the history {len(rows)} times")
+            elif write["outcome"] not in ("saved", "sent") and rows:
+                problems.append(f"{model_name} {pk}: a refused save ({write['outcome']}) was written")
+            if rows and getattr(rows[0], write["field"]) != write["value"]:
+                problems.append(f"{model_name} {pk}: the history row of {write['reason']} lacks its value")
         current = model.objects.get(pk=pk)
         for field in {write["field"] for write in saved}:
             field_saves = [write for write in saved + unanswered if write["field"] == field]
@@ -428,6 +505,10 @@ def summary(result: dict) -> str:
     lines += [
         f"  all: {total['requests']:,} requests, {total['rps']:.1f} per second, p50 {total['p50']:.0f} ms, "
         f"p95 {total['p95']:.0f} ms",
+        f"  CPU over the whole locust run ({result['wall']:.0f} s, sign-in included): "
+        f"gunicorn {result['server_cpu']:.0f} s "
+        f"({100 * result['server_cpu'] / result['wall']:.0f}% of its core), PostgreSQL backends "
+        f"{result['database_cpu']:.1f} s",
         f"  answers: {totals['2xx/3xx']:,} 2xx/3xx, {totals['4xx']} 4xx, {totals['5xx']} 5xx, "
         f"{totals['no answer']} without answer; tracebacks in the server log: {result['server_errors_logged']}",
         f"  4xx: {by_kind(result['statuses'], 400, 500)}",
@@ -461,8 +542,9 @@ def passed(result: dict) -> bool:
 
 TABLE_HEADER = (
     "| Date | Database | Load before / after (1 min) | Officers / workers | Requests / per s | p50 / p95, all (ms) "
-    "| 5xx / 4xx | Saves: saved / refused as stale / refused | Write check | Slowest p95 (ms) |\n"
-    "|---|---|---|---|---:|---:|---|---|---|---|"
+    "| 5xx / 4xx | Saves: saved / refused as stale / refused | Write check | Slowest p95 (ms) "
+    "| Sign-in: s / login p95 (ms) | gunicorn CPU (% of its core) |\n"
+    "|---|---|---|---|---:|---:|---|---|---|---|---|---:|"
 )
 PAGES_HEADER = "| Page | Requests | p50 (ms) | p95 (ms) | Max (ms) |\n|---|---:|---:|---:|---:|"
 
@@ -478,7 +560,9 @@ def table_row(result: dict) -> str:
         f"| {result['users']} / {result['workers']} | {total['requests']:,} / {total['rps']:.1f} "
         f"| {total['p50']:.0f} / {total['p95']:.0f} | {result['totals']['5xx']} / {result['totals']['4xx']} "
         f"| {outcomes.get('saved', 0)} / {outcomes.get('stale', 0)} / {refused} | {check} "
-        f"| {slowest['name']} {slowest['p95']:.0f} |"
+        f"| {slowest['name']} {slowest['p95']:.0f} "
+        f"| {result['sign_in_seconds'] or 0:.0f} / {percentile(result['sign_in'].get('login', []), 95):.0f} "
+        f"| {100 * result['server_cpu'] / result['wall']:.0f} |"
     )
 
 

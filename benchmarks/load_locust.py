@@ -182,9 +182,12 @@ class Officer(HttpUser):
         fields = [(name, value) for name, value in form_fields(page.text, f"{model}_form") if name != field]
         self.sequence += 1
         value = f"load {self.officer['username']} #{self.sequence} {time.time():.6f}"
-        fields += [(field, value), ("change_reason", f"Load benchmark save #{self.sequence}"), ("_continue", "1")]
+        # The reason names the save: its history row is found by it.
+        reason = f"Load benchmark: {self.officer['username']} save #{self.sequence}"
+        fields += [(field, value), ("change_reason", reason), ("_continue", "1")]
         # Recorded before it is sent: a save cut off without an answer stays "sent" (it may or may not be in).
-        write = {"model": model, "pk": pk, "field": field, "value": value, "started": time.time(), "outcome": "sent"}
+        write = {"model": model, "pk": pk, "field": field, "value": value, "reason": reason}
+        write |= {"started": time.time(), "outcome": "sent"}
         write |= {"finished": None, "officer": self.officer["username"], "detail": ""}
         _writes.append(write)
         with self.client.post(url, data=fields, name=f"{label}: save", allow_redirects=False, catch_response=True) as r:
