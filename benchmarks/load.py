@@ -542,7 +542,7 @@ def passed(result: dict) -> bool:
 
 TABLE_HEADER = (
     "| Date | Database | Load before / after (1 min) | Officers / workers | Requests / per s | p50 / p95, all (ms) "
-    "| 5xx / 4xx | Saves: saved / refused as stale / refused | Write check | Slowest p95 (ms) "
+    "| 5xx / 4xx | Saves: saved / refused as stale / refused / unanswered at the end | Write check | Slowest p95 (ms) "
     "| Sign-in: s / login p95 (ms) | gunicorn CPU (% of its core) |\n"
     "|---|---|---|---|---:|---:|---|---|---|---|---|---:|"
 )
@@ -553,13 +553,13 @@ def table_row(result: dict) -> str:
     total = next(row for row in result["stats"] if row["name"] == "Aggregated")
     slowest = max((row for row in result["stats"] if row["name"] != "Aggregated"), key=lambda row: row["p95"])
     outcomes = result["check"]["outcomes"]
-    refused = sum(n for outcome, n in outcomes.items() if outcome not in ("saved", "stale"))
+    refused = sum(n for outcome, n in outcomes.items() if outcome not in ("saved", "stale", "sent"))
     check = "OK" if not result["check"]["problems"] else f"{len(result['check']['problems'])} problems"
     return (
         f"| {result['date']} | {result['database']} | {result['load_before']:.1f} / {result['load_after']:.1f} "
         f"| {result['users']} / {result['workers']} | {total['requests']:,} / {total['rps']:.1f} "
         f"| {total['p50']:.0f} / {total['p95']:.0f} | {result['totals']['5xx']} / {result['totals']['4xx']} "
-        f"| {outcomes.get('saved', 0)} / {outcomes.get('stale', 0)} / {refused} | {check} "
+        f"| {outcomes.get('saved', 0)} / {outcomes.get('stale', 0)} / {refused} / {outcomes.get('sent', 0)} | {check} "
         f"| {slowest['name']} {slowest['p95']:.0f} "
         f"| {result['sign_in_seconds'] or 0:.0f} / {percentile(result['sign_in'].get('login', []), 95):.0f} "
         f"| {100 * result['server_cpu'] / result['wall']:.0f} |"
