@@ -14,8 +14,8 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensing/position.py licensing/workflow.py \
 	licensing/standing.py licensing/ownership.py licensing/access.py licensing/attention.py licensing/reminders.py
 
-.PHONY: run test test-sqlite test-postgres e2e screenshots serve bench setup system-packages migrate demo check lint \
-	audit format clean
+.PHONY: run test test-sqlite test-postgres e2e screenshots serve bench load setup system-packages migrate demo check \
+	lint audit format clean
 
 run: setup migrate demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
@@ -99,6 +99,11 @@ screenshots: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The portal under load (not part of `make bench`: about 5 minutes, PostgreSQL only): gunicorn on one core,
+# 50 officers driven by locust on the other; docs/benchmarks.md "Under load". Arguments: LOAD_ARGS=--no-docs
+load: setup
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark on SQLite and, when a server answers, on PostgreSQL.
 
-Figures go to docs/benchmarks.md (each benchmark rewrites its own table there).
+Figures go to docs/benchmarks.md (each benchmark rewrites its own table there). The load benchmark
+(benchmarks/load.py, about 5 minutes, PostgreSQL only) is not in this list: it runs on its own, `make load`.
 """
 
 import os
