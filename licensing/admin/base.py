@@ -78,9 +78,16 @@ class ReadOnlyHistoryMixin:
         if not self.has_view_history_or_change_history_permission(request, obj):
             raise PermissionDenied
         page = Paginator(rows, self.history_list_per_page).get_page(request.GET.get("p"))
-        described = diffs.describe(page.object_list)
+        reader = access.scope(request.user)
+        described = diffs.describe(page.object_list, scope=reader)
         versions = [
-            {"row": row, "action": diffs.action_label(row), "changes": described[(history_model, row.history_id)]}
+            {
+                "row": row,
+                "action": diffs.action_label(row),
+                "changes": described[(history_model, row.history_id)],
+                # Who and why are withheld too where the version was recorded at an organization out of scope.
+                "withheld": diffs.withheld(row, reader),
+            }
             for row in page.object_list
         ]
         context = {
