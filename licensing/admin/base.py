@@ -140,7 +140,39 @@ class ReasonForm(forms.ModelForm):
         needs_reason = self.instance.pk and ownership.reason_required(self._meta.model) and self.has_changed()
         if needs_reason and not cleaned.get(REASON_FIELD, "").strip():
             self.add_error(REASON_FIELD, REASON_MISSING)
+        self.keep_links_out_of_sight(cleaned)
         return cleaned
+
+    # The scope of the person the form is for (licensing.access.Scope); AuditedAdmin.get_form sets it.
+    reader: access.Scope | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The form shows (and a browser posts back) only the links the person may see: its initial value agrees.
+        self.hidden_links = self._links_out_of_sight()
+        for name, hidden in self.hidden_links.items():
+            self.initial[name] = [obj for obj in self.initial[name] if obj.pk not in hidden]
+
+    def _links_out_of_sight(self) -> dict[str, list]:
+        """Per many-to-many field, the linked records of organizations outside the reader's scope (no query: the
+        initial value holds the linked records already)."""
+        found = {}
+        for field in self._meta.model._meta.many_to_many if self.reader is not None else []:
+            if field.name not in self.fields or ownership.owned_by(field.related_model) is None:
+                continue
+            linked = [obj for obj in self.initial.get(field.name) or [] if isinstance(obj, models.Model)]
+            owners = ownership.organization_ids(field.related_model, linked)
+            hidden = [obj.pk for obj, owner in zip(linked, owners, strict=True) if not self.reader.allows(owner)]
+            if hidden:
+                found[field.name] = hidden
+        return found
+
+    def keep_links_out_of_sight(self, cleaned) -> None:
+        """A many-to-many field lists only what the person may see; the links it does not list are kept."""
+        for name, hidden in self.hidden_links.items():
+            if cleaned.get(name) is not None:
+                chosen = [obj.pk for obj in cleaned[name]]
+                cleaned[name] = self.fields[name].queryset.model._default_manager.filter(pk__in=[*chosen, *hidden])
 
 
 class ReasonInlineFormSet(forms.BaseInlineFormSet):
@@ -207,7 +239,8 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
-            kwargs["form"] = type(f"{self.form.__name__}WithReason", (ReasonForm, self.form), {})
+            reader = access.scope(request.user)
+            kwargs["form"] = type(f"{self.form.__name__}WithReason", (ReasonForm, self.form), {"reader": reader})
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
