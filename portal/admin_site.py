@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import Http404
 from django.urls import path
 
@@ -28,6 +29,14 @@ class PortalAdminSite(admin.AdminSite):
         self.disable_action("delete_selected")
 
     def get_urls(self):
+        # Built once every admin is registered. Imported here: building the site must not import licensing.admin.
+        from licensing.admin.widgets import SafeModelMultipleChoiceField
+
+        for model_admin in self._registry.values():
+            # Django's own admins too (groups' permissions): a many-to-many value that cannot be an id is a form
+            # error, not a 500 (SQLite overflows past 64 bits).
+            overrides = model_admin.formfield_overrides.setdefault(models.ManyToManyField, {})
+            overrides.setdefault("form_class", SafeModelMultipleChoiceField)
         urls = super().get_urls()
         # Django's "view on site" redirects for any record and 404s for missing ones: an existence oracle.
         route = "r/<path:content_type_id>/<path:object_id>/"

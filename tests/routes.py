@@ -46,6 +46,8 @@ MALFORMED_QUERIES = [
     {"e": "1"},
     {"_changelist_filters": "year=abc&o=zzz"},
 ]
+# Django's pages of one record read little of the query string: these are enough there.
+MALFORMED_RECORD_QUERIES = [{"_changelist_filters": "year=abc&o=zzz&q=a\x00b"}, {"p": "abc"}, {"_popup": "zzz"}]
 
 # Django's own pages of every model admin, by the route after admin/<app>/<model>/: covered for every model
 # in the registry, with that model's record.
@@ -177,7 +179,8 @@ def requests_for(route: Route, target, *, missing: bool = False, malformed: bool
     """(path, query) pairs that exercise `route` for record `target` (or for an id no record has); with
     `malformed`, the route's query strings and every malformed one."""
     if malformed:
-        route = replace(route, queries=route.queries + MALFORMED_QUERIES)
+        generic = route.kind in (OBJECT, VERSION) and route.name not in CUSTOM_ROUTES
+        route = replace(route, queries=route.queries + (MALFORMED_RECORD_QUERIES if generic else MALFORMED_QUERIES))
     if route.kind == NONE:
         return [(route.path(), query) for query in route.queries]
     if route.kind == APP:
@@ -225,3 +228,16 @@ def body_of(response) -> bytes:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content)
     return response.content
+
+
+def row_counts() -> dict[str, int]:
+    """Rows of every tracked model, its history, and the people and groups: what a refused request must not change."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from licensing.audit.records import tracked_models
+
+    counted = [get_user_model(), Group]
+    for model in tracked_models():
+        counted += [model, model.history.model]
+    return {model._meta.label: model._default_manager.count() for model in counted}

@@ -26,6 +26,7 @@ from licensing.admin.widgets import (
     SharedAutocompleteSelect,
     name_fields,
     share_choices,
+    within_storage,
 )
 from licensing.audit import diffs
 from licensing.shown_year import shown_year
@@ -183,6 +184,12 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
     """
 
     actor = None
+    # New rows one save may add: a forged TOTAL_FORMS of 10**30 is refused after building this many, not 1,000.
+    max_new_rows = 100
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.absolute_max = min(self.absolute_max, len(self.get_queryset()) + self.max_new_rows)
 
     @cached_property
     def forms(self):
@@ -196,6 +203,12 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
+        if self.initial_form_count() != len(self.get_queryset()):
+            # A forged or stale management form would save existing rows as new ones (or skip some).
+            raise forms.ValidationError(
+                f"The {self.model._meta.verbose_name_plural} on this page no longer match the records; "
+                "reload the page and make the change again. Nothing was saved."
+            )
         if not ownership.reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
             return
         if any(form.instance.pk and form.has_changed() for form in self.forms):
@@ -280,6 +293,9 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         # Records are corrected or superseded, not deleted; only a superuser may remove a mistaken entry.
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return within_storage(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
@@ -394,6 +410,9 @@ class ScopedInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return within_storage(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
