@@ -43,6 +43,13 @@ class PortalAdminSite(admin.AdminSite):
         ours = path(route, self.admin_view(self.view_on_site), name="view_on_site")
         return [ours if getattr(url, "name", None) == "view_on_site" else url for url in urls]
 
+    def autocomplete_view(self, request):
+        if "\x00" in request.GET.get("term", ""):
+            # No name holds a NUL character, and PostgreSQL refuses text that does (Django's own admins too).
+            request.GET = request.GET.copy()
+            request.GET["term"] = request.GET["term"].replace("\x00", "")
+        return super().autocomplete_view(request)
+
     def view_on_site(self, request, content_type_id, object_id):
         """Django's shortcut, for records the person may see in this admin; any other id is missing alike."""
         try:

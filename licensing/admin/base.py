@@ -7,6 +7,7 @@ from functools import cached_property
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -265,6 +266,16 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
 
     def change_reason_of(self, form, change: bool) -> str:
         return reason_from(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
+
+    def get_changelist_instance(self, request):
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            # PostgreSQL refuses text holding NUL: the list answers as it does for a filter it does not offer.
+            raise IncorrectLookupParameters("A filter or search holds a NUL character.")
+        return super().get_changelist_instance(request)
+
+    def get_search_results(self, request, queryset, search_term):
+        # No name holds a NUL character, and PostgreSQL refuses text that does (autocomplete terms come here).
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
     def response_action(self, request, queryset):
         # A forged selection ("abc", or a number past the database's range) is refused in words, not a 500.
