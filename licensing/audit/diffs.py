@@ -37,7 +37,10 @@ def outside_label(model) -> str:
 def withheld(row, scope) -> bool:
     """Whether this history row was recorded at an organization `scope` (licensing.access.Scope) does not cover;
     with no scope, nothing is withheld (commands, verification)."""
-    organization_id = getattr(row, "organization_id", None)
+    return _outside(scope, getattr(row, "organization_id", None))
+
+
+def _outside(scope, organization_id) -> bool:
     return scope is not None and organization_id is not None and not scope.allows(organization_id)
 
 
@@ -110,8 +113,7 @@ def describe(rows, *, scope=None) -> dict[tuple[type, int], list[FieldChange]]:
         parents = [f.name for f in related._meta.concrete_fields if isinstance(f, models.ForeignKey) and not f.null]
         found = list(related._default_manager.select_related(*parents).filter(pk__in=ids))
         for obj, organization_id in zip(found, ownership.organization_ids(related, found), strict=True):
-            hidden = scope is not None and organization_id is not None and not scope.allows(organization_id)
-            names[(related, obj.pk)] = outside_label(related) if hidden else str(obj)
+            names[(related, obj.pk)] = outside_label(related) if _outside(scope, organization_id) else str(obj)
     result = {}
     for history_model, group in by_model.items():
         model = history_model.instance_type
