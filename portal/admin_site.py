@@ -6,6 +6,11 @@ register on it.
 """
 
 from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import Http404
 from django.urls import path
 
 
@@ -23,14 +28,16 @@ class PortalAdminSite(admin.AdminSite):
         # Deleting licensing records in bulk would erase evidence; single deletes stay possible for superusers.
         self.disable_action("delete_selected")
 
-    def index(self, request, extra_context=None):
-        # Imported here: building the default site must not import the modules that register on it.
-        from licensing.admin.dashboard_page import dashboard_context
-
-        return super().index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
-
     def get_urls(self):
-        # Imported here for the same reason as above: the pages' module reads the auth models.
+        # Built once every admin is registered. Imported here: building the site must not import licensing.admin
+        # (nor the two-factor pages, which read the auth models).
+        from licensing.admin.widgets import SafeModelMultipleChoiceField
+
+        for model_admin in self._registry.values():
+            # Django's own admins too (groups' permissions): a many-to-many value that cannot be an id is a form
+            # error, not a 500 (SQLite overflows past 64 bits).
+            overrides = model_admin.formfield_overrides.setdefault(models.ManyToManyField, {})
+            overrides.setdefault("form_class", SafeModelMultipleChoiceField)
         from portal import two_factor
 
         pages = [
@@ -43,4 +50,38 @@ class PortalAdminSite(admin.AdminSite):
                 name="two_factor_verify",
             ),
         ]
-        return pages + super().get_urls()
+        urls = pages + super().get_urls()
+        # Django's "view on site" redirects for any record and 404s for missing ones: an existence oracle.
+        route = "r/<path:content_type_id>/<path:object_id>/"
+        ours = path(route, self.admin_view(self.view_on_site), name="view_on_site")
+        return [ours if getattr(url, "name", None) == "view_on_site" else url for url in urls]
+
+    def autocomplete_view(self, request):
+        if "\x00" in request.GET.get("term", ""):
+            # No name holds a NUL character, and PostgreSQL refuses text that does (Django's own admins too).
+            request.GET = request.GET.copy()
+            request.GET["term"] = request.GET["term"].replace("\x00", "")
+        return super().autocomplete_view(request)
+
+    def view_on_site(self, request, content_type_id, object_id):
+        """Django's shortcut, for records the person may see in this admin; any other id is missing alike."""
+        try:
+            model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
+        except (ValueError, OverflowError, ContentType.DoesNotExist):
+            raise Http404("No such record.") from None
+        model_admin = self._registry.get(model)
+        if model_admin is None or not model_admin.has_view_or_change_permission(request):
+            raise Http404("No such record.")
+        try:
+            visible = model_admin.get_queryset(request).filter(pk=model._meta.pk.to_python(object_id)).exists()
+        except (ValidationError, ValueError, OverflowError):
+            visible = False
+        if not visible:
+            raise Http404("No such record, or it belongs to an organization you do not have access to.")
+        return shortcut(request, content_type_id, object_id)
+
+    def index(self, request, extra_context=None):
+        # Imported here: building the default site must not import the modules that register on it.
+        from licensing.admin.dashboard_page import dashboard_context
+
+        return super().index(request, extra_context={**dashboard_context(request), **(extra_context or {})})

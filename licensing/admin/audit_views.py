@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from licensing import access
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.audit import exports, trail
 from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
@@ -126,22 +127,24 @@ class AuditTrailPage(OrganizationPage):
         problems = (
             [] if export in EXPORT_FORMATS | {""} else [f"“{export}” is not an export format; choose CSV or XLSX."]
         )
+        reader = access.scope(request.user)
         if form.is_valid() and not problems:
             if export == "csv":
-                return csv_response(organization, form.filters())
+                return csv_response(organization, form.filters(), scope=reader)
             if export == "xlsx":
-                return xlsx_response(organization, form.filters())
+                return xlsx_response(organization, form.filters(), scope=reader)
         problems = form.messages() + problems
         context = {"form": form, "problems": problems}
         if not problems:
-            context.update(page_context(organization, form.filters(), request.GET.get("p")))
+            context.update(page_context(organization, form.filters(), request.GET.get("p"), scope=reader))
         return self.render(request, organization, **context)
 
 
-def page_context(organization, filters: trail.Filters, number) -> dict:
+def page_context(organization, filters: trail.Filters, number, *, scope=None) -> dict:
     paginator = Paginator(trail.Trail(organization.pk, filters), trail.PAGE_SIZE)
     page = paginator.get_page(number)
-    rows = [{"entry": entry, "url": _history_url(entry)} for entry in trail.entries(list(page.object_list))]
+    entries = trail.entries(list(page.object_list), scope=scope)
+    rows = [{"entry": entry, "url": _history_url(entry)} for entry in entries]
     return {
         "page_obj": page,
         "rows": rows,
@@ -172,20 +175,20 @@ def _header() -> list[str]:
     return [f"Date ({timezone.get_current_timezone_name()})", *trail.EXPORT_HEADER[1:]]
 
 
-def _lines(organization, filters):
+def _lines(organization, filters, scope):
     field_name = filters.field_name()
-    for entry in trail.all_entries(organization.pk, filters):
+    for entry in trail.all_entries(organization.pk, filters, scope=scope):
         yield from trail.export_lines(entry, field_name=field_name)
 
 
-def csv_response(organization, filters):
-    lines = ([line[0].strftime("%Y-%m-%d %H:%M:%S"), *line[1:]] for line in _lines(organization, filters))
+def csv_response(organization, filters, *, scope=None):
+    lines = ([line[0].strftime("%Y-%m-%d %H:%M:%S"), *line[1:]] for line in _lines(organization, filters, scope))
     return exports.csv_response(_filename(organization, "csv"), _header(), lines)
 
 
-def xlsx_response(organization, filters):
+def xlsx_response(organization, filters, *, scope=None):
     # Excel stores dates without a time zone; the header names the one used.
-    lines = ([line[0].replace(tzinfo=None), *line[1:]] for line in _lines(organization, filters))
+    lines = ([line[0].replace(tzinfo=None), *line[1:]] for line in _lines(organization, filters, scope))
     return exports.xlsx_response(
         _filename(organization, "xlsx"),
         sheet_name="Audit trail",

@@ -7,6 +7,7 @@ from functools import cached_property
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -27,6 +28,7 @@ from licensing.admin.widgets import (
     SharedAutocompleteSelect,
     name_fields,
     share_choices,
+    within_storage,
 )
 from licensing.audit import diffs
 from licensing.shown_year import shown_year
@@ -79,9 +81,16 @@ class ReadOnlyHistoryMixin:
         if not self.has_view_history_or_change_history_permission(request, obj):
             raise PermissionDenied
         page = Paginator(rows, self.history_list_per_page).get_page(request.GET.get("p"))
-        described = diffs.describe(page.object_list)
+        reader = access.scope(request.user)
+        described = diffs.describe(page.object_list, scope=reader)
         versions = [
-            {"row": row, "action": diffs.action_label(row), "changes": described[(history_model, row.history_id)]}
+            {
+                "row": row,
+                "action": diffs.action_label(row),
+                "changes": described[(history_model, row.history_id)],
+                # Who and why are withheld too where the version was recorded at an organization out of scope.
+                "withheld": diffs.withheld(row, reader),
+            }
             for row in page.object_list
         ]
         context = {
@@ -133,9 +142,15 @@ class ReasonForm(forms.ModelForm):
 
     # Whether every change of an existing record needs a reason, whatever its model declares (people, groups).
     reason_required = False
+    # The scope of the person the form is for (licensing.access.Scope); AuditedAdmin.get_form sets it.
+    reader: access.Scope | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The form shows (and a browser posts back) only the links the person may see: its initial value agrees.
+        self.hidden_links = self._links_out_of_sight()
+        for name, hidden in self.hidden_links.items():
+            self.initial[name] = [obj for obj in self.initial[name] if obj.pk not in hidden]
         form_versions.prepare(self)
         if self.reason_required and REASON_FIELD in self.fields:
             self.fields[REASON_FIELD].help_text = "Shown to auditors in the history. Required for every change here."
@@ -147,7 +162,29 @@ class ReasonForm(forms.ModelForm):
         needs_reason = self.instance.pk and required and self.has_changed()
         if needs_reason and not cleaned.get(REASON_FIELD, "").strip():
             self.add_error(REASON_FIELD, REASON_MISSING)
+        self.keep_links_out_of_sight(cleaned)
         return cleaned
+
+    def _links_out_of_sight(self) -> dict[str, list]:
+        """Per many-to-many field, the linked records of organizations outside the reader's scope (no query: the
+        initial value holds the linked records already)."""
+        found = {}
+        for field in self._meta.model._meta.many_to_many if self.reader is not None else []:
+            if field.name not in self.fields or ownership.owned_by(field.related_model) is None:
+                continue
+            linked = [obj for obj in self.initial.get(field.name) or [] if isinstance(obj, models.Model)]
+            owners = ownership.organization_ids(field.related_model, linked)
+            hidden = [obj.pk for obj, owner in zip(linked, owners, strict=True) if not self.reader.allows(owner)]
+            if hidden:
+                found[field.name] = hidden
+        return found
+
+    def keep_links_out_of_sight(self, cleaned) -> None:
+        """A many-to-many field lists only what the person may see; the links it does not list are kept."""
+        for name, hidden in self.hidden_links.items():
+            if cleaned.get(name) is not None:
+                chosen = [obj.pk for obj in cleaned[name]]
+                cleaned[name] = self.fields[name].queryset.model._default_manager.filter(pk__in=[*chosen, *hidden])
 
 
 class ReasonInlineFormSet(forms.BaseInlineFormSet):
@@ -158,6 +195,12 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
     """
 
     actor = None
+    # New rows one save may add: a forged TOTAL_FORMS of 10**30 is refused after building this many, not 1,000.
+    max_new_rows = 100
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.absolute_max = min(self.absolute_max, len(self.get_queryset()) + self.max_new_rows)
 
     @cached_property
     def forms(self):
@@ -182,6 +225,12 @@ class ReasonInlineFormSet(forms.BaseInlineFormSet):
         for form in self.forms:
             if form.instance.pk is not None and not self._should_delete_form(form):
                 form_versions.clean_version(form)
+        if self.initial_form_count() != len(self.get_queryset()):
+            # A forged or stale management form would save existing rows as new ones (or skip some).
+            raise forms.ValidationError(
+                f"The {self.model._meta.verbose_name_plural} on this page no longer match the records; "
+                "reload the page and make the change again. Nothing was saved."
+            )
         if not ownership.reason_required(self.model) or (self.data.get(REASON_FIELD) or "").strip():
             return
         if any(form.instance.pk and form.has_changed() for form in self.forms):
@@ -245,7 +294,7 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
             base = kwargs.get("form", self.form)
-            attrs = {"reason_required": self.reason_required}
+            attrs = {"reason_required": self.reason_required, "reader": access.scope(request.user)}
             kwargs["form"] = type(f"{base.__name__}WithReason", (ReasonForm, base), attrs)
         return super().get_form(request, obj, change=change, **kwargs)
 
@@ -262,6 +311,16 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
 
     def change_reason_of(self, form, change: bool) -> str:
         return reason_from(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
+
+    def get_changelist_instance(self, request):
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            # PostgreSQL refuses text holding NUL: the list answers as it does for a filter it does not offer.
+            raise IncorrectLookupParameters("A filter or search holds a NUL character.")
+        return super().get_changelist_instance(request)
+
+    def get_search_results(self, request, queryset, search_term):
+        # No name holds a NUL character, and PostgreSQL refuses text that does (autocomplete terms come here).
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
     def response_action(self, request, queryset):
         # A forged selection ("abc", or a number past the database's range) is refused in words, not a 500.
@@ -306,6 +365,9 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         # Records are corrected or superseded, not deleted; only a superuser may remove a mistaken entry.
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return within_storage(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
@@ -433,6 +495,9 @@ class ScopedInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return within_storage(db_field, super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):

@@ -7,6 +7,7 @@ previewed). The work is licensing.imports; these views read forms and render.
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -112,7 +113,12 @@ class TransfersMixin:
         file_format = request.GET.pop(FORMAT_PARAM, ["csv"])[-1]
         if file_format not in exports.FORMATS:
             raise Http404(f"'{file_format}' is not an export format; choose CSV, XLSX or JSON.")
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # As the list itself answers a filter it does not offer: back to the list, which says so.
+            changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            return HttpResponseRedirect(f"{changelist_url}?e=1")
         queryset = changelist.get_queryset(request)
         resource = resource_class(actor=request.user)
         return exports.response(resource, queryset, file_format=file_format, file_stem=name)

@@ -8,6 +8,8 @@ here load the selected labels (and the select choices) once for all rows.
 from django import forms
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple, RelatedFieldWidgetWrapper
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 # Every database here stores ids in 64 bits; SQLite raises OverflowError past that.
 _ID_RANGE = range(-(2**63), 2**63)
@@ -24,6 +26,19 @@ def valid_ids(model, values) -> list:
         if number is not None and (not isinstance(number, int) or number in _ID_RANGE):
             valid.append(value)
     return valid
+
+
+def within_storage(db_field, formfield):
+    """An integer field refuses what its column cannot hold, by PostgreSQL's ranges on every database (SQLite has
+    none of its own: past 64 bits it overflows into a 500, and it keeps 32-bit overflows PostgreSQL refuses)."""
+    bounds = BaseDatabaseOperations.integer_field_ranges.get(db_field.get_internal_type())
+    if bounds is not None and isinstance(formfield, forms.IntegerField):
+        low, high = bounds
+        if formfield.min_value is None or formfield.min_value < low:
+            formfield.validators.append(MinValueValidator(low))
+        if formfield.max_value is None or formfield.max_value > high:
+            formfield.validators.append(MaxValueValidator(high))
+    return formfield
 
 
 class _ValidSelection:

@@ -18,6 +18,8 @@ EMPTY = "(empty)"
 NOT_RECORDED = "(not recorded)"
 CHANGED = "set or reset"
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+# A value recorded while the record belonged to an organization outside the reader's scope.
+WITHHELD = "(withheld: recorded at an organization outside your access)"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,22 @@ class FieldChange:
     label: str
     old: str
     new: str
+
+
+def outside_label(model) -> str:
+    """How a record outside the reader's scope is named: never by its name or its values."""
+    name = str(model._meta.verbose_name)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} outside your access"
+
+
+def withheld(row, scope) -> bool:
+    """Whether this history row was recorded at an organization `scope` (licensing.access.Scope) does not cover;
+    with no scope, nothing is withheld (commands, verification)."""
+    return _outside(scope, getattr(row, "organization_id", None))
+
+
+def _outside(scope, organization_id) -> bool:
+    return scope is not None and organization_id is not None and not scope.allows(organization_id)
 
 
 def action_label(row) -> str:
@@ -63,8 +81,12 @@ def _format(field, value, names: dict) -> str:
     return str(value)
 
 
-def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
-    """FieldChanges per (history model, history_id) for every row given."""
+def describe(rows, *, scope=None) -> dict[tuple[type, int], list[FieldChange]]:
+    """FieldChanges per (history model, history_id) for every row given.
+
+    With `scope` (the reader's licensing.access.Scope), a related record of an organization outside it is named
+    by outside_label, and values recorded while the record itself was outside it are WITHHELD.
+    """
     by_model = defaultdict(list)
     for row in rows:
         by_model[type(row)].append(row)
@@ -91,16 +113,24 @@ def describe(rows) -> dict[tuple[type, int], list[FieldChange]]:
     for related, ids in wanted.items():
         # Names like "Billing system (Alpha Health)" read their required parents; load them in the same query.
         parents = [f.name for f in related._meta.concrete_fields if isinstance(f, models.ForeignKey) and not f.null]
-        for obj in related._default_manager.select_related(*parents).filter(pk__in=ids):
-            names[(related, obj.pk)] = str(obj)
+        found = list(related._default_manager.select_related(*parents).filter(pk__in=ids))
+        for obj, organization_id in zip(found, ownership.organization_ids(related, found), strict=True):
+            names[(related, obj.pk)] = outside_label(related) if _outside(scope, organization_id) else str(obj)
     result = {}
     for history_model, group in by_model.items():
         model = history_model.instance_type
         for row in group:
             previous = previous_rows.get((history_model, row.previous_history_id))
-            result[(history_model, row.history_id)] = _row_changes(
-                model, history_model, row, previous, links[history_model], names
-            )
+            changes = _row_changes(model, history_model, row, previous, links[history_model], names)
+            result[(history_model, row.history_id)] = [
+                FieldChange(
+                    change.field,
+                    change.label,
+                    WITHHELD if previous is not None and withheld(previous, scope) else change.old,
+                    WITHHELD if withheld(row, scope) else change.new,
+                )
+                for change in changes
+            ]
     return result
 
 

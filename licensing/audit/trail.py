@@ -351,13 +351,14 @@ def _load_rows(record_type: RecordType, history_ids: list[int]) -> dict[int, mod
     return {row.history_id: row for row in rows.annotate(**annotations)}
 
 
-def entries(page_keys: list[Key]) -> list[Entry]:
-    """The rows of `page_keys`, in that order, each with its record label and field changes in words."""
+def entries(page_keys: list[Key], *, scope=None) -> list[Entry]:
+    """The rows of `page_keys`, in that order, each with its record label and field changes in words (as the
+    reader with licensing.access.Scope `scope` may read them: licensing.audit.diffs.describe)."""
     wanted = defaultdict(list)
     for key in page_keys:
         wanted[key.record_type].append(key.history_id)
     loaded = {record_type: _load_rows(record_type, ids) for record_type, ids in wanted.items()}
-    described = diffs.describe([row for rows in loaded.values() for row in rows.values()])
+    described = diffs.describe([row for rows in loaded.values() for row in rows.values()], scope=scope)
     result = []
     for key in page_keys:
         record_type = key.record_type
@@ -383,13 +384,15 @@ def entries(page_keys: list[Key]) -> list[Entry]:
     return result
 
 
-def all_entries(organization_id: int, filters: Filters, *, chunk_size: int | None = None) -> Iterator[Entry]:
+def all_entries(
+    organization_id: int, filters: Filters, *, chunk_size: int | None = None, scope=None
+) -> Iterator[Entry]:
     """Every row of the filtered trail, newest first, read `chunk_size` rows at a time (constant memory)."""
     chunk_size = chunk_size or EXPORT_CHUNK
     after = None
     while True:
         chunk = keys(organization_id, filters, stop=chunk_size, after=after)
-        yield from entries(chunk)
+        yield from entries(chunk, scope=scope)
         if len(chunk) < chunk_size:
             return
         after = chunk[-1]

@@ -280,7 +280,9 @@ class References(Reference):
     def render(self, value, obj=None, **kwargs):
         if value is None:
             return ""
-        items = value.all() if hasattr(value, "all") else [self.lookup.get(pk) for pk in value]
+        # Only records the lookup holds (those the person may see): a link to another organization stays unnamed.
+        pks = [item.pk for item in value.all()] if hasattr(value, "all") else list(value)
+        items = [self.lookup.get(pk) for pk in pks]
         return "; ".join(self.render_key(item) for item in items if item is not None)
 
 
