@@ -254,3 +254,19 @@ def sample_records(organization: Organization, tag: str, made: dict | None = Non
     for name in organization_model_names():
         sample_of(name, organization, tag, made)
     return made
+
+
+def sign_in_records(person) -> None:
+    """One record of each sign-in model (django-axes' attempts and logs, django-otp's devices) for `person`, so
+    the enumerated tests open every page of their admins with a real id."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    # A locked-out name of nobody signed in: a successful sign-in clears its own name's attempts.
+    seen = {"username": "locked-out-someone", "ip_address": "127.0.0.1", "user_agent": "test", "path_info": "/admin/"}
+    AccessAttempt.objects.create(**seen, failures_since_start=1)
+    AccessFailureLog.objects.create(**seen)
+    AccessLog.objects.create(**seen)
+    TOTPDevice.objects.create(user=person, name="Phone")
+    StaticDevice.objects.create(user=person, name="Backup codes")

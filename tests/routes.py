@@ -78,6 +78,9 @@ CUSTOM_ROUTES = {
     "licensing_filing_verify": [{}],
     "licensing_filing_correct": [{}],
     "licensing_filing_outcome": [{}],
+    # django-otp's device admin: a device's secret and QR code (refused to everyone: secrets stay hidden).
+    "otp_totp_totpdevice_config": [{}],
+    "otp_totp_totpdevice_qrcode": [{}],
 }
 
 # Pages of the site as a whole, by pattern name (or route when unnamed): (kind, query strings to send).
@@ -92,6 +95,9 @@ SITE_ROUTES = {
     "jsi18n": (NONE, [{}]),
     "autocomplete": (NONE, [{}]),  # every field of every admin: see autocomplete_requests()
     "view_on_site": (SHORTCUT, [{}]),
+    # The signed-in person's own two-factor device (portal.two_factor): enrol, and the code asked at sign-in.
+    "two_factor": (NONE, [{}, {"next": "https://elsewhere.example/"}]),
+    "two_factor_verify": (NONE, [{}, {"next": "//elsewhere.example/"}]),
     "app_list": (APP, [{}]),
     "admin/(?P<url>.*)$": (ANY_PATH, [{}]),
 }

@@ -12,7 +12,14 @@ from django.contrib.contenttypes.models import ContentType
 from licensing import ownership, services
 from licensing.models import Application
 from tests import routes
-from tests.factories import ApplicationFactory, OrganizationFactory, UserFactory, VendorFactory, sample_records
+from tests.factories import (
+    ApplicationFactory,
+    OrganizationFactory,
+    UserFactory,
+    VendorFactory,
+    sample_records,
+    sign_in_records,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +40,7 @@ def world(org_a, org_b):
     """Alpha (with an affiliate) and Beta, one record of every organization-owned model each, and links across."""
     admin = UserFactory(username="root", is_superuser=True)
     VendorFactory(name="Shared Vendor")
+    sign_in_records(admin)
     affiliate = OrganizationFactory(name="Alpha North Clinic", slug="alpha-north", parent=org_a)
     alpha = sample_records(org_a, "Alpha")
     sample_records(affiliate, "AlphaNorth")

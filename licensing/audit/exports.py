@@ -5,6 +5,7 @@ import io
 from collections.abc import Iterable, Sequence
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.functional import Promise
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # A worksheet holds 1,048,576 rows: the header, the lines, and one line saying the rest was cut.
@@ -23,6 +24,9 @@ def safe_cell(value):
     Text that already starts with apostrophes before such a character gets one more, so that
     unescape_cell gives back exactly the original.
     """
+    if isinstance(value, Promise):
+        # Translated labels (a model's verbose name) are lazy; spreadsheets take only plain text.
+        value = str(value)
     if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_STARTS):
         return "'" + value
     return value
