@@ -561,3 +561,13 @@ def test_the_write_path_refuses_even_where_the_form_check_is_missed(officer_clie
     stored = fresh(license)
     assert (stored.licensed_users, stored.notes, stored.version) == (14, "", 2)
     assert license.history.count() == 2
+
+
+def test_the_hidden_version_is_no_change_of_its_own(officer_client, org_a):
+    """A page saved as it was opened changes nothing, so no reason is asked for rows the person did not touch."""
+    application = ApplicationFactory(organization=org_a)
+    count = UserCountFactory(application=application)
+    url = change_url(application)
+    data = page_form_data(officer_client.get(url))
+    assert officer_client.post(url, data).status_code == 302
+    assert fresh(count).version == 1
