@@ -19,6 +19,7 @@ from licensing.admin import versions as form_versions
 from licensing.admin.versions import MISSING, VERSION_FIELD
 from licensing.models import Application, Filing, License, Organization, UserCount
 from tests.admin_forms import inline_errors, page_form_data
+from tests.browser.conftest import restorable_database  # noqa: F401 (a fixture the SQLite file tests use)
 from tests.factories import (
     ApplicationFactory,
     LicenseFactory,
@@ -364,10 +365,12 @@ needs_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite'
 
 
 @pytest.fixture
-def sqlite_file(tmp_path, transactional_db, django_db_blocker):
+def sqlite_file(tmp_path, request, django_db_blocker):
     """A copy of the migrated test database in a file, with the portal's SQLite settings; `in_file(work)` runs
     `work` in a thread whose default database is that file. (Transactional: the copy is taken outside a test
-    transaction, which would hold the in-memory database's lock.)"""
+    transaction, which would hold the in-memory database's lock; restored first, as browser tests are, since
+    an earlier transactional test leaves the database empty.)"""
+    request.getfixturevalue("restorable_database")
     path = tmp_path / "portal.sqlite3"
     with django_db_blocker.unblock():
         connection.ensure_connection()
@@ -404,6 +407,7 @@ def setup_two_counts():
 
 
 @needs_sqlite
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_saves_at_once_on_sqlite_both_succeed(sqlite_file, monkeypatch):
     ((counts, clients),) = in_threads(sqlite_file(setup_two_counts))
     # One after the other: the test client reads a page's form from a signal that concurrent requests share.
@@ -439,6 +443,7 @@ def test_two_saves_at_once_on_sqlite_both_succeed(sqlite_file, monkeypatch):
 
 
 @needs_sqlite
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_page_opens_on_sqlite_while_a_save_holds_the_write_lock(sqlite_file, monkeypatch):
     ((counts, clients),) = in_threads(sqlite_file(setup_two_counts))
     (page,) = in_threads(sqlite_file(lambda: page_form_data(clients[0].get(change_url(counts[0])))))
@@ -561,3 +566,13 @@ def test_the_write_path_refuses_even_where_the_form_check_is_missed(officer_clie
     stored = fresh(license)
     assert (stored.licensed_users, stored.notes, stored.version) == (14, "", 2)
     assert license.history.count() == 2
+
+
+def test_the_hidden_version_is_no_change_of_its_own(officer_client, org_a):
+    """A page saved as it was opened changes nothing, so no reason is asked for rows the person did not touch."""
+    application = ApplicationFactory(organization=org_a)
+    count = UserCountFactory(application=application)
+    url = change_url(application)
+    data = page_form_data(officer_client.get(url))
+    assert officer_client.post(url, data).status_code == 302
+    assert fresh(count).version == 1

@@ -38,7 +38,8 @@ def applies(form) -> bool:
 def prepare(form) -> None:
     """Give the form its hidden version, from the record it shows (none for a new record or row)."""
     if applies(form):
-        form.fields[VERSION_FIELD].initial = form.instance.version
+        # As text, as posted: an int would count as a change of the form (has_changed).
+        form.fields[VERSION_FIELD].initial = str(form.instance.version)
 
 
 def clean_version(form) -> None:
