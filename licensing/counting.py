@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 
 from licensing.choices import CountMethod
-from licensing.models.ranges import MAX_PEOPLE, shown
 
 if TYPE_CHECKING:
     from licensing.models import UserCount
@@ -29,6 +28,11 @@ COUNTED = CountMethod.COUNTED
 PROXY = CountMethod.PROXY
 USER_KINDS = ("direct_users", "program_users", "output_users")
 PROXY_FIELDS = ("base_metric", "metric_value", "factor", "metric_source")
+
+# People in one count field, licensed users, or units of a base metric (physicians, beds, employees): the
+# largest US health systems have a few hundred thousand staff, so this refuses typos, not organizations.
+# licensing.models.ranges derives the fields' validators from it.
+MAX_PEOPLE = 10_000_000
 
 
 def counted_users(direct: int | None, program: int | None, output: int | None) -> int:
@@ -109,7 +113,7 @@ def check(count: UserCount) -> None:
         if estimate is not None and estimate > MAX_PEOPLE:
             errors.setdefault(
                 "factor",
-                f"The estimate comes to {shown(estimate)} users, more than the {shown(MAX_PEOPLE)} a count may hold: "
+                f"The estimate comes to {estimate:,} users, more than the {MAX_PEOPLE:,} a count may hold: "
                 "check the base metric's value and the factor.",
             )
     else:

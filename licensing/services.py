@@ -641,6 +641,8 @@ def filing_record_outcome(*, filing: Filing, status: str, ama_reference: str, ac
     """Record the AMA's answer to a submitted filing: accepted or rejected, with its reference."""
     if filing.status != FilingStatus.SUBMITTED or status not in (FilingStatus.ACCEPTED, FilingStatus.REJECTED):
         raise ValidationError("Only a submitted application can be marked accepted or rejected.")
+    if "\x00" in ama_reference:
+        raise ValidationError("The AMA reference holds a NUL character, which cannot be stored: type it again.")
     filing.status, filing.ama_reference = status, ama_reference
     return record_save(
         filing, actor=actor, reason=reason or f"AMA {FilingStatus(status).label.lower()} the application"

@@ -159,6 +159,19 @@ def test_recording_the_amas_answer(officer_client, hospital):
     assert row.history_user_name == "officer-a" and "accepted" in row.history_change_reason
 
 
+def test_an_ama_reference_with_a_nul_character_is_refused_in_words(officer_client, hospital):
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    response = officer_client.post(
+        f"/admin/licensing/filing/{filing.pk}/outcome/",
+        {"status": "accepted", "ama_reference": "AMA\x00-7781"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert any("NUL character" in message for message in messages_of(response))
+    filing.refresh_from_db()
+    assert (filing.status, filing.ama_reference) == ("submitted", "")
+
+
 def test_zip_of_selected_filings(officer_client, hospital, org_a):
     submitted = submit(officer_client, prepare(officer_client, hospital))
     draft = prepare(officer_client, hospital, year=2027)

@@ -17,7 +17,7 @@ from django.test import Client
 from licensing import ownership
 from tests import routes
 from tests.admin_forms import page_form_data
-from tests.factories import UserFactory, VendorFactory, sample_records
+from tests.factories import UserFactory, VendorFactory, sample_records, sign_in_records
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,7 @@ def world(org_a, officer):
     made = sample_records(org_a, "Alpha")
     VendorFactory(name="Shared Vendor")
     root = UserFactory(username="root", is_superuser=True)
+    sign_in_records(root)
     return {"records": made, "administrator": root, "officer": officer}
 
 

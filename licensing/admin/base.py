@@ -124,7 +124,8 @@ REASON_MISSING = "Say why this changed, e.g. 'January recount' or 'AMA agreement
 
 
 def reason_from(data, *, default: str) -> str:
-    return (data.get(REASON_FIELD) or "").strip() or default
+    # Pages that read the reason straight from the post (deletions) drop NUL characters, which no database keeps.
+    return (data.get(REASON_FIELD) or "").replace("\x00", "").strip() or default
 
 
 class ReasonForm(forms.ModelForm):

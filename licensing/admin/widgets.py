@@ -34,11 +34,17 @@ def within_storage(db_field, formfield):
     bounds = BaseDatabaseOperations.integer_field_ranges.get(db_field.get_internal_type())
     if bounds is not None and isinstance(formfield, forms.IntegerField):
         low, high = bounds
-        if formfield.min_value is None or formfield.min_value < low:
+        # A model field with its own, tighter range (licensing.models.ranges) says it in its own words.
+        if (formfield.min_value is None or formfield.min_value < low) and not _has_limit(db_field, MinValueValidator):
             formfield.validators.append(MinValueValidator(low))
-        if formfield.max_value is None or formfield.max_value > high:
+        if (formfield.max_value is None or formfield.max_value > high) and not _has_limit(db_field, MaxValueValidator):
             formfield.validators.append(MaxValueValidator(high))
     return formfield
+
+
+def _has_limit(db_field, kind) -> bool:
+    """Whether the model field declares a range of its own of this kind, within what a column holds."""
+    return any(isinstance(validator, kind) and type(validator) is not kind for validator in db_field.validators)
 
 
 class _ValidSelection:

@@ -18,10 +18,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
+from licensing.counting import MAX_PEOPLE
+
 FIRST_DATE = datetime.date(1970, 1, 1)
-# People in one count field, licensed users, or units of a base metric (physicians, beds, employees): the
-# largest US health systems have a few hundred thousand staff, so this refuses typos, not organizations.
-MAX_PEOPLE = 10_000_000
 # How far ahead a vendor's distribution agreement may run: such agreements are signed for several years.
 AGREEMENT_YEARS_AHEAD = 10
 
