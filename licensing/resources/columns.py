@@ -280,9 +280,7 @@ class References(Reference):
     def render(self, value, obj=None, **kwargs):
         if value is None:
             return ""
-        # Only records the lookup holds (those the person may see): a link to another organization stays unnamed.
-        pks = [item.pk for item in value.all()] if hasattr(value, "all") else list(value)
-        items = [self.lookup.get(pk) for pk in pks]
+        items = value.all() if hasattr(value, "all") else [self.lookup.get(pk) for pk in value]
         return "; ".join(self.render_key(item) for item in items if item is not None)
 
 
