@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 
+from licensing import services
 from licensing.choices import ImportOutcome
 from licensing.management.commands import export_data, import_data
 from licensing.models import Contact, DataImport, UserCount
@@ -559,3 +560,22 @@ def test_what_was_assumed_about_the_file_is_noted_on_stderr(tmp_path, world, off
 
     assert "1 new, 1 updated" in out
     assert "Note: Columns are separated by semicolons" in err
+
+
+def test_an_officers_application_file_keeps_links_they_cannot_see(world, admin, officer, org_b, tmp_path):
+    epic = world["epic"]
+    epic.users_at_other_entities.add(world["clinic"], org_b)
+    services.record_save(epic, actor=admin, reason="Beta's staff use it too")
+    path = tmp_path / "applications.csv"
+    export("applications", actor="officer-a", output=str(path))
+    text = path.read_text(encoding="utf-8-sig")
+    assert "alpha-clinic" in text and "beta-clinics" not in text  # Beta is outside the officer's access
+
+    edited = text.replace("Epic Ambulatory,Ambulatory EHR", "Epic Ambulatory,Billing / revenue cycle")
+    path.write_text(edited, encoding="utf-8")
+    out, _ = import_("applications", str(path), actor="officer-a")
+
+    assert "1 updated" in out
+    epic.refresh_from_db()
+    assert epic.category == "billing_rcm"
+    assert set(epic.users_at_other_entities.all()) == {world["clinic"], org_b}

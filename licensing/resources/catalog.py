@@ -193,6 +193,29 @@ class ParentReference(columns.Reference):
         return super().render(value, obj, **kwargs)
 
 
+class LinksInSight(columns.References):
+    """Links to other organizations' records (users at other legal entities). A person's export names only those
+    they may see, and their import keeps the links they cannot see, as the admin page does; the system's name all."""
+
+    def __init__(self, lookup, *, resource, name: str, **options):
+        super().__init__(lookup, **options)
+        self.resource, self.name = resource, name
+
+    def clean(self, value, row=None, **kwargs):
+        found = super().clean(value, row, **kwargs)
+        instance = getattr(self.resource, "_instance", None)
+        if self.resource.actor is None or instance is None:
+            return found
+        stored = getattr(instance, "_stored_links", {}).get(self.name, [])
+        model = self.resource._meta.model._meta.get_field(self.name).related_model
+        return found + [model(pk=pk) for pk in stored if self.lookup.get(pk) is None]
+
+    def render(self, value, obj=None, **kwargs):
+        if value is not None and hasattr(value, "all") and self.resource.actor is not None:
+            value = [item.pk for item in value.all()]
+        return super().render(value, obj, **kwargs)
+
+
 class OrganizationResource(ScopedLookups, PortalResource):
     key = ("slug",)
     label_columns = ("slug", "name")
@@ -332,8 +355,10 @@ class ApplicationResource(OrganizationKeyed):
             self.column("countries_outside_us"),
             self.column(
                 "users_at_other_entities",
-                widget=columns.References(
+                widget=LinksInSight(
                     self.organizations(access.VIEW),
+                    resource=self,
+                    name="users_at_other_entities",
                     render_key=lambda org: org.slug,
                     missing="No organization you can see has the short name or EIN '{value}'. Separate several "
                     "with semicolons.",
