@@ -258,7 +258,8 @@ def sample_records(organization: Organization, tag: str, made: dict | None = Non
 
 def sign_in_records(person) -> None:
     """One record of each sign-in model (django-axes' attempts and logs, django-otp's devices) for `person`, so
-    the enumerated tests open every page of their admins with a real id."""
+    the enumerated tests open every page of their admins with a real id. Not for a person who signs in in the
+    test: a device makes the portal ask for their code first."""
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice

@@ -14,7 +14,7 @@ from django.test import Client
 from licensing import ownership
 from tests import routes
 from tests.admin_forms import page_form_data
-from tests.factories import VendorFactory, sample_records, sign_in_records
+from tests.factories import UserFactory, VendorFactory, sample_records, sign_in_records
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ GROUPS = sorted({_group(route) for route in ROUTES})
 def world(org_a, auditor):
     made = sample_records(org_a, "Alpha")
     VendorFactory(name="Shared Vendor")
-    sign_in_records(auditor)
+    sign_in_records(UserFactory(username="device-owner"))
     return made
 
 

@@ -91,7 +91,7 @@ def world(org_a, officer):
     made = sample_records(org_a, "Alpha")
     VendorFactory(name="Shared Vendor")
     root = UserFactory(username="root", is_superuser=True)
-    sign_in_records(root)
+    sign_in_records(UserFactory(username="device-owner"))
     return {"records": made, "administrator": root, "officer": officer}
 
 

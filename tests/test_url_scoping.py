@@ -40,7 +40,7 @@ def world(org_a, org_b):
     """Alpha (with an affiliate) and Beta, one record of every organization-owned model each, and links across."""
     admin = UserFactory(username="root", is_superuser=True)
     VendorFactory(name="Shared Vendor")
-    sign_in_records(admin)
+    sign_in_records(UserFactory(username="device-owner"))
     affiliate = OrganizationFactory(name="Alpha North Clinic", slug="alpha-north", parent=org_a)
     alpha = sample_records(org_a, "Alpha")
     sample_records(affiliate, "AlphaNorth")
