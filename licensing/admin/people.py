@@ -90,7 +90,7 @@ class PersonAdmin(OneRowAdmin, auth_admin.UserAdmin):
     change_password_form = PasswordResetForm
     # Set by Django, not by people; the page shows them to the second, so saving them would cut the microseconds.
     readonly_fields = ["last_login", "date_joined"]
-    change_user_password_template = "admin/licensing/person_password.html"  # noqa: S105 (a template name)
+    change_user_password_template = "admin/licensing/person_password.html"  # noqa: S105  # nosec B105 # a template name
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -1,8 +1,8 @@
 """Sign-in protection in the admin: who is locked out (django-axes) and lifting a lockout, recorded as who did it.
 
-axes registers its own admin classes on the portal's site (it is Django's default site); these replace them
-with read-only logs and an audited "Lift the lockout" action. Only people given axes' permissions (in practice
-superusers) see these pages.
+axes and django-otp register their own admin classes on the portal's site (it is Django's default site); these
+replace them with read-only logs, an audited "Lift the lockout" action, and device pages that only list and
+remove. Only people given their permissions (in practice superusers) see these pages.
 """
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
@@ -12,8 +12,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+for _model in (AccessAttempt, AccessLog, AccessFailureLog, TOTPDevice, StaticDevice):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
 
@@ -60,4 +64,25 @@ class FailedSignInAdmin(ReadOnlyLog, AccessFailureLogAdmin):
 
 @admin.register(AccessLog)
 class SignInAdmin(ReadOnlyLog, AccessLogAdmin):
+    pass
+
+
+class DeviceRemovalOnly:
+    """A person enrols their own authenticator (portal.two_factor); an administrator may only see that a device
+    exists and remove it (a lost phone), never type in or edit someone's secret."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorAdmin(DeviceRemovalOnly, TOTPDeviceAdmin):
+    pass
+
+
+@admin.register(StaticDevice)
+class BackupCodesAdmin(DeviceRemovalOnly, StaticDeviceAdmin):
     pass

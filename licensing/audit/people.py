@@ -16,7 +16,7 @@ from licensing.audit.records import AuditedHistoricalRecords, AuditedHistory
 # Fields of a person the history never copies: the hash is a secret; the login time is not a permission.
 EXCLUDED_FIELDS = ["password", "last_login"]
 # The field named among a row's changed fields when the password was set or reset.
-PASSWORD = "password"  # noqa: S105 (a field name)
+PASSWORD = "password"  # noqa: S105  # nosec B105 # a field name
 # Saves that change only these fields write no history row (a login; a hash upgrade at login).
 UNRECORDED_SAVES = ({"last_login"}, {"password"})
 # The first version of the people and groups that existed before their history began (migration 0012).

@@ -48,9 +48,11 @@ class PageHealth:
             self.console_errors.append(message.text)
 
     def _request_failed(self, request):
-        # Aborted by the page itself, not failed: a download handed to Playwright (a "document"), or a search
-        # select2 cancels because the person typed on (an "xhr").
-        if request.failure and "ERR_ABORTED" in request.failure and request.resource_type in ("document", "xhr"):
+        # Aborted by the page itself, not failed: a download handed to Playwright (a "document"), a search
+        # select2 cancels because the person typed on (an "xhr"), or the icon of a page left at once (a sign-in
+        # that redirects on to the code page).
+        aborted = request.failure and "ERR_ABORTED" in request.failure
+        if aborted and (request.resource_type in ("document", "xhr") or "favicon" in request.url):
             return
         self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 

@@ -26,7 +26,7 @@ def app_code(secret: str) -> str:
     return f"{totp(base64.b32decode(raw + '=' * (-len(raw) % 8))):06d}"
 
 
-def test_five_wrong_passwords_lock_the_account_and_the_page_says_so(page):
+def test_five_wrong_passwords_lock_the_account_and_the_page_says_so(page, screenshots):
     demo.seed_demo()
     page.goto("/admin/login/")
     for attempt in range(4):
@@ -37,6 +37,7 @@ def test_five_wrong_passwords_lock_the_account_and_the_page_says_so(page):
     expect(page.locator("#locked-out")).to_have_text("This account is locked after 5 failed sign-ins in a row.")
     expect(page.get_by_text("ask an administrator of the portal to lift the lockout")).to_be_visible()
     page.health.check(expect_status=429)
+    page.screenshot(path=str(screenshots / "sign-in-locked.png"))
 
     # Even the right password no longer opens it.
     page.get_by_role("link", name="Back to the login page").click()
@@ -45,13 +46,14 @@ def test_five_wrong_passwords_lock_the_account_and_the_page_says_so(page):
     page.health.check(expect_status=429)
 
 
-def test_an_officer_turns_on_two_factor_and_signs_in_with_a_code(page):
+def test_an_officer_turns_on_two_factor_and_signs_in_with_a_code(page, screenshots):
     demo.seed_demo()
     log_in(page, *OFFICER)
-    page.goto("/admin/two-factor/")
+    page.get_by_role("link", name="Two-factor sign-in").click()
     page.health.check()
     expect(page.get_by_role("img", name="QR code of the two-factor secret for your account")).to_be_visible()
     secret = page.locator("#two-factor-secret").inner_text()
+    page.screenshot(path=str(screenshots / "two-factor-enrol.png"))
 
     page.get_by_label("Code").fill("000000" if app_code(secret) != "000000" else "111111")
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
