@@ -27,7 +27,7 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from seed_scale import PostgresTarget, SQLiteTarget, database_label  # noqa: E402 (benchmarks are scripts; the path is set just above)
+from seed_scale import PostgresTarget, SQLiteTarget, analyze, database_label  # noqa: E402 (benchmarks are scripts; the path is set just above)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START_MARKER = "<!-- audit-trail-results:start -->"
@@ -498,13 +498,6 @@ def build_history(total: int, org_rows: int, people, target) -> None:
         for model, versions in target_sets.items():
             names = [f.name for f in model._meta.concrete_fields if not f.primary_key]
             model.objects.bulk_update(versions.objects, names, batch_size=500)
-
-
-def analyze() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seed_scale import PostgresTarget, SQLiteTarget, database_label, run_seed  # noqa: E402 (the path is set above)
+from seed_scale import PostgresTarget, SQLiteTarget, analyze, database_label, production_like, run_seed  # noqa: E402 (the path is set above)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION_TITLE = "## Dashboard and position-filtered lists"
@@ -112,13 +112,6 @@ def add_officer(organizations: int) -> None:
     seen = access.organizations(officer, access.VIEW).count()
     if seen != organizations or not officer.is_staff:
         raise SystemExit(f"the officer sees {seen} organizations (staff: {officer.is_staff}), not {organizations}")
-
-
-def analyze() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,17 +361,7 @@ def main() -> int:
     if target is not None:
         target.create()
     database_url = args.existing or target.url
-    os.environ.update(
-        {
-            "DATABASE_URL": database_url,
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            # Production-like: no query log kept in memory, no debug pages.
-            "DEBUG": "False",
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-0123456789"),
-            "ALLOWED_HOSTS": "testserver",
-        }
-    )
-    env = dict(os.environ)
+    env = production_like(database_url, allowed_hosts="testserver")
     try:
         import django
 

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seed_scale import PostgresTarget, SQLiteTarget, database_label  # noqa: E402 (benchmarks are scripts; the path is set just above)
+from seed_scale import PostgresTarget, SQLiteTarget, analyze, database_label  # noqa: E402 (benchmarks are scripts; the path is set just above)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START_MARKER = "<!-- imports-results:start -->"
@@ -353,17 +353,6 @@ def stored_counts_match(plans: list[dict]) -> None:
         for name, value in plan.items():
             if name not in ("organization", "application", "license_year"):
                 assert getattr(count, name) == value, (plan, name, getattr(count, name))
-
-
-def analyze() -> None:
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
 
 
 def dry_runs(path: Path, repeat: int = 3) -> list[float]:

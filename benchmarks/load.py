@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from seed_scale import PostgresTarget, database_label, run_seed  # noqa: E402 (the path is set above)
+from seed_scale import PostgresTarget, analyze, database_label, production_like, run_seed  # noqa: E402 (the path is set above)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 BIN = Path(sys.executable).parent
@@ -163,13 +163,6 @@ def plan_of(officers: int) -> dict:
     if len(result["officers"]) != officers or not all(item["organizations"] for item in result["officers"]):
         raise SystemExit(f"expected {officers} officers with organizations, found {len(result['officers'])}")
     return result
-
-
-def analyze() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,18 +620,7 @@ def main() -> int:
     if target is not None:
         target.create()
     database_url = args.existing or target.url
-    os.environ.update(
-        {
-            "DATABASE_URL": database_url,
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            # Production-like (no debug pages, no query log) over plain HTTP on loopback: DJANGO_ENV=production
-            # would mark the cookies Secure and redirect to https, which a loopback run cannot follow.
-            "DEBUG": "False",
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-0123456789"),
-            "ALLOWED_HOSTS": "127.0.0.1,testserver",
-        }
-    )
-    env = dict(os.environ)
+    env = production_like(database_url, allowed_hosts="127.0.0.1,testserver")
     try:
         import django
 

@@ -123,6 +123,33 @@ def run_seed(orgs: int, env: dict) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, output
 
 
+# Only for throwaway benchmark databases on loopback; a real SECRET_KEY in the environment wins.
+BENCHMARK_SECRET_KEY = "benchmark-only-secret-key-not-for-production-use-0123456789"  # noqa: S105
+
+
+def production_like(database_url: str, *, allowed_hosts: str) -> dict:
+    """Settings for a benchmark (this process and its children): no debug pages, no query log kept in memory.
+    Not DJANGO_ENV=production, which marks cookies Secure and redirects to https that loopback cannot follow."""
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DEBUG": "False",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", BENCHMARK_SECRET_KEY),
+            "ALLOWED_HOSTS": allowed_hosts,
+        }
+    )
+    return dict(os.environ)
+
+
+def analyze() -> None:
+    """Fresh planner statistics after a seed, as a database that has run a while has them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+
+
 def summarise(before: dict, after: dict) -> dict[str, int]:
     created = {label: after[label] - before.get(label, 0) for label in after}
 

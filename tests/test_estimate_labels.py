@@ -251,10 +251,9 @@ def as_of(client, organization, year, **params):
     return response
 
 
-@pytest.mark.parametrize("year", [MIXED, PROJECTED])
+# Only years from the current one on: the records are made today, so a moment in an earlier year shows none.
+@pytest.mark.parametrize("year", [year for year in (MIXED, PROJECTED) if year >= CURRENT])
 def test_as_of_page_and_its_csv(officer_client, portfolio, year):
-    if year < CURRENT:
-        pytest.skip("the records are made today: a moment in an earlier year shows none of them")
     basis = YEARS[year]
     table = Tables(as_of(officer_client, portfolio["organization"], year).content.decode()).find(
         id="as-of-applications"
