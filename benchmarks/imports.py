@@ -66,6 +66,7 @@ IMPORT_BUDGET_MB = 500
 RATIO_BUDGET = 3.0
 ORGANIZATIONS = 50
 YEARS = list(range(2017, 2027))
+TODAY = datetime.datetime.now(datetime.UTC).date()
 OFFICER = "bench-officer"
 SYSTEM_SLUG = "bench-health"
 REASON = "Benchmark data"
@@ -179,7 +180,8 @@ def planned_counts(rows: int, *, year_offset: int = 0, changed_every: int = 0) -
             "organization": organization_slug(org_number),
             "application": application_name(app_number),
             "license_year": year,
-            "counted_on": datetime.date(year, 1, 15),
+            # Counts for years ahead (the dry-run file) are taken today: a count cannot be dated in the future.
+            "counted_on": min(datetime.date(year, 1, 15), TODAY),
             "counted_by": "Dana Reyes",
             "evidence": f"Access report {year}-01-15, {organization_slug(org_number)}",
         }
