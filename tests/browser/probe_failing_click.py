@@ -6,5 +6,7 @@ import pytest
 
 @pytest.mark.django_db(transaction=True)
 def test_clicks_a_renamed_button(page):
-    page.goto("/admin/login/")
+    # Only the click has the short timeout: on a busy machine the page itself may take longer to arrive.
+    page.goto("/admin/login/", timeout=120_000)
+    page.locator("#login-form").wait_for(timeout=120_000)
     page.get_by_role("button", name="Sign in").click()  # the button says "Log in"
