@@ -7,11 +7,16 @@ import datetime
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from licensing import access, attention, demo, services, standing
 from licensing.choices import Position
 from licensing.models import Application, BaseMetrics, Filing, License, Organization, UserCount
+
+# The module-wide seed runs before the suite's per-test fast hasher applies; the logins must match it.
+FAST_PASSWORDS = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 
 pytestmark = pytest.mark.django_db
 
@@ -40,11 +45,19 @@ class Seeded:
         self.filings = access.restrict(Filing.objects.all(), self.officer)
 
 
-@pytest.fixture(params=SEED_MOMENTS, ids=lambda moment: moment.date().isoformat())
-def seeded(request):
-    # The clock stays frozen through the test, so "today" in the selectors is the day of the seed.
-    with time_machine.travel(request.param, tick=False):
+@pytest.fixture(scope="module", params=SEED_MOMENTS, ids=lambda moment: moment.date().isoformat())
+def seeded(request, django_db_setup, django_db_blocker):
+    """The demo seeded once per moment for all the tests of this file (a seed takes seconds): inside a
+    transaction that each test's own one nests in, rolled back after the last test of the moment."""
+    # The clock stays frozen through the tests, so "today" in the selectors is the day of the seed.
+    with (
+        time_machine.travel(request.param, tick=False),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+        FAST_PASSWORDS,
+    ):
         yield Seeded()
+        transaction.set_rollback(True)
 
 
 def names(queryset) -> list[str]:

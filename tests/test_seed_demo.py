@@ -7,7 +7,9 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import transaction
 from django.http import HttpRequest
+from django.test import override_settings
 
 from licensing import access, demo, roles, standing
 from licensing.models import (
@@ -20,6 +22,9 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
+
+# The module-wide seed runs before the suite's per-test fast hasher applies; the logins must match it.
+FAST_PASSWORDS = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +44,13 @@ def seed(*args) -> str:
     return out.getvalue()
 
 
-@pytest.fixture
-def seeded():
-    return seed()
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo seeded once for the tests of this file (a seed takes seconds), inside a transaction each test's
+    own one nests in, rolled back after the last."""
+    with django_db_blocker.unblock(), transaction.atomic(), FAST_PASSWORDS:
+        yield seed()
+        transaction.set_rollback(True)
 
 
 @pytest.fixture
