@@ -91,20 +91,12 @@ def test_a_half_configured_storage_refuses_to_start(env, message):
 
 
 class Servers:
-    """Two app servers in one test: each with its own temporary folder and its own local media folder, sharing
-    only the database and STORAGES["default"]. `switch_to_second()` takes the first one away entirely."""
+    """Two app servers in one test: each with its own temporary folder, its own local media folder and its own
+    storage object, sharing only the database and what STORAGES["default"] names. `switch_to_second()` takes the
+    first one away entirely."""
 
-    def __init__(self, settings, root, *, shared_storage: bool):
-        self.settings, self.root = settings, root
-        if shared_storage:
-            # Stands for the bucket: the one place both servers read and write files.
-            settings.STORAGES = {
-                **settings.STORAGES,
-                "default": {
-                    "BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(root / "shared-bucket")},
-                },
-            }
+    def __init__(self, settings, root, *, storage: dict | None):
+        self.settings, self.root, self.storage = settings, root, storage
         self._use("first")
 
     def _use(self, name: str) -> None:
@@ -113,6 +105,9 @@ class Servers:
         self.settings.MEDIA_ROOT = str(self.root / name / "media")
         self.settings.FILE_UPLOAD_TEMP_DIR = str(self.root / name / "tmp")
         tempfile.tempdir = str(self.root / name / "tmp")
+        if self.storage is not None:
+            # A new settings value: Django builds this server's storage object afresh.
+            self.settings.STORAGES = {**self.settings.STORAGES, "default": dict(self.storage)}
 
     def switch_to_second(self) -> None:
         shutil.rmtree(self.root / "first")
@@ -121,18 +116,37 @@ class Servers:
 
 @pytest.fixture
 def servers(settings, tmp_path):
-    made = []
-
-    def make(*, shared_storage: bool) -> Servers:
-        made.append(Servers(settings, tmp_path, shared_storage=shared_storage))
-        return made[-1]
+    def make(*, storage: dict | None) -> Servers:
+        return Servers(settings, tmp_path, storage=storage)
 
     yield make
     tempfile.tempdir = None
 
 
-def test_a_preview_uploaded_on_one_server_is_confirmed_on_another(client, officer, systems, servers):  # noqa: F811
-    two = servers(shared_storage=True)
+@pytest.fixture
+def shared_folder(tmp_path) -> dict:
+    # Stands for the bucket: the one place both servers read and write files.
+    return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "bucket")}}
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A private S3 bucket (moto's, in this process) and the storage settings the portal builds for it from the
+    environment, exactly as in production."""
+    import boto3
+    from moto import mock_aws
+
+    from portal import settings as portal_settings
+
+    environment = {**S3, "AWS_S3_ENDPOINT_URL": "", "AWS_S3_REGION_NAME": "us-east-1", "AWS_S3_ADDRESSING_STYLE": ""}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=S3["AWS_STORAGE_BUCKET_NAME"])
+        yield portal_settings._file_storage()
+
+
+def upload_on_one_server_and_confirm_on_another(client, officer, systems, two: Servers) -> DataImport:  # noqa: F811
     first = client
     first.force_login(officer)
     preview_page = upload(first, counts_file("alpha-health,Billing,2026,Counted,12,0,0"), reason="Recount")["Location"]
@@ -148,6 +162,31 @@ def test_a_preview_uploaded_on_one_server_is_confirmed_on_another(client, office
     assert confirmed["Location"] == reverse("admin:licensing_dataimport_change", args=[done.pk])
     assert UserCount.objects.get(application=systems["billing"]).direct_users == 12
     assert done.file_sha256 == preview.file_sha256
+    return preview
+
+
+def test_a_preview_uploaded_on_one_server_is_confirmed_on_another(
+    client,
+    officer,
+    systems,  # noqa: F811
+    servers,
+    shared_folder,
+):
+    upload_on_one_server_and_confirm_on_another(client, officer, systems, servers(storage=shared_folder))
+
+
+def test_the_same_through_an_s3_bucket(client, officer, systems, servers, s3_bucket):  # noqa: F811
+    import boto3
+
+    assert s3_bucket["BACKEND"] == "storages.backends.s3.S3Storage"
+    preview = upload_on_one_server_and_confirm_on_another(client, officer, systems, servers(storage=s3_bucket))
+    bucket = S3["AWS_STORAGE_BUCKET_NAME"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [preview.upload.name]
+    # Private: the owner alone may read it (no public grant).
+    grants = s3.get_object_acl(Bucket=bucket, Key=preview.upload.name)["Grants"]
+    assert [grant["Permission"] for grant in grants] == ["FULL_CONTROL"]
+    assert all("URI" not in grant["Grantee"] for grant in grants)
 
 
 def test_without_shared_storage_the_second_server_says_so_and_writes_nothing(
@@ -157,7 +196,7 @@ def test_without_shared_storage_the_second_server_says_so_and_writes_nothing(
     servers,
 ):
     # Proves the test above can fail: with each server's files on its own disk, the confirm cannot find the file.
-    two = servers(shared_storage=False)
+    two = servers(storage=None)
     client.force_login(officer)
     preview_page = upload(client, counts_file("alpha-health,Billing,2026,Counted,12,0,0"))["Location"]
     two.switch_to_second()
@@ -171,8 +210,8 @@ def test_without_shared_storage_the_second_server_says_so_and_writes_nothing(
     assert UserCount.objects.get(application=systems["billing"]).direct_users == 10
 
 
-def test_import_exports_own_temporary_files_live_on_the_shared_storage(settings, servers, db):
-    two = servers(shared_storage=True)
+def test_import_exports_own_temporary_files_live_on_the_shared_storage(settings, servers, shared_folder, db):
+    two = servers(storage=shared_folder)
     storage_class = import_string(settings.IMPORT_EXPORT_TMP_STORAGE_CLASS)
     kept = storage_class(encoding="utf-8")
     kept.save(b"Organization\nalpha-health\n")
