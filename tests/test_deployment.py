@@ -215,3 +215,11 @@ def test_systemd_accepts_the_units():
     # The only complaint allowed on a machine that is not a production server: /srv/cpt-portal is not there.
     complaints = [line for line in result.stderr.splitlines() if "/srv/cpt-portal/.venv/bin/" not in line]
     assert complaints == [], result.stderr
+
+
+def test_docs_deploy_names_every_variable_the_settings_read():
+    settings_text = (ROOT / "portal" / "settings.py").read_text()
+    read = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", settings_text))
+    assert {"DATABASE_URL", "STORAGE_BACKEND", "AWS_STORAGE_BUCKET_NAME", "PROXY_COUNT"} <= read
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", (ROOT / "docs" / "deploy.md").read_text()))
+    assert sorted(read - documented) == [], "docs/deploy.md 'Every environment variable' must list these"
