@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from licensing.models import DataImport, UserCount
 from tests.factories import UserFactory
 from tests.test_admin_imports import counts_file, systems, upload  # noqa: F401 (systems is a fixture)
-from tests.test_settings import manage
+from tests.test_settings import PRODUCTION, manage
 
 S3 = {
     "STORAGE_BACKEND": "s3",
@@ -76,6 +76,12 @@ def test_storage_backend_s3_configures_a_private_bucket_from_the_environment():
     # No signed URL that would let a holder past the portal's access checks.
     assert found["url"] == "https://objects.example.invalid/cpt-evidence/imports/a.csv"
     assert found["tmp"] == "import_export.tmp_storages.MediaStorage"
+
+
+def test_production_on_s3_passes_the_deploy_check_with_no_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, **S3)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (1 silenced)." in result.stdout
 
 
 @pytest.mark.parametrize(
