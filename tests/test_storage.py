@@ -28,7 +28,8 @@ S3 = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 
-# Prints the storage settings and what the storage built from them holds; building it contacts nothing.
+# Prints the storage settings and what the storage built from them holds; building it contacts nothing (the
+# endpoint's .invalid name resolves nowhere, so any request would fail the test).
 DESCRIBE_STORAGE = """
 import json
 from django.conf import settings
@@ -37,7 +38,7 @@ url = storage.url("imports/a.csv")
 print(json.dumps({
     "STORAGES": settings.STORAGES["default"], "class": type(storage._wrapped).__name__, "url": url,
     "bucket": getattr(storage, "bucket_name", None), "key": getattr(storage, "access_key", None),
-    "tmp": settings.IMPORT_EXPORT_TMP_STORAGE_CLASS,
+    "tmp": settings.IMPORT_EXPORT_TMP_STORAGE_CLASS, "media": str(settings.MEDIA_ROOT),
 }))
 """
 
@@ -51,7 +52,7 @@ def storage_described(**env) -> dict:
 def test_by_default_files_go_to_a_folder_under_var():
     found = storage_described()
     assert found["STORAGES"] == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    assert found["class"] == "FileSystemStorage"
+    assert found["class"] == "FileSystemStorage" and found["media"].endswith("/var/media")
     assert found["tmp"] == "import_export.tmp_storages.MediaStorage"
 
 
