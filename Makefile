@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensing/position.py licensing/workflow.py \
 	licensing/standing.py licensing/ownership.py licensing/access.py licensing/attention.py licensing/reminders.py
 
-.PHONY: run test test-sqlite test-postgres e2e screenshots serve bench load setup system-packages migrate demo check \
+.PHONY: run test test-sqlite test-postgres e2e screenshots serve serve-all bench load setup system-packages migrate demo check \
 	lint audit format clean
 
 run: setup migrate demo
@@ -23,6 +23,17 @@ run: setup migrate demo
 serve: setup migrate
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/gunicorn -c portal/gunicorn_conf.py portal.wsgi:application --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3} --access-logfile -
+
+# The Procfile's web, worker and beat together (honcho), jobs going through Redis as in production
+# (docs/deploy.md). Only here does the broker default to the machine's Redis; `make run` needs none.
+SERVE_ALL_BROKER ?= redis://127.0.0.1:6379/0
+
+serve-all: setup migrate demo
+	@broker="$${CELERY_BROKER_URL:-$(SERVE_ALL_BROKER)}"; \
+	$(BIN)/python -c "import sys; from kombu import Connection; Connection(sys.argv[1], connect_timeout=2).ensure_connection(max_retries=1, interval_start=0, timeout=2)" "$$broker" 2>/dev/null \
+	  || { echo "make serve-all needs a broker: nothing answers at $$broker. Start Redis (apt-get install redis-server) or set CELERY_BROKER_URL." >&2; exit 1; }
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(SERVE_ALL_BROKER)}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
 setup: system-packages $(VENV)/.installed
 

@@ -1,5 +1,6 @@
-"""gunicorn's settings for `make serve` (gunicorn -c portal/gunicorn_conf.py): bind and workers come from the
-command line; this file removes the Server header, which names the server software to every visitor."""
+"""gunicorn's settings for `make serve`, the Procfile's web and deploy/cpt-web.service (gunicorn -c
+portal/gunicorn_conf.py): bind and workers come from the command line; this file removes the Server header,
+which names the server software to every visitor."""
 
 from gunicorn.http import wsgi
 

@@ -149,8 +149,43 @@ if not PRODUCTION:
     # whitenoise warns on every request when the collected-static folder does not exist yet.
     Path(STATIC_ROOT).mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def _file_storage() -> dict:
+    """Where uploaded and generated files live (imports' uploads, jobs' results), read through Django's storage
+    API by every web process and worker alike: a folder (MEDIA_ROOT) by default, which several app servers must
+    share, or an S3-compatible bucket with STORAGE_BACKEND=s3 (docs/deploy.md)."""
+    backend = env.str("STORAGE_BACKEND", default="local").lower()
+    if backend == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if backend != "s3":
+        raise ImproperlyConfigured(f"STORAGE_BACKEND is {backend!r}: use 'local' (a folder, MEDIA_ROOT) or 's3'.")
+    bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not bucket:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME, the bucket the files go to.")
+    # Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (django-storages reads them from the environment),
+    # else boto3's own chain (an instance or pod role), so no secret passes through settings.
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # "path" for stores that have no per-bucket host names (MinIO and the like); empty: boto3 chooses.
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            # Files are evidence and personal data: private, and only ever served through the portal's own views
+            # (which check who asks), so no object gets a public or a signed URL.
+            "default_acl": "private",
+            "querystring_auth": False,
+            # Two uploads of the same name get two objects, as on a folder; never one silently replacing another.
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _file_storage(),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -160,6 +195,10 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# Anything django-import-export's own admin views keep between two requests goes to the storage above, not to
+# the temporary folder of whichever app server took the upload (the portal's import pages keep theirs in
+# DataImport.upload, on the same storage).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 
 # Outgoing mail (reminders): printed on the console unless configured, either as one EMAIL_URL
 # (smtp+tls://user:password@host:587, consolemail://, ...) or field by field.
@@ -249,6 +288,8 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The load balancer asks each app server directly over plain HTTP; a redirect would read as "down".
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -4,6 +4,8 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
+from portal.health import healthz
+
 
 def favicon(request):
     """Browsers ask for /favicon.ico whatever a page links; answer with the portal's icon (resolved per request,
@@ -14,5 +16,7 @@ def favicon(request):
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("favicon.ico", favicon),
+    # For the load balancer (portal.health): the database and the broker answer.
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

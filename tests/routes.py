@@ -87,6 +87,8 @@ CUSTOM_ROUTES = {
 SITE_ROUTES = {
     "": (NONE, [{}]),
     "favicon.ico": (NONE, [{}]),
+    # The load balancer's health check (portal.health): no sign-in, reads no query string.
+    "healthz": (NONE, [{}]),
     "index": (NONE, [{}, {"year": "2026"}]),
     "login": (NONE, [{}]),
     "logout": (NONE, [{}]),

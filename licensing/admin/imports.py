@@ -90,7 +90,9 @@ class DataImportAdmin(AuditedAdmin):
         return f"{url}?data_import={record.pk}"
 
     def confirmation_problem(self, request, record) -> str | None:
-        if not record.upload:
+        # The file is on the shared storage, not on the server that took the upload; if it is gone from there
+        # (or that storage is not shared), the person is told, rather than the confirm failing.
+        if not record.upload or not record.upload.storage.exists(record.upload.name):
             return "The previewed file is no longer stored; upload it again."
         return imports.confirmation_problem(record, request.user)
 
