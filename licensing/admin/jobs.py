@@ -63,6 +63,7 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
             "job": job,
             "done": done,
             "total": total,
+            "progress_text": f"{done:,} of {total:,} {job.progress_unit}",
             "refresh_seconds": None if job.finished else REFRESH_SECONDS,
             "progress_url": reverse("admin:licensing_job_progress", args=[job.pk]),
             "download_url": reverse("admin:licensing_job_download", args=[job.pk]) if job.result_file else "",

@@ -15,7 +15,7 @@ document.addEventListener("DOMContentLoaded", function () {
     if (progress.total) {
       bar.max = progress.total;
       bar.value = progress.done;
-      text.textContent = progress.done + " of " + progress.total + " " + unit;
+      text.textContent = progress.done.toLocaleString("en-US") + " of " + progress.total.toLocaleString("en-US") + " " + unit;
     }
   }
 
