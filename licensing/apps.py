@@ -29,7 +29,10 @@ class LicensingConfig(AppConfig):
     verbose_name = "CPT licensing"
 
     def ready(self):
-        from licensing import checks  # noqa: F401  (registers the ownership system check)
+        from licensing import (
+            checks,  # noqa: F401  (registers the ownership system check)
+            job_kinds,  # noqa: F401  (registers what each kind of job does)
+        )
         from licensing.audit import signals
 
         signals.connect()

@@ -130,3 +130,21 @@ class ReminderKind(models.TextChoices):
     def ending(cls, threshold: int) -> "ReminderKind":
         """The kind for a license ending within `threshold` days (one of attention.ENDING_THRESHOLDS)."""
         return cls(f"license_ending_{threshold}")
+
+
+class JobKind(models.TextChoices):
+    """What a job does (licensing.jobs)."""
+
+    IMPORT = "import", "Import"
+    FILINGS_ZIP = "filings_zip", "ZIP of filings"
+    COMPLIANCE_REPORT = "compliance_report", "Compliance report"
+    REMINDERS = "reminders", "Reminders"
+
+
+class JobState(models.TextChoices):
+    """Where a job is: waiting for a worker, running, or finished one way or the other."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

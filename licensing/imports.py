@@ -224,6 +224,12 @@ def _covering_organization(touched, actor) -> int | None:
     return next((pk for pk in chains[0] if pk in common), None) if chains else None
 
 
+def covering_organization(organization_ids, actor) -> int | None:
+    """The nearest organization covering all of `organization_ids` (with none: all of the person's own), where a
+    job of theirs is filed; None when they share none."""
+    return _covering_organization(organization_ids, actor)
+
+
 def _visible_to(actor, organization_id: int | None) -> bool:
     if access.sees_everything(actor):
         return True

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -309,3 +310,36 @@ IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_MB", default=10) * 1_000_00
 # Django's own cap on request bodies held in memory must let such a file through to the import page's check.
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES + 1_000_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES + 1_000_000
+
+# Jobs (licensing.jobs, portal/celery.py). With CELERY_BROKER_URL set (redis://127.0.0.1:6379/0), jobs are
+# queued for `celery -A portal worker`; unset, each runs in the web process right after its request commits,
+# so `make run` needs nothing else. The Job row is the record of a job, so Celery keeps no results.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+JOBS_IN_PROCESS = not CELERY_BROKER_URL
+# Nothing calls .delay() directly (licensing.jobs decides); should something, without a broker it runs here
+# and now instead of silently waiting on Celery's default amqp://localhost.
+CELERY_TASK_ALWAYS_EAGER = JOBS_IN_PROCESS
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+# A job is acknowledged when it ends, so a worker that dies mid-job leaves it to the next worker (which finds
+# the Job row and neither repeats nor doubles its writes); one job at a time per worker process.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacknowledged job to another worker after this long: longer than the longest job.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+# `celery -A portal beat` (one, anywhere) sends the reminders every day; the cron or systemd route
+# (`manage.py send_reminders`, docs/reminders.md) does the same without Celery. Run one of the two.
+CELERY_BEAT_SCHEDULE = {
+    "send-reminders": {
+        "task": "licensing.tasks.send_reminders",
+        "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=7), minute=env.int("REMINDERS_MINUTE", default=0)),
+    }
+}
+# Imports of at least this many rows run as jobs: the upload and the confirm return at once with the job's page.
+IMPORT_JOB_MIN_ROWS = env.int("IMPORT_JOB_MIN_ROWS", default=2000)

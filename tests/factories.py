@@ -24,6 +24,7 @@ from licensing.models import (
     DataFile,
     DataImport,
     Filing,
+    Job,
     License,
     Membership,
     Organization,
@@ -219,6 +220,17 @@ SAMPLES: dict[str, Sample] = {
             reason=f"{tag} import",
         ),
         {"unchanged_rows": 3},
+    ),
+    # Written by licensing.jobs only; its second version is the job running.
+    "job": Sample(
+        lambda org, tag, made: record(
+            Job,
+            kind=Job.Kind.COMPLIANCE_REPORT,
+            organization=org,
+            title=f"{tag} compliance report",
+            started_by_name=f"{tag.lower()}-officer",
+        ),
+        {"state": Job.State.RUNNING},
     ),
     # Written by send_reminders only and never edited in the portal: the second version saves it unchanged.
     "remindersent": Sample(

@@ -78,6 +78,9 @@ CUSTOM_ROUTES = {
     "licensing_filing_verify": [{}],
     "licensing_filing_correct": [{}],
     "licensing_filing_outcome": [{}],
+    # A job's progress (for its page's script) and its result file.
+    "licensing_job_progress": [{}],
+    "licensing_job_download": [{}],
     # django-otp's device admin: a device's secret and QR code (refused to everyone: secrets stay hidden).
     "otp_totp_totpdevice_config": [{}],
     "otp_totp_totpdevice_qrcode": [{}],

@@ -11,7 +11,7 @@ from django.db import connection
 from pypdf import PdfReader
 
 from licensing import services
-from licensing.models import Contact, Filing
+from licensing.models import Contact, Filing, Job
 from tests.admin_forms import field_errors, post_admin_form
 from tests.factories import ApplicationFactory, LicenseFactory, UserCountFactory, VendorFactory, record
 
@@ -172,13 +172,22 @@ def test_an_ama_reference_with_a_nul_character_is_refused_in_words(officer_clien
     assert (filing.status, filing.ama_reference) == ("submitted", "")
 
 
-def test_zip_of_selected_filings(officer_client, hospital, org_a):
+def test_zip_of_selected_filings_is_built_by_a_job_and_downloaded_from_its_page(
+    officer_client, hospital, org_a, django_capture_on_commit_callbacks
+):
     submitted = submit(officer_client, prepare(officer_client, hospital))
     draft = prepare(officer_client, hospital, year=2027)
-    response = officer_client.post(
-        "/admin/licensing/filing/", {"action": "download_zip", "_selected_action": [submitted.pk, draft.pk]}
-    )
-    assert response["Content-Type"] == "application/zip"
+    with django_capture_on_commit_callbacks(execute=True):
+        started = officer_client.post(
+            "/admin/licensing/filing/", {"action": "download_zip", "_selected_action": [submitted.pk, draft.pk]}
+        )
+    job = Job.objects.get()
+    assert started.status_code == 302 and started["Location"] == f"/admin/licensing/job/{job.pk}/change/"
+    assert (job.state, job.progress_done, job.progress_total, job.organization) == ("done", 2, 2, org_a)
+    page = officer_client.get(started["Location"]).content.decode()
+    assert f'href="/admin/licensing/job/{job.pk}/download/"' in page and "2 of 2 filings" in page
+    response = officer_client.get(f"/admin/licensing/job/{job.pk}/download/")
+    assert response["Content-Disposition"] == 'attachment; filename="CPT-license-applications.zip"'
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = sorted(archive.namelist())
     assert names == sorted(

@@ -51,6 +51,20 @@ def position_badge(status) -> str:
     )
 
 
+class WrittenByThePortalMixin:
+    """Records only the portal writes (imports, reminders sent, jobs): people read them; nobody adds, edits or
+    deletes one."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyHistoryMixin:
     """History pages an auditor can read: newest first, who, when, why, and each field as old -> new.
 

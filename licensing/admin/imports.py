@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from licensing import access, imports
-from licensing.admin.base import NOT_FOUND, AuditedAdmin
+from licensing import access, imports, job_kinds
+from licensing.admin.base import NOT_FOUND, AuditedAdmin, WrittenByThePortalMixin
 from licensing.models import DataImport
 from licensing.resources import catalog
 
@@ -18,7 +18,7 @@ PREVIEW_PAGE_SIZE = 100
 
 
 @admin.register(DataImport)
-class DataImportAdmin(AuditedAdmin):
+class DataImportAdmin(WrittenByThePortalMixin, AuditedAdmin):
     """Every import step, read-only for everyone; a dry run's page is its preview and holds the confirm button."""
 
     list_display = ["created_at", "file_name", "what", "outcome", "actor_name", "counts", "organization"]
@@ -31,15 +31,6 @@ class DataImportAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return access.restrict(super().get_queryset(request), request.user, access.VIEW)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="What")
     def what(self, obj):
@@ -97,6 +88,9 @@ class DataImportAdmin(AuditedAdmin):
         return imports.confirmation_problem(record, request.user)
 
     def confirm(self, request, record):
+        job = job_kinds.confirm_as_job(preview=record, actor=request.user)
+        if job is not None:
+            return HttpResponseRedirect(job.get_absolute_url())
         with record.upload.open("rb") as stored:
             content = stored.read()
         done = imports.run(

@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from licensing.admin.base import ScopedAdmin
+from licensing.admin.base import ScopedAdmin, WrittenByThePortalMixin
 from licensing.models import ReminderSent
 
 
 @admin.register(ReminderSent)
-class ReminderSentAdmin(ScopedAdmin):
+class ReminderSentAdmin(WrittenByThePortalMixin, ScopedAdmin):
     """The record of every reminder item sent; written by the reminders job only, so nobody adds or edits one."""
 
     list_display = ["sent_at", "recipient_name", "recipient_email", "kind", "about", "due_on", "organization"]
@@ -36,15 +36,6 @@ class ReminderSentAdmin(ScopedAdmin):
         "subject",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="About", ordering="record_label")
     def about(self, obj):

@@ -6,9 +6,10 @@ Officers and auditors may download it: the page only reads. Affiliates the perso
 """
 
 from django import forms
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
 
-from licensing import reports
+from licensing import job_kinds, reports
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.models.years import FIRST_LICENSE_YEAR, LAST_LICENSE_YEAR
 from licensing.shown_year import shown_year
@@ -54,27 +55,48 @@ class ReportForm(forms.Form):
         return [message for errors in self.errors.values() for message in errors]
 
 
+# The background form's fields are named job-year, job-format ...: the page holds both forms.
+JOB_PREFIX = "job"
+
+
 class ReportPage(OrganizationPage):
-    """GET shows the form; GET with `format` downloads the report, or shows the form again with the problems."""
+    """GET shows the form; GET with `format` downloads the report, or shows the form again with the problems.
+    POST (the "prepare in the background" button) writes it by a job instead, for a health system's large
+    report, and shows the job's page, which offers the file when ready."""
 
     template_name = "admin/licensing/organization/report.html"
     title = "Compliance report: {organization}"
     refusal = "The compliance report needs view access to this organization."
+    methods = ("GET", "POST")
 
     def respond(self, request, organization):
         entities = reports.legal_entities(organization, viewer=request.user, include_affiliates=True)
         has_affiliates = len(entities) > 1
-        if "format" in request.GET:
-            form = ReportForm(request.GET, has_affiliates=has_affiliates)
+        initial = {"year": shown_year(), "include_affiliates": has_affiliates, "format": "pdf"}
+        may_start_job = job_kinds.may_start(request.user, organization.pk)
+        if request.method == "POST":
+            if not may_start_job:
+                raise PermissionDenied("Preparing the report in the background is for officers; download it above.")
+            job_form = ReportForm(request.POST, has_affiliates=has_affiliates, prefix=JOB_PREFIX)
+            if job_form.is_valid():
+                job = job_kinds.report_as_job(
+                    organization=organization, choice=job_form.cleaned_data, actor=request.user
+                )
+                return HttpResponseRedirect(job.get_absolute_url())
+            form = job_form
         else:
-            initial = {"year": shown_year(), "include_affiliates": has_affiliates, "format": "pdf"}
-            form = ReportForm(initial=initial, has_affiliates=has_affiliates)
-        if form.is_bound and form.is_valid():
+            job_form = ReportForm(initial=initial, has_affiliates=has_affiliates, prefix=JOB_PREFIX)
+            if "format" in request.GET:
+                form = ReportForm(request.GET, has_affiliates=has_affiliates)
+            else:
+                form = ReportForm(initial=initial, has_affiliates=has_affiliates)
+        if form.is_bound and form.is_valid() and request.method == "GET":
             return download(request, organization, form.cleaned_data)
         return self.render(
             request,
             organization,
-            form=form,
+            form=form if form.prefix is None else ReportForm(initial=initial, has_affiliates=has_affiliates),
+            job_form=job_form if may_start_job else None,
             problems=form.messages() if form.is_bound else [],
             affiliates=[entity.name for entity in entities[1:]],
         )

@@ -2,7 +2,8 @@
 
 The flow: upload (read once, dry run, a DataImport record) -> preview (paged, errors and changes first) ->
 confirm (the stored file read once more, its SHA-256 checked, written only if it imports exactly as
-previewed). The work is licensing.imports; these views read forms and render.
+previewed). The work is licensing.imports; these views read forms and render. A file of IMPORT_JOB_MIN_ROWS
+rows or more is previewed and confirmed by jobs (licensing.job_kinds), and the pages show the job.
 """
 
 from django import forms
@@ -13,7 +14,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from licensing import exports, imports
+from licensing import exports, imports, job_kinds
 from licensing.resources import catalog
 
 FORMAT_PARAM = "format"
@@ -78,10 +79,21 @@ class TransfersMixin:
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
+            content = upload.read()
+            # A large file is previewed by a job; the page follows it (licensing.job_kinds).
+            job = job_kinds.import_as_job(
+                resource_name=name,
+                file_name=upload.name,
+                content=content,
+                actor=request.user,
+                reason=form.cleaned_data["change_reason"],
+            )
+            if job is not None:
+                return HttpResponseRedirect(job.get_absolute_url())
             record = imports.run(
                 resource_name=name,
                 file_name=upload.name,
-                content=upload.read(),
+                content=content,
                 actor=request.user,
                 reason=form.cleaned_data["change_reason"],
                 dry_run=True,

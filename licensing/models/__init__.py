@@ -12,6 +12,7 @@ from licensing.models.chains import ChainHead
 from licensing.models.counts import BaseMetric, ProxyFactor, UserCount
 from licensing.models.filings import Filing
 from licensing.models.imports import DataImport
+from licensing.models.jobs import Job
 from licensing.models.licenses import License
 from licensing.models.memberships import Membership
 from licensing.models.organizations import BaseMetrics, Contact, Organization
@@ -27,6 +28,7 @@ __all__ = [
     "DataFile",
     "DataFileRate",
     "DataImport",
+    "Job",
     "Filing",
     "License",
     "Membership",

@@ -49,10 +49,11 @@ class PageHealth:
 
     def _request_failed(self, request):
         # Aborted by the page itself, not failed: a download handed to Playwright (a "document"), a search
-        # select2 cancels because the person typed on (an "xhr"), or the icon of a page left at once (a sign-in
-        # that redirects on to the code page).
+        # select2 cancels because the person typed on (an "xhr"), a job page's progress question cut short by
+        # leaving the page (a "fetch"), or the icon of a page left at once (a sign-in that redirects on to the
+        # code page).
         aborted = request.failure and "ERR_ABORTED" in request.failure
-        if aborted and (request.resource_type in ("document", "xhr") or "favicon" in request.url):
+        if aborted and (request.resource_type in ("document", "xhr", "fetch") or "favicon" in request.url):
             return
         self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
 
