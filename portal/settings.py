@@ -311,6 +311,20 @@ IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_MB", default=10) * 1_000_00
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES + 1_000_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES + 1_000_000
 
+# The cache holds nothing that must last (a running job's progress, for its page): this process's memory by
+# default; with several app servers or workers, one shared Redis (CACHE_URL=redis://host:6379/1) so every
+# process sees the same progress.
+CACHE_URL = env.str("CACHE_URL", default="")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// or rediss:// URL, not {CACHE_URL.split(':')[0]}:...")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Jobs (licensing.jobs, portal/celery.py). With CELERY_BROKER_URL set (redis://127.0.0.1:6379/0), jobs are
 # queued for `celery -A portal worker`; unset, each runs in the web process right after its request commits,
 # so `make run` needs nothing else. The Job row is the record of a job, so Celery keeps no results.

@@ -3,6 +3,7 @@ STORAGE_BACKEND=s3; an import previewed on one app server is confirmed on anothe
 database and that storage."""
 
 import json
+import os
 import shutil
 import tempfile
 
@@ -14,6 +15,7 @@ from django.utils.module_loading import import_string
 from licensing.models import DataImport, UserCount
 from tests.factories import UserFactory
 from tests.test_admin_imports import counts_file, systems, upload  # noqa: F401 (systems is a fixture)
+from tests.test_healthz import REDIS_URL, redis_answers
 from tests.test_settings import PRODUCTION, manage
 
 S3 = {
@@ -32,6 +34,7 @@ S3 = {
 # endpoint's .invalid name resolves nowhere, so any request would fail the test).
 DESCRIBE_STORAGE = """
 import json
+import os
 from django.conf import settings
 from django.core.files.storage import default_storage as storage
 url = storage.url("imports/a.csv")
@@ -233,3 +236,36 @@ def test_sessions_live_in_the_database(settings, client, db):
     from django.contrib.sessions.models import Session
 
     assert Session.objects.filter(session_key=client.session.session_key).exists()
+
+
+# One process writes a job's progress to the cache, the other reads it: two app servers sharing CACHE_URL.
+CACHE_PROBE = """
+import sys
+from django.core.cache import cache
+if sys.argv[-1] == "write":
+    cache.set("stateless-probe", "written by the first process", 60)
+print(cache.get("stateless-probe"))
+"""
+
+
+def cache_seen_by_a_second_process(**env) -> str:
+    first = manage("shell", "--no-imports", "-c", CACHE_PROBE.replace("sys.argv[-1]", '"write"'), **env)
+    second = manage("shell", "--no-imports", "-c", CACHE_PROBE, **env)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    return second.stdout.strip().splitlines()[-1]
+
+
+def test_with_cache_url_every_process_shares_one_cache():
+    if not redis_answers():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is required under CI=true but nothing answers on 127.0.0.1:6379.")
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    shared = REDIS_URL.rsplit("/", 1)[0] + "/5"
+    assert cache_seen_by_a_second_process(CACHE_URL=shared) == "written by the first process"
+    # Without it each process has its own memory: what one wrote, the next does not see.
+    assert cache_seen_by_a_second_process() == "None"
+
+
+def test_a_cache_url_that_is_not_redis_refuses_to_start():
+    result = manage("check", CACHE_URL="memcached://127.0.0.1:11211")
+    assert result.returncode != 0 and "CACHE_URL must be a redis:// or rediss:// URL" in result.stderr
