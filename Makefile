@@ -27,13 +27,15 @@ serve: setup migrate
 # The Procfile's web, worker and beat together (honcho), jobs going through Redis as in production
 # (docs/deploy.md). Only here does the broker default to the machine's Redis; `make run` needs none.
 SERVE_ALL_BROKER ?= redis://127.0.0.1:6379/0
+# The web process shows a job's progress from the cache the worker writes to: both need the same one.
+SERVE_ALL_CACHE ?= redis://127.0.0.1:6379/1
 
 serve-all: setup migrate demo
 	@broker="$${CELERY_BROKER_URL:-$(SERVE_ALL_BROKER)}"; \
 	$(BIN)/python -c "import sys; from kombu import Connection; Connection(sys.argv[1], connect_timeout=2).ensure_connection(max_retries=1, interval_start=0, timeout=2)" "$$broker" 2>/dev/null \
 	  || { echo "make serve-all needs a broker: nothing answers at $$broker. Start Redis (apt-get install redis-server) or set CELERY_BROKER_URL." >&2; exit 1; }
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(SERVE_ALL_BROKER)}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
+	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(SERVE_ALL_BROKER)}" CACHE_URL="$${CACHE_URL:-$(SERVE_ALL_CACHE)}" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
 setup: system-packages $(VENV)/.installed
 
