@@ -245,7 +245,7 @@ def test_people_see_only_their_organizations_jobs_and_files(client, org_a, org_b
     client.force_login(auditor)
     download = client.get(reverse("admin:licensing_job_download", args=[ours.pk]))
     assert download["Content-Disposition"] == 'attachment; filename="filings.zip"'
-    assert client.post(reverse("admin:licensing_job_change", args=[ours.pk])).status_code == 405
+    assert client.post(reverse("admin:licensing_job_change", args=[ours.pk])).status_code == 403
     admin = UserFactory(username="admin", is_superuser=True, is_staff=True)
     client.force_login(admin)
     assert client.get(reverse("admin:licensing_job_change", args=[system_wide.pk])).status_code == 200

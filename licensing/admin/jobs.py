@@ -2,7 +2,8 @@
 script, or a refresh of the page with JavaScript off) and offers its result once done."""
 
 from django.contrib import admin
-from django.http import FileResponse, Http404, HttpResponseNotAllowed, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -54,7 +55,7 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
         job = self._job(request, object_id)
         if request.method not in ("GET", "HEAD"):
             # Nothing on a job's page is changed by a form: it is read-only for everyone.
-            return HttpResponseNotAllowed(["GET", "HEAD"])
+            raise PermissionDenied("A job cannot be changed; it is a record of work the portal did.")
         done, total = jobs.live_progress(job)
         context = {
             **self.admin_site.each_context(request),

@@ -51,6 +51,16 @@ class ReportForm(forms.Form):
             # Nothing to include: the choice is not offered.
             del self.fields["include_affiliates"]
 
+    def for_the_background(self) -> "ReportForm":
+        """The same choices in the "prepare it in the background" form, labelled apart from the download form's
+        on the same page (so each field has its own name for screen readers and tests)."""
+        self.fields["year"].label = "Year of the report"
+        self.fields["format"].label = "File format"
+        self.fields["format"].widget = forms.Select(choices=self.fields["format"].choices)
+        if "include_affiliates" in self.fields:
+            self.fields["include_affiliates"].label = "Report the affiliates too"
+        return self
+
     def messages(self) -> list[str]:
         return [message for errors in self.errors.values() for message in errors]
 
@@ -77,7 +87,7 @@ class ReportPage(OrganizationPage):
         if request.method == "POST":
             if not may_start_job:
                 raise PermissionDenied("Preparing the report in the background is for officers; download it above.")
-            job_form = ReportForm(request.POST, has_affiliates=has_affiliates, prefix=JOB_PREFIX)
+            job_form = ReportForm(request.POST, has_affiliates=has_affiliates, prefix=JOB_PREFIX).for_the_background()
             if job_form.is_valid():
                 job = job_kinds.report_as_job(
                     organization=organization, choice=job_form.cleaned_data, actor=request.user
@@ -85,7 +95,9 @@ class ReportPage(OrganizationPage):
                 return HttpResponseRedirect(job.get_absolute_url())
             form = job_form
         else:
-            job_form = ReportForm(initial=initial, has_affiliates=has_affiliates, prefix=JOB_PREFIX)
+            job_form = ReportForm(
+                initial=initial, has_affiliates=has_affiliates, prefix=JOB_PREFIX
+            ).for_the_background()
             if "format" in request.GET:
                 form = ReportForm(request.GET, has_affiliates=has_affiliates)
             else:
