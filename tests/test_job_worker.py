@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.urls import reverse
@@ -29,7 +30,16 @@ from licensing.models import Application, DataImport, Filing, Job, UserCount
 from portal.celery import app
 from tests.factories import record
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The worker must see the test's data, so it is committed; the reference data migrations loaded is restored after.
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Serialized before any fixture adds people or organizations, so the restore brings back only the initial data.
+    pytest.mark.usefixtures("restorable_database"),
+    pytest.mark.skipif(
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+        reason="Needs PostgreSQL: a worker process cannot reach SQLite's in-memory test database.",
+    ),
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("JOBS_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -42,13 +52,11 @@ VISIBILITY_TIMEOUT = 8
 
 
 @pytest.fixture
-def broker(settings, monkeypatch, tmp_path):
+def broker(settings, monkeypatch):
     """The machine's Redis as the portal's broker, for this test alone (a lock keeps parallel test processes off
     the same Redis database)."""
     import redis
 
-    if connection.vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL: a worker process cannot reach SQLite's in-memory test database.")
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.exceptions.ConnectionError:
