@@ -35,6 +35,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     # Serialized before any fixture adds people or organizations, so the restore brings back only the initial data.
     pytest.mark.usefixtures("restorable_database"),
+    # ... and loaded back right after the test's own flush, for tests that do not restore it themselves.
+    pytest.mark.restores_initial_data,
     pytest.mark.skipif(
         "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="Needs PostgreSQL: a worker process cannot reach SQLite's in-memory test database.",
