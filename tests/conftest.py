@@ -49,3 +49,44 @@ def officer_client(client, officer):
 def auditor_client(client, auditor):
     client.force_login(auditor)
     return client
+
+
+@pytest.fixture
+def restorable_database():
+    """Make sure the database can be restored after a test that commits its data (a browser test, a real
+    worker's), whatever ran before it.
+
+    Such a test commits its data (the live server or the worker must see it), so Django empties the database after
+    it and restores the content serialized when the test database was created (serialized_rollback).
+    Seen here: after ordinary database tests ran first in the same process, the connection carried no
+    serialized content, so nothing was restored and the next test found no reference data. The database
+    still holds exactly its initial content when a browser test starts, so it is serialized then.
+    """
+    from django.db import connections
+
+    connection = connections["default"]
+    if not hasattr(connection, "_test_serialized_contents"):
+        connection._test_serialized_contents = connection.creation.serialize_db_to_string()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a test marked `restores_initial_data` has emptied the database (its data was committed for a worker
+    process to see), load the initial content back at once, so whatever runs next finds the reference data."""
+    result = yield
+    if item.get_closest_marker("restores_initial_data"):
+        from django.db import connections
+        from pytest_django.plugin import blocking_manager_key
+
+        connection = connections["default"]
+        contents = getattr(connection, "_test_serialized_contents", None)
+        if contents:
+            with item.config.stash[blocking_manager_key].unblock():
+                connection.creation.deserialize_db_from_string(contents)
+    return result
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "restores_initial_data: load the initial database content back right after the test's teardown"
+    )

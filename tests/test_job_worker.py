@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.urls import reverse
@@ -29,14 +30,17 @@ from licensing.models import Application, DataImport, Filing, Job, UserCount
 from portal.celery import app
 from tests.factories import record
 
-# Skipped at collection, not in a fixture: a transactional test that starts empties the database when it ends,
-# and the SQLite tests that restore serialized content after it then collide with the re-created groups.
+# The worker must see the test's data, so it is committed; the reference data migrations loaded is restored after.
 pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Serialized before any fixture adds people or organizations, so the restore brings back only the initial data.
+    pytest.mark.usefixtures("restorable_database"),
+    # ... and loaded back right after the test's own flush, for tests that do not restore it themselves.
+    pytest.mark.restores_initial_data,
     pytest.mark.skipif(
-        connection.vendor != "postgresql",
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="Needs PostgreSQL: a worker process cannot reach SQLite's in-memory test database.",
     ),
-    pytest.mark.django_db(transaction=True),
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +54,7 @@ VISIBILITY_TIMEOUT = 8
 
 
 @pytest.fixture
-def broker(settings, monkeypatch, tmp_path):
+def broker(settings, monkeypatch):
     """The machine's Redis as the portal's broker, for this test alone (a lock keeps parallel test processes off
     the same Redis database)."""
     import redis

@@ -19,7 +19,6 @@ from licensing.admin import versions as form_versions
 from licensing.admin.versions import MISSING, VERSION_FIELD
 from licensing.models import Application, Filing, License, Organization, UserCount
 from tests.admin_forms import inline_errors, page_form_data
-from tests.browser.conftest import restorable_database  # noqa: F401 (a fixture the SQLite file tests use)
 from tests.factories import (
     ApplicationFactory,
     LicenseFactory,

@@ -83,23 +83,6 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def restorable_database():
-    """Make sure the database can be restored after a browser test, whatever ran before it.
-
-    A browser test commits its data (the live server must see it), so Django empties the database after
-    it and restores the content serialized when the test database was created (serialized_rollback).
-    Seen here: after ordinary database tests ran first in the same process, the connection carried no
-    serialized content, so nothing was restored and the next test found no reference data. The database
-    still holds exactly its initial content when a browser test starts, so it is serialized then.
-    """
-    from django.db import connections
-
-    connection = connections["default"]
-    if not hasattr(connection, "_test_serialized_contents"):
-        connection._test_serialized_contents = connection.creation.serialize_db_to_string()
-
-
-@pytest.fixture
 def page(browser, live_server, restorable_database, request):
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, base_url=live_server.url)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
