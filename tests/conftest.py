@@ -67,26 +67,3 @@ def restorable_database():
     connection = connections["default"]
     if not hasattr(connection, "_test_serialized_contents"):
         connection._test_serialized_contents = connection.creation.serialize_db_to_string()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """After a test marked `restores_initial_data` has emptied the database (its data was committed for a worker
-    process to see), load the initial content back at once, so whatever runs next finds the reference data."""
-    result = yield
-    if item.get_closest_marker("restores_initial_data"):
-        from django.db import connections
-        from pytest_django.plugin import blocking_manager_key
-
-        connection = connections["default"]
-        contents = getattr(connection, "_test_serialized_contents", None)
-        if contents:
-            with item.config.stash[blocking_manager_key].unblock():
-                connection.creation.deserialize_db_from_string(contents)
-    return result
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "restores_initial_data: load the initial database content back right after the test's teardown"
-    )

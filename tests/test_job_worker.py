@@ -30,18 +30,26 @@ from licensing.models import Application, DataImport, Filing, Job, UserCount
 from portal.celery import app
 from tests.factories import record
 
-# The worker must see the test's data, so it is committed; the reference data migrations loaded is restored after.
+# The worker must see the test's data, so it is committed (a transactional test, flushed afterwards).
 pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    # Serialized before any fixture adds people or organizations, so the restore brings back only the initial data.
-    pytest.mark.usefixtures("restorable_database"),
-    # ... and loaded back right after the test's own flush, for tests that do not restore it themselves.
-    pytest.mark.restores_initial_data,
     pytest.mark.skipif(
         "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="Needs PostgreSQL: a worker process cannot reach SQLite's in-memory test database.",
     ),
+    pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def initial_data(transactional_db, restorable_database):
+    """Start from exactly the initial content whatever ran before: a browser test's serialized rollback leaves the
+    database empty, an ordinary transactional test leaves only what post_migrate re-creates."""
+    from django.core.management import call_command
+
+    # Sequences stay where they are: the restored rows keep their ids, new rows get ids above them.
+    call_command("flush", interactive=False, inhibit_post_migrate=True, reset_sequences=False, verbosity=0)
+    connection.creation.deserialize_db_from_string(connection._test_serialized_contents)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("JOBS_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
