@@ -66,7 +66,8 @@ IMPORT_REASON = "Scale benchmark: ten years of counts"
 IMPORT_FILE = "bench-health-counts.csv"
 # The health system's officer of benchmarks/imports.py, who starts the import (build_system sets this password).
 OFFICER = (import_bench.OFFICER, "benchmark-password")
-JOB_POLL_SECONDS = 0.5
+# How often a job's page asks for its progress (licensing/static/.../job.js).
+PROGRESS_SECONDS = 2
 
 
 def parse_args():
@@ -252,38 +253,46 @@ def jobs_of(ids) -> dict[int, dict]:
     return {row["pk"]: row for row in Job.objects.filter(pk__in=ids).values(*fields)}
 
 
-def wait_for_jobs(ids, deadline: float) -> dict[int, dict]:
-    """Poll the jobs' rows until all have finished (done or failed); stop at the deadline."""
-    while True:
-        rows = jobs_of(ids)
-        if all(row["state"] in ("done", "failed") for row in rows.values()):
-            return rows
-        if time.monotonic() > deadline:
-            raise SystemExit(
-                f"jobs not finished within --job-timeout: {[(r['title'], r['state']) for r in rows.values()]}"
-            )
-        time.sleep(JOB_POLL_SECONDS)
+def job_page(person: Person, job_id: int) -> None:
+    from django.urls import reverse
+
+    person.get(reverse("admin:licensing_job_change", args=[job_id]), "job page")
 
 
 def run_jobs(args, people: dict, content: bytes, filings: list[int], deadline: float) -> dict:
-    """Start the import and the ZIP as their people do, confirm the preview when it is ready, wait for all."""
-    preview = upload_import(people["officer"], content)
-    zip_job = start_zip(people["admin"], filings)
-    rows = wait_for_jobs([preview], deadline)
-    if rows[preview]["state"] != "done" or not rows[preview]["data_import_id"]:
-        return {
-            "preview": preview,
-            "zip": zip_job,
-            "confirm": None,
-            "rows": wait_for_jobs([preview, zip_job], deadline),
-        }
-    confirm = confirm_import(people["officer"], rows[preview]["data_import_id"])
-    return {
-        "preview": preview,
-        "zip": zip_job,
-        "confirm": confirm,
-        "rows": wait_for_jobs([preview, zip_job, confirm], deadline),
-    }
+    """Start the import and the ZIP as their people do and watch each job's page as its script does (progress
+    every 2 s, the page again when finished); the officer confirms the preview once it is ready."""
+    from django.urls import reverse
+
+    officer, admin = people["officer"], people["admin"]
+    started = {"preview": upload_import(officer, content), "confirm": None}
+    job_page(officer, started["preview"])
+    started["zip"] = start_zip(admin, filings)
+    job_page(admin, started["zip"])
+    watching = {started["preview"]: officer, started["zip"]: admin}
+    # The most of each job's progress its page showed while it ran (the worker writes it to the shared cache).
+    seen: dict[int, str] = {}
+    while watching:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"jobs not finished within --job-timeout: {jobs_of(list(watching))}")
+        time.sleep(PROGRESS_SECONDS)
+        for job_id, person in list(watching.items()):
+            answer = person.get(reverse("admin:licensing_job_progress", args=[job_id]), "job progress")
+            if answer.status_code != 200:
+                continue
+            progress = answer.json()
+            if not progress["finished"]:
+                seen[job_id] = f"{progress['done']:,} of {progress['total']:,}"
+                continue
+            del watching[job_id]
+            job_page(person, job_id)
+            preview = jobs_of([job_id])[job_id] if job_id == started["preview"] else None
+            if preview and preview["state"] == "done" and preview["data_import_id"]:
+                started["confirm"] = confirm_import(officer, preview["data_import_id"])
+                job_page(officer, started["confirm"])
+                watching[started["confirm"]] = officer
+    ids = [job_id for job_id in started.values() if job_id]
+    return {**started, "rows": jobs_of(ids), "seen": seen}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +462,7 @@ def check_zip(admin: Person, zip_row: dict, filings: int) -> tuple[list[str], di
     return problems, facts
 
 
-def job_figures(rows: dict[int, dict], keys: dict[int, str]) -> list[dict]:
+def job_figures(rows: dict[int, dict], keys: dict[int, str], seen: dict[int, str]) -> list[dict]:
     def seconds(start, end):
         return (end - start).total_seconds() if start and end else None
 
@@ -465,6 +474,7 @@ def job_figures(rows: dict[int, dict], keys: dict[int, str]) -> list[dict]:
             "attempts": row["attempts"],
             "error": row["error"],
             "progress": f"{row['progress_done']:,} of {row['progress_total']:,} {row['progress_unit']}",
+            "seen": seen.get(row["pk"], "none"),
             "waited": seconds(row["created_at"], row["started_at"]),
             "ran": seconds(row["started_at"], row["finished_at"]),
             "wall": seconds(row["created_at"], row["finished_at"]),
@@ -493,6 +503,20 @@ def page_times(requests: list, since: float = 0, until: float = float("inf")) ->
 def figures_of(times: dict[str, list[float]], name: str) -> tuple[int, float, float]:
     values = times.get(name, [])
     return len(values), load.percentile(values, 50), load.percentile(values, 95)
+
+
+def starter_summary(answers: list[dict]) -> str:
+    """Each kind of request the job starters made: how many, the slowest, and any status but 200 and 302."""
+    kinds: dict[str, list[dict]] = {}
+    for answer in answers:
+        kinds.setdefault(answer["name"], []).append(answer)
+    parts = []
+    for name, made in kinds.items():
+        odd = sorted({a["status"] for a in made} - {200, 302})
+        slowest = max(a["ms"] for a in made)
+        times = f"{len(made)} x, slowest {slowest:,.0f} ms" if len(made) > 1 else f"{slowest:,.0f} ms"
+        parts.append(f"{name} {times}" + (f" (status {odd})" if odd else ""))
+    return "; ".join(parts)
 
 
 def phase_line(label: str, phase: dict) -> str:
@@ -527,10 +551,10 @@ def summary(result: dict) -> str:
     for job in result["jobs"]:
         lines.append(
             f"  job {job['title']}: {job['state']}, {job['progress']}, attempt(s) {job['attempts']}, "
-            f"waited {job['waited'] or 0:.1f} s, ran {job['ran'] or 0:.1f} s, queued to done {job['wall'] or 0:.1f} s"
-            + (f"; error: {job['error']}" if job["error"] else "")
+            f"waited {job['waited'] or 0:.1f} s, ran {job['ran'] or 0:.1f} s, queued to done {job['wall'] or 0:.1f} s, "
+            f"its page showed at most {job['seen']} while it ran" + (f"; error: {job['error']}" if job["error"] else "")
         )
-    starters = ", ".join(f"{a['name']} {a['status']} {a['ms']:.0f} ms" for a in result["starter_answers"])
+    starters = starter_summary(result["starter_answers"])
     lines.append(f"  the job starters' requests: {starters}")
     if result["zip"]:
         lines.append(
@@ -569,8 +593,8 @@ PAGES_HEADER = (
     "|---|---:|---:|---:|---:|---:|---:|"
 )
 JOBS_HEADER = (
-    "| Job | Progress | Queued to started (s) | Started to done (s) | Queued to done (s) | Attempts | State |\n"
-    "|---|---|---:|---:|---:|---:|---|"
+    "| Job | Progress | Page showed, running | Queued to started (s) | Started to done (s) | Queued to done (s) "
+    "| Attempts | State |\n|---|---|---|---:|---:|---:|---:|---|"
 )
 
 
@@ -608,13 +632,18 @@ def update_docs(result: dict) -> None:
         )
     head, rest = text.split(START_MARKER, 1)
     _, tail = rest.split(END_MARKER, 1)
+
+    def cells(times, name):
+        count, p50, p95 = figures_of(times, name)
+        return f"{count} | {p50:.0f} | {p95:.0f}" if count else "0 | - | -"
+
     pages = "\n".join(
-        f"| {name} | {'{} | {:.0f} | {:.0f}'.format(*figures_of(result['times_without'], name))} "
-        f"| {'{} | {:.0f} | {:.0f}'.format(*figures_of(result['times_with'], name))} |"
+        f"| {name} | {cells(result['times_without'], name)} | {cells(result['times_with'], name)} |"
         for name in result["pages"]
     )
+    starters = starter_summary([a for a in result["starter_answers"] if "login" not in a["name"]])
     jobs = "\n".join(
-        f"| {job['title']} | {job['progress']} | {job['waited'] or 0:.1f} | {job['ran'] or 0:.1f} "
+        f"| {job['title']} | {job['progress']} | {job['seen']} | {job['waited'] or 0:.1f} | {job['ran'] or 0:.1f} "
         f"| {job['wall'] or 0:.1f} | {job['attempts']} | {job['state']} |"
         for job in result["jobs"]
     )
@@ -630,7 +659,8 @@ def update_docs(result: dict) -> None:
         f"The jobs (from their rows: queued, started, finished):\n\n{JOBS_HEADER}\n{jobs}\n\n"
         f"CPU seconds over each officers' run ({result['baseline']['wall']:.0f} s and "
         f"{result['with_jobs']['wall']:.0f} s, sign-in included): {cpu}. The ZIP: {result['zip'].get('pdfs', 0)} "
-        f"PDFs, {result['zip'].get('mb', 0):.1f} MB."
+        f"PDFs, {result['zip'].get('mb', 0):.1f} MB. What the two people starting the jobs waited for (each "
+        f"request's time): {starters}."
     )
     DOCS.write_text(f"{head}{START_MARKER}\n{body}\n{END_MARKER}{tail}")
 
@@ -712,7 +742,7 @@ def main() -> int:
                 started_jobs = result["with_jobs"]["jobs"]
                 rows = started_jobs["rows"]
                 keys = {started_jobs[key]: key for key in ("preview", "confirm", "zip") if started_jobs[key]}
-                result["jobs"] = job_figures(rows, keys)
+                result["jobs"] = job_figures(rows, keys, started_jobs["seen"])
                 result["import_problems"] = check_import(args.rows, rows.get(started_jobs["confirm"]))
                 result["zip_problems"], result["zip"] = check_zip(
                     people["admin"], rows[started_jobs["zip"]], args.filings
@@ -743,7 +773,7 @@ def main() -> int:
     names = set(result["times_without"]) | set(result["times_with"])
     result["pages"] = sorted(names - {"all pages"}) + ["all pages"]
     result |= {
-        "date": datetime.datetime.now(datetime.UTC).date().isoformat(),
+        "date": f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         "orgs": result["orgs"],
         "users": args.users,
         "duration": args.duration,
