@@ -63,23 +63,28 @@ SIGN_IN_TIMEOUT = 240
 CORES = ("0", "1")
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_arguments(parser, *, officers: int, users: int, duration: int, workers: int, port: int) -> None:
+    """The arguments load.py and scale.py share: the database, the officers, the run, where the figures go."""
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="the PostgreSQL server (a fresh database is created beside the one named)",
     )
     parser.add_argument("--orgs", type=int, default=10_000, help="benchmark organizations to seed (default 10,000)")
-    parser.add_argument("--officers", type=int, default=50, help="officer accounts (default 50)")
-    parser.add_argument("--users", type=int, default=50, help="simulated officers at once (default 50)")
+    parser.add_argument("--officers", type=int, default=officers, help=f"officer accounts (default {officers})")
+    parser.add_argument("--users", type=int, default=users, help=f"simulated officers at once (default {users})")
     parser.add_argument("--spawn-rate", type=float, default=5, help="officers started per second (default 5)")
-    parser.add_argument("--duration", type=int, default=60, help="seconds of load (default 60)")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
-    parser.add_argument("--port", type=int, default=8731, help="loopback port for gunicorn (default 8731)")
+    parser.add_argument("--duration", type=int, default=duration, help=f"seconds of load (default {duration})")
+    parser.add_argument("--workers", type=int, default=workers, help=f"gunicorn workers (default {workers})")
+    parser.add_argument("--port", type=int, default=port, help=f"loopback port for gunicorn (default {port})")
     parser.add_argument("--no-docs", action="store_true", help="print the result only; leave docs/benchmarks.md alone")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards and print its URL")
     parser.add_argument("--existing", default="", metavar="URL", help="load a database a --keep run left (no seed)")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser, officers=50, users=50, duration=60, workers=3, port=8731)
     return parser.parse_args()
 
 

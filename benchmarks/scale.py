@@ -72,30 +72,16 @@ PROGRESS_SECONDS = 2
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="the PostgreSQL server (a fresh database is created beside the one named)",
-    )
+    load.add_run_arguments(parser, officers=20, users=20, duration=90, workers=2, port=8732)
     parser.add_argument("--database-prefix", default="bench_scale", help="name of the fresh database, before a date")
-    parser.add_argument("--existing", default="", metavar="URL", help="a database `load.py --keep` left (no seed)")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards and print its URL")
-    parser.add_argument("--orgs", type=int, default=10_000, help="benchmark organizations to seed (default 10,000)")
-    parser.add_argument("--officers", type=int, default=20, help="officer accounts (default 20)")
-    parser.add_argument("--users", type=int, default=20, help="simulated officers at once (default 20)")
-    parser.add_argument("--spawn-rate", type=float, default=5, help="officers started per second (default 5)")
-    parser.add_argument("--duration", type=int, default=90, help="seconds of each run, at least (default 90)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (default 2)")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
     parser.add_argument("--rows", type=int, default=50_000, help="rows of the import (default 50,000)")
     parser.add_argument("--filings", type=int, default=100, help="filings in the ZIP (default 100)")
-    parser.add_argument("--port", type=int, default=8732, help="loopback port for gunicorn (default 8732)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="the Redis server (no database number)")
     parser.add_argument("--broker-db", type=int, default=6, help="Redis database of the broker (default 6)")
     parser.add_argument("--cache-db", type=int, default=7, help="Redis database of the cache (default 7)")
     parser.add_argument("--job-timeout", type=int, default=900, help="seconds the jobs may take (default 900)")
     parser.add_argument("--hard-timeout", type=int, default=0, help="seconds for the whole run (default: computed)")
-    parser.add_argument("--no-docs", action="store_true", help="print the result only; leave docs/benchmarks.md alone")
     return parser.parse_args()
 
 
