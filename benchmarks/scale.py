@@ -82,6 +82,7 @@ def parse_args():
     parser.add_argument("--cache-db", type=int, default=7, help="Redis database of the cache (default 7)")
     parser.add_argument("--job-timeout", type=int, default=900, help="seconds the jobs may take (default 900)")
     parser.add_argument("--hard-timeout", type=int, default=0, help="seconds for the whole run (default: computed)")
+    parser.add_argument("--raw", default="", metavar="FILE", help="also write every request's time and the jobs' rows")
     return parser.parse_args()
 
 
@@ -768,6 +769,10 @@ def main() -> int:
     }
     result["problems"] = problems_of(result)
     print(summary(result))
+    if args.raw:
+        raw = {key: result[key] for key in ("date", "database", "jobs", "starter_answers")}
+        raw |= {label: {"requests": result[label]["requests"]} for label in ("baseline", "with_jobs")}
+        Path(args.raw).write_text(json.dumps(raw, default=str))
     if not args.no_docs:
         update_docs(result)
         print(f"Recorded in {DOCS.relative_to(ROOT)}")
