@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensing/position.py licensing/workflow.py \
 	licensing/standing.py licensing/ownership.py licensing/access.py licensing/attention.py licensing/reminders.py
 
-.PHONY: run test test-sqlite test-postgres e2e screenshots serve serve-all bench load setup system-packages migrate demo check \
+.PHONY: run test test-sqlite test-postgres e2e screenshots serve serve-all bench load scale setup system-packages migrate demo check \
 	lint audit format clean
 
 run: setup migrate demo
@@ -117,6 +117,12 @@ bench: setup
 # 50 officers driven by locust on the other; docs/benchmarks.md "Under load". Arguments: LOAD_ARGS=--no-docs
 load: setup
 	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
+
+# Jobs beside officers (not part of `make bench`: about 10 minutes, PostgreSQL and Redis db 6 and 7, both flushed):
+# 2 gunicorn and 2 Celery worker processes, 20 officers through locust without and then with a 50,000-row import
+# and a ZIP of 100 filings running as jobs; docs/benchmarks.md "Scale: jobs beside officers". SCALE_ARGS=--no-docs
+scale: setup
+	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache

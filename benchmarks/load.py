@@ -63,23 +63,28 @@ SIGN_IN_TIMEOUT = 240
 CORES = ("0", "1")
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_arguments(parser, *, officers: int, users: int, duration: int, workers: int, port: int) -> None:
+    """The arguments load.py and scale.py share: the database, the officers, the run, where the figures go."""
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="the PostgreSQL server (a fresh database is created beside the one named)",
     )
     parser.add_argument("--orgs", type=int, default=10_000, help="benchmark organizations to seed (default 10,000)")
-    parser.add_argument("--officers", type=int, default=50, help="officer accounts (default 50)")
-    parser.add_argument("--users", type=int, default=50, help="simulated officers at once (default 50)")
+    parser.add_argument("--officers", type=int, default=officers, help=f"officer accounts (default {officers})")
+    parser.add_argument("--users", type=int, default=users, help=f"simulated officers at once (default {users})")
     parser.add_argument("--spawn-rate", type=float, default=5, help="officers started per second (default 5)")
-    parser.add_argument("--duration", type=int, default=60, help="seconds of load (default 60)")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
-    parser.add_argument("--port", type=int, default=8731, help="loopback port for gunicorn (default 8731)")
+    parser.add_argument("--duration", type=int, default=duration, help=f"seconds of load (default {duration})")
+    parser.add_argument("--workers", type=int, default=workers, help=f"gunicorn workers (default {workers})")
+    parser.add_argument("--port", type=int, default=port, help=f"loopback port for gunicorn (default {port})")
     parser.add_argument("--no-docs", action="store_true", help="print the result only; leave docs/benchmarks.md alone")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards and print its URL")
     parser.add_argument("--existing", default="", metavar="URL", help="load a database a --keep run left (no seed)")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser, officers=50, users=50, duration=60, workers=3, port=8731)
     return parser.parse_args()
 
 
@@ -269,17 +274,12 @@ def stop(process: subprocess.Popen, grace: float = 10) -> None:
         pass
 
 
-def run_load(args, env: dict, plan: dict, work: Path) -> dict:
-    """Start gunicorn and locust on their own cores, let locust run, stop both; what locust reported."""
-    from django.db import connections
-
-    plan_file, results_file, stats_prefix = work / "plan.json", work / "results.json", work / "stats"
-    plan_file.write_text(json.dumps(plan))
-    static = work / "static"
+def server_environment(env: dict, work: Path) -> dict:
+    """The app server's settings (DEBUG off, loopback only) with its static files collected into `work`."""
     server_env = {
         **env,
         "DEBUG": "False",
-        "STATIC_ROOT": str(static),
+        "STATIC_ROOT": str(work / "static"),
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
     }
@@ -289,17 +289,93 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         env=server_env,
         check=True,
     )
-    server_log = open(work / "gunicorn.log", "w")
-    server = subprocess.Popen(
-        ["taskset", "-c", CORES[0], str(BIN / "gunicorn"), "portal.wsgi:application"]
+    return server_env
+
+
+def pinned(core: str | None) -> list[str]:
+    """The `taskset` prefix that keeps a command on one core; none when `core` is None."""
+    return ["taskset", "-c", core] if core is not None else []
+
+
+def start_gunicorn(port: int, workers: int, server_env: dict, log, core: str | None) -> subprocess.Popen:
+    """gunicorn in its own process group (so `stop` ends its workers too), its output into `log`."""
+    return subprocess.Popen(
+        pinned(core)
+        + [str(BIN / "gunicorn"), "portal.wsgi:application"]
         + ["--config", str(ROOT / "benchmarks" / "load_gunicorn.py")]
-        + ["--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--timeout", "60"],
+        + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"],
         cwd=ROOT,
         env=server_env,
-        stdout=server_log,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def locust_limit(duration: float) -> float:
+    """Seconds after which a locust run is ended regardless: spawning, the run, the stop timeout, a margin."""
+    return SIGN_IN_TIMEOUT + duration + 90
+
+
+def start_locust(args, env: dict, work: Path, core: str | None, *, hold: float = 0, extra_env=None):
+    """Locust headless on the plan in `work` (plan.json), writing results.json and the stats CSVs there.
+
+    `hold`: seconds the measured run may be held open past --duration (load_locust.py's LOAD_HOLD_FILE).
+    """
+    return subprocess.Popen(
+        pinned(core)
+        + [str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "load_locust.py")]
+        + ["--headless", "--only-summary", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate)]
+        + ["--run-time", f"{SIGN_IN_TIMEOUT + args.duration + hold + 30:.0f}s", "--stop-timeout", "15"]
+        + ["--host", f"http://127.0.0.1:{args.port}"]
+        + ["--csv", str(work / "stats"), "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env={
+            **env,
+            "LOAD_PLAN": str(work / "plan.json"),
+            "LOAD_RESULTS": str(work / "results.json"),
+            "LOAD_USERS": str(args.users),
+            "LOAD_DURATION": str(args.duration),
+            "LOAD_SIGN_IN_TIMEOUT": str(SIGN_IN_TIMEOUT),
+            **(extra_env or {}),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish_locust(locust: subprocess.Popen, limit: float) -> str:
+    """Wait for locust to end by itself within `limit` seconds, else stop it (the caller stops the servers)."""
+    try:
+        output, _ = locust.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        stop(locust)
+        raise SystemExit("locust did not finish within its hard timeout; stopped it and the servers") from None
+    finally:
+        stop(locust)
+    return output
+
+
+def locust_result(work: Path, output: str) -> dict:
+    """What load_locust.py wrote (saves, statuses, sign-in times) and locust's per-page stats."""
+    results_file = work / "results.json"
+    if not results_file.exists():
+        raise SystemExit(f"locust wrote no results:\n{output[-3000:]}")
+    result = {"locust_output": output, **json.loads(results_file.read_text())}
+    result["stats"] = read_stats(work / "stats_stats.csv")
+    return result
+
+
+def run_load(args, env: dict, plan: dict, work: Path) -> dict:
+    """Start gunicorn and locust on their own cores, let locust run, stop both; what locust reported."""
+    from django.db import connections
+
+    (work / "plan.json").write_text(json.dumps(plan))
+    server_env = server_environment(env, work)
+    server_log = open(work / "gunicorn.log", "w")
+    server = start_gunicorn(args.port, args.workers, server_env, server_log, CORES[0])
     result: dict = {}
     try:
         wait_until_up(args.port, server)
@@ -307,34 +383,8 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         server_cpu = cpu_seconds(group_pids(server.pid))
         wall = time.monotonic()
         backends = BackendWatch()
-        locust = subprocess.Popen(
-            ["taskset", "-c", CORES[1], str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "load_locust.py")]
-            + ["--headless", "--only-summary", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate)]
-            + ["--run-time", f"{SIGN_IN_TIMEOUT + args.duration + 30}s", "--stop-timeout", "15"]
-            + ["--host", f"http://127.0.0.1:{args.port}"]
-            + ["--csv", str(stats_prefix), "--loglevel", "WARNING"],
-            cwd=ROOT,
-            env={
-                **env,
-                "LOAD_PLAN": str(plan_file),
-                "LOAD_RESULTS": str(results_file),
-                "LOAD_USERS": str(args.users),
-                "LOAD_DURATION": str(args.duration),
-                "LOAD_SIGN_IN_TIMEOUT": str(SIGN_IN_TIMEOUT),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            # Spawning, the run, the stop timeout, and a margin: then everything is ended regardless.
-            output, _ = locust.communicate(timeout=SIGN_IN_TIMEOUT + args.duration + 90)
-        except subprocess.TimeoutExpired:
-            stop(locust)
-            raise SystemExit("locust did not finish within its hard timeout; stopped it and gunicorn") from None
-        finally:
-            stop(locust)
+        locust = start_locust(args, env, work, CORES[1])
+        output = finish_locust(locust, locust_limit(args.duration))
         result["uptime_after"], result["load_after"] = uptime(), load_average()
         result["server_cpu"] = cpu_seconds(group_pids(server.pid)) - server_cpu
         result["database_cpu"] = backends.stop()
@@ -343,11 +393,7 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
     finally:
         stop(server)
         server_log.close()
-    if not results_file.exists():
-        raise SystemExit(f"locust wrote no results:\n{output[-3000:]}")
-    result["locust_output"] = output
-    result |= json.loads(results_file.read_text())
-    result["stats"] = read_stats(Path(f"{stats_prefix}_stats.csv"))
+    result |= locust_result(work, output)
     result["server_errors_logged"] = (work / "gunicorn.log").read_text().count("Traceback")
     return result
 

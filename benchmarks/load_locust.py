@@ -8,6 +8,10 @@ waits until all have; then locust's statistics are reset and the officers work f
 each touching only the records of its own organizations. Saves post every field of the change form as the
 page rendered it (hidden fields, the CSRF token and any record version included), one value changed, with
 a reason.
+
+For benchmarks/scale.py, optionally: LOAD_MEASURING_FILE is written when the measured run starts (so jobs can
+be started beside it), the run is held open past LOAD_DURATION while LOAD_HOLD_FILE exists (until the jobs end),
+and every measured request's end time and duration are in the results (p95 over any part of the run).
 """
 
 import itertools
@@ -28,6 +32,8 @@ USERS = int(os.environ.get("LOAD_USERS", "1"))
 DURATION = float(os.environ.get("LOAD_DURATION", "60"))
 # Signing in 50 officers at once costs 50 password hashes; the measured run starts when all are in.
 SIGN_IN_TIMEOUT = float(os.environ.get("LOAD_SIGN_IN_TIMEOUT", "240"))
+MEASURING_FILE = os.environ.get("LOAD_MEASURING_FILE", "")
+HOLD_FILE = os.environ.get("LOAD_HOLD_FILE", "")
 # Seeded so that two runs make the same choices; nothing here is a secret.
 pick = random.Random(2026)  # noqa: S311 (choosing pages to visit, not a secret)
 # Officers are handed out in order, one per simulated user; more users than officers reuse them.
@@ -38,6 +44,8 @@ _state |= {"measured_from": None, "measured_to": None}
 _sign_in_times: dict[str, list[float]] = defaultdict(list)
 _writes: list[dict] = []
 _statuses: dict[str, Counter] = defaultdict(Counter)
+# (name, end time, milliseconds, status) of each request of the measured run.
+_requests: list[tuple[str, float, float, str]] = []
 # Words of a refusal because someone else saved the record first (the optimistic version check).
 STALE_WORDS = ("someone else", "changed since", "was changed by", "since you opened", "changed it while")
 YEAR = PLAN.get("year", 0)
@@ -57,6 +65,8 @@ def _count_status(name, response, exception, response_time=None, **kwargs):
         _sign_in_times[name].append(response_time)
     status = getattr(response, "status_code", None) if response is not None else None
     _statuses[name][str(status or f"error: {type(exception).__name__}")] += 1
+    if _state["measured_from"] is not None and response_time is not None:
+        _requests.append((name, time.time(), response_time, str(status or "none")))
 
 
 @events.test_stop.add_listener
@@ -68,6 +78,7 @@ def _write_results(**kwargs):
                     "writes": _writes,
                     "statuses": {name: dict(counts) for name, counts in _statuses.items()},
                     "sign_in": {name: sorted(times) for name, times in _sign_in_times.items()},
+                    "requests": _requests,
                     **_state,
                 },
                 output,
@@ -80,8 +91,13 @@ def _all_signed_in(environment):
     _state["sign_in_seconds"] = _state["measured_from"] - _state["first_sign_in"]
     environment.runner.stats.reset_all()
     _signed_in.set()
+    if MEASURING_FILE:
+        with open(MEASURING_FILE, "w") as marker:
+            marker.write(str(_state["measured_from"]))
 
     def finish():
+        while HOLD_FILE and os.path.exists(HOLD_FILE):
+            gevent.sleep(0.5)
         _state["measured_to"] = time.time()
         # Graceful: each officer finishes the task it is in (--stop-timeout), so no save is cut off unrecorded.
         environment.runner.quit()
