@@ -67,3 +67,12 @@ def restorable_database():
     connection = connections["default"]
     if not hasattr(connection, "_test_serialized_contents"):
         connection._test_serialized_contents = connection.creation.serialize_db_to_string()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    # The real-worker tests commit their data and flush it with the migrations' reference data: run them last
+    # (after pytest-django's own ordering), so no test after them in a process needs that data.
+    last = [item for item in items if item.path.name == "test_job_worker.py"]
+    if last:
+        items[:] = [item for item in items if item.path.name != "test_job_worker.py"] + last
