@@ -40,17 +40,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def initial_data(transactional_db, restorable_database):
-    """Start from exactly the initial content whatever ran before: a browser test's serialized rollback leaves the
-    database empty, an ordinary transactional test leaves only what post_migrate re-creates."""
-    from django.core.management import call_command
-
-    # Sequences stay where they are: the restored rows keep their ids, new rows get ids above them.
-    call_command("flush", interactive=False, inhibit_post_migrate=True, reset_sequences=False, verbosity=0)
-    connection.creation.deserialize_db_from_string(connection._test_serialized_contents)
-
-
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("JOBS_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 CELERY = Path(sys.executable).parent / "celery"

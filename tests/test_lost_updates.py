@@ -364,12 +364,11 @@ needs_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite'
 
 
 @pytest.fixture
-def sqlite_file(tmp_path, request, django_db_blocker):
+def sqlite_file(tmp_path, django_db_blocker):
     """A copy of the migrated test database in a file, with the portal's SQLite settings; `in_file(work)` runs
     `work` in a thread whose default database is that file. (Transactional: the copy is taken outside a test
-    transaction, which would hold the in-memory database's lock; restored first, as browser tests are, since
-    an earlier transactional test leaves the database empty.)"""
-    request.getfixturevalue("restorable_database")
+    transaction, which would hold the in-memory database's lock; it holds the initial content, as every committing
+    test starts with, tests/conftest.py.)"""
     path = tmp_path / "portal.sqlite3"
     with django_db_blocker.unblock():
         connection.ensure_connection()
@@ -406,7 +405,7 @@ def setup_two_counts():
 
 
 @needs_sqlite
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_saves_at_once_on_sqlite_both_succeed(sqlite_file, monkeypatch):
     ((counts, clients),) = in_threads(sqlite_file(setup_two_counts))
     # One after the other: the test client reads a page's form from a signal that concurrent requests share.
@@ -442,7 +441,7 @@ def test_two_saves_at_once_on_sqlite_both_succeed(sqlite_file, monkeypatch):
 
 
 @needs_sqlite
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_page_opens_on_sqlite_while_a_save_holds_the_write_lock(sqlite_file, monkeypatch):
     ((counts, clients),) = in_threads(sqlite_file(setup_two_counts))
     (page,) = in_threads(sqlite_file(lambda: page_form_data(clients[0].get(change_url(counts[0])))))

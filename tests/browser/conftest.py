@@ -83,7 +83,7 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def page(browser, live_server, restorable_database, request):
+def page(browser, live_server, request):
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, base_url=live_server.url)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()

@@ -10,7 +10,7 @@ from tests.browser.health import PageHealth
 from tests.browser.steps import log_in, save, success_message
 from tests.factories import ApplicationFactory, OrganizationFactory, UserCountFactory, UserFactory, member
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "correct horse battery staple"
 

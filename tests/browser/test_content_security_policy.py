@@ -18,7 +18,7 @@ from licensing import demo
 from tests.browser.steps import log_in
 from tests.factories import OrganizationFactory, sample_records
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ADMIN = (demo.ADMIN_LOGIN.username, demo.ADMIN_LOGIN.password)
 # Collects what the browser refused under the policy, from before the page's own scripts run.

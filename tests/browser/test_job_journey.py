@@ -10,7 +10,7 @@ from licensing.models import DataImport, Job, UserCount
 from tests.browser.steps import log_in
 from tests.factories import ApplicationFactory, OrganizationFactory, UserFactory, member, record
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "correct horse battery staple"
 SYSTEMS = 40

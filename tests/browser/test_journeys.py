@@ -21,7 +21,7 @@ from tests.browser.steps import choose, field_errors, log_in, save, success_mess
 
 # Browser tests share the live server's database, so each runs in its own transaction-free database state;
 # the reference data that migrations loaded is restored after each.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 OFFICER = (demo.OFFICER_LOGIN.username, demo.OFFICER_LOGIN.password)
 AUDITOR = (demo.AUDITOR_LOGIN.username, demo.AUDITOR_LOGIN.password)

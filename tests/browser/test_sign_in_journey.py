@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from licensing import demo
 from tests.browser.steps import log_in
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 OFFICER = (demo.OFFICER_LOGIN.username, demo.OFFICER_LOGIN.password)
 
