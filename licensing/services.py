@@ -606,7 +606,7 @@ def filing_pdf(filing: Filing) -> bytes:
         return bytes(filing.pdf)
     from licensing import pdf
 
-    return pdf.render_application(filings.snapshot(filing), draft=True)
+    return pdf.render_draft(filings.snapshot(filing))
 
 
 @transaction.atomic

@@ -21,6 +21,14 @@ def uploads_in_a_temporary_folder(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    # The cache keeps draft PDFs and job progress between requests; a test sees none a previous test left.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def org_a(db):
     return OrganizationFactory(name="Alpha Health", slug="alpha-health")

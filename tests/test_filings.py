@@ -67,6 +67,38 @@ def test_draft_preview_is_watermarked_and_prefilled(officer_client, hospital):
     assert "Vendor EHR" not in text
 
 
+def test_an_unchanged_draft_is_rendered_once_and_a_change_renders_it_again(officer_client, hospital, monkeypatch):
+    from licensing import pdf
+
+    renderings = []
+    render = pdf.render_application
+    monkeypatch.setattr(pdf, "render_application", lambda *a, **k: renderings.append(1) or render(*a, **k))
+    filing = prepare(officer_client, hospital)
+    url = f"/admin/licensing/filing/{filing.pk}/pdf/"
+    first, again = officer_client.get(url).content, officer_client.get(url).content
+    assert len(renderings) == 1 and again == first
+
+    count = hospital.applications.get(name="Encoder Pro").user_counts.get(license_year=2026)
+    recount = {"direct_users": 173, "change_reason": "Recount"}
+    response = post_admin_form(officer_client, f"/admin/licensing/usercount/{count.pk}/change/", recount)
+    assert response.status_code == 302, field_errors(response)
+    changed = officer_client.get(url).content
+    assert len(renderings) == 2 and changed != first
+    assert "173" in pdf_text(changed) and "173" not in pdf_text(first)
+
+
+def test_a_cached_draft_is_not_handed_to_someone_without_access(officer_client, hospital, client, org_b):
+    from tests.factories import UserFactory, member
+
+    filing = prepare(officer_client, hospital)
+    assert officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").status_code == 200
+    outsider = UserFactory(username="officer-b")
+    member(outsider, org_b, "officer")
+    client.force_login(outsider)
+    response = client.get(f"/admin/licensing/filing/{filing.pk}/pdf/")
+    assert response.status_code in (403, 404) and not response.content.startswith(b"%PDF")
+
+
 def test_submit_refuses_with_what_is_missing(officer_client, hospital):
     filing = prepare(officer_client, hospital)
     uncounted = ApplicationFactory(organization=hospital, name="Lab Interface")
