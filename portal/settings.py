@@ -311,9 +311,9 @@ IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_MB", default=10) * 1_000_00
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES + 1_000_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_UPLOAD_BYTES + 1_000_000
 
-# The cache holds nothing that must last (a running job's progress, for its page): this process's memory by
-# default; with several app servers or workers, one shared Redis (CACHE_URL=redis://host:6379/1) so every
-# process sees the same progress.
+# The cache holds nothing that must last (a running job's progress, for its page; draft PDF previews already
+# rendered, licensing.pdf): this process's memory by default; with several app servers or workers, one shared
+# Redis (CACHE_URL=redis://host:6379/1) so every process sees the same progress.
 CACHE_URL = env.str("CACHE_URL", default="")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// or rediss:// URL, not {CACHE_URL.split(':')[0]}:...")
