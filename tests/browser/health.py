@@ -64,6 +64,9 @@ class PageHealth:
     def check(self, *, expect_status: int | None = None) -> None:
         """Assert the page shown now is healthy; `expect_status` is the status the journey expects (404 ...)."""
         page = self.page
+        # A click returns once the next page's answer has arrived, not once it is parsed: on a busy machine its
+        # title was still empty here (seen in a full run at load 5).
+        page.wait_for_load_state("load")
         where = page.url
         problems = []
         title = page.title().strip()
