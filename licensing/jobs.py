@@ -29,6 +29,7 @@ from django.core.cache import cache
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from licensing import services
@@ -167,19 +168,37 @@ def perform(job_id: int) -> None:
         services.record_save(job, actor=job.started_by, reason=f"{job.title}: started (attempt {job.attempts})")
     runner, atomic = RUNNERS[job.kind]
     try:
-        if atomic:
-            with transaction.atomic():
-                # Locked until the work commits: a second delivery of this job waits here, then finds it finished.
-                job = Job.objects.select_for_update().get(pk=job_id)
-                if not job.finished:
-                    _work(job, runner)
-        else:
-            _work(job, runner)
+        _run(job, runner, atomic=atomic)
     except Exception:
         logger.exception("Job %s failed", job_id)
         _fail(job_id, (UNEXPECTED if atomic else UNEXPECTED_PARTLY).format(pk=job_id))
     finally:
         cache.delete(PROGRESS_KEY.format(pk=job_id))
+
+
+def _run(job: Job, runner: Runner, *, atomic: bool) -> None:
+    kept = job.result_file.name
+    try:
+        if atomic:
+            with transaction.atomic():
+                # Locked until the work commits: a second delivery of this job waits here, then finds it finished.
+                job = Job.objects.select_for_update().get(pk=job.pk)
+                if not job.finished:
+                    _work(job, runner)
+        else:
+            _work(job, runner)
+    except BaseException:
+        # A result file this run stored that no committed row names would be nobody's: delete it.
+        if job.result_file.name and job.result_file.name != kept:
+            _discard(job.result_file)
+        raise
+
+
+def _discard(stored: FieldFile) -> None:
+    try:
+        stored.storage.delete(stored.name)
+    except Exception:  # the storage's own errors (S3, a full disk): the job's failure is what must be reported.
+        logger.exception("Could not delete the orphaned result file %s", stored.name)
 
 
 def _work(job: Job, runner: Runner) -> None:

@@ -363,3 +363,64 @@ def test_with_a_broker_the_job_is_queued_under_its_task_id(
     assert sent == [{"args": [job.pk], "task_id": job.task_id}]
     job.refresh_from_db()
     assert job.state == Job.State.QUEUED
+
+
+# A result file and a rollback ---------------------------------------------------------------------------------
+
+
+def stored_results() -> list[str]:
+    from django.core.files.storage import default_storage
+
+    return default_storage.listdir("jobs/results")[1] if default_storage.exists("jobs/results") else []
+
+
+def break_after_storing(monkeypatch):
+    real = jobs.save_result
+
+    def store_then_break(*args, **kwargs):
+        real(*args, **kwargs)  # the file is in storage ...
+        raise OSError("disk full")  # ... and the job breaks before its row names it
+
+    monkeypatch.setattr(jobs, "save_result", store_then_break)
+
+
+def break_when_marked_done(monkeypatch):
+    real = services.record_save
+
+    def refuse_done(obj, **kwargs):
+        if isinstance(obj, Job) and kwargs["reason"].endswith((": done", ": failed")) and obj.result_file:
+            raise OSError("the database went away")  # the file is stored, the row that names it is not
+        return real(obj, **kwargs)
+
+    monkeypatch.setattr(services, "record_save", refuse_done)
+
+
+@pytest.mark.parametrize("breaking", [break_after_storing, break_when_marked_done])
+@pytest.mark.parametrize("kind", ["report", "reminders"])
+def test_a_job_that_fails_after_storing_its_file_leaves_no_file_behind(
+    officer_client, officer, org_a, monkeypatch, django_capture_on_commit_callbacks, breaking, kind
+):
+    breaking(monkeypatch)
+    if kind == "report":
+        with django_capture_on_commit_callbacks(execute=True):
+            job = job_kinds.report_as_job(organization=org_a, choice={"year": 2026, "format": "csv"}, actor=officer)
+    else:
+        job = job_kinds.reminders_job(today=datetime.date(2026, 3, 1))
+        jobs.perform(job.pk)
+    job.refresh_from_db()
+    partly = kind == "reminders"  # not atomic: what it sent stays sent, and it says so
+    assert (job.state, job.error) == (
+        Job.State.FAILED,
+        (jobs.UNEXPECTED_PARTLY if partly else jobs.UNEXPECTED).format(pk=job.pk),
+    )
+    assert not job.result_file and stored_results() == []
+    if kind == "report":
+        page = job_page(officer_client, job).content.decode()
+        assert "nothing of its work was written" in page and "job-download" not in page
+
+
+def test_a_job_that_stores_its_file_and_finishes_keeps_it(officer, org_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_kinds.report_as_job(organization=org_a, choice={"year": 2026, "format": "csv"}, actor=officer)
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE and stored_results() == [job.result_file.name.rsplit("/", 1)[1]]
