@@ -1,9 +1,10 @@
 """The Jobs pages: every job a person may see, read-only; a job's page follows its progress (a small static
 script, or a refresh of the page with JavaScript off) and offers its result once done."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -77,6 +78,8 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
             "refresh_seconds": None if job.finished else REFRESH_SECONDS,
             "progress_url": reverse("admin:licensing_job_progress", args=[job.pk]),
             "download_url": reverse("admin:licensing_job_download", args=[job.pk]) if job.result_file else "",
+            "removed_after_days": (job.result_removed_at - job.finished_at).days if job.result_removed_at else None,
+            "retention_days": settings.JOB_FILES_RETENTION_DAYS,
         }
         return TemplateResponse(request, "admin/licensing/job.html", context)
 
@@ -95,6 +98,9 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
 
     def download_view(self, request, object_id):
         job = self._job(request, object_id)
+        if job.result_removed_at:
+            # A link kept from before the clean-up: the job's page says the file was removed, and when.
+            return HttpResponseRedirect(job.get_absolute_url())
         if not job.result_file:
             raise Http404("This job has no file to download (yet).")
         try:
