@@ -18,6 +18,7 @@ another machine sees it only when CACHES is shared (Redis); the row has the fina
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 import uuid
@@ -29,6 +30,7 @@ from django.core.cache import cache
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from licensing import services
@@ -167,19 +169,37 @@ def perform(job_id: int) -> None:
         services.record_save(job, actor=job.started_by, reason=f"{job.title}: started (attempt {job.attempts})")
     runner, atomic = RUNNERS[job.kind]
     try:
-        if atomic:
-            with transaction.atomic():
-                # Locked until the work commits: a second delivery of this job waits here, then finds it finished.
-                job = Job.objects.select_for_update().get(pk=job_id)
-                if not job.finished:
-                    _work(job, runner)
-        else:
-            _work(job, runner)
+        _run(job, runner, atomic=atomic)
     except Exception:
         logger.exception("Job %s failed", job_id)
         _fail(job_id, (UNEXPECTED if atomic else UNEXPECTED_PARTLY).format(pk=job_id))
     finally:
         cache.delete(PROGRESS_KEY.format(pk=job_id))
+
+
+def _run(job: Job, runner: Runner, *, atomic: bool) -> None:
+    kept = job.result_file.name
+    try:
+        if atomic:
+            with transaction.atomic():
+                # Locked until the work commits: a second delivery of this job waits here, then finds it finished.
+                job = Job.objects.select_for_update().get(pk=job.pk)
+                if not job.finished:
+                    _work(job, runner)
+        else:
+            _work(job, runner)
+    except BaseException:
+        # A result file this run stored that no committed row names would be nobody's: delete it.
+        if job.result_file.name and job.result_file.name != kept:
+            _discard(job.result_file)
+        raise
+
+
+def _discard(stored: FieldFile) -> None:
+    try:
+        stored.storage.delete(stored.name)
+    except Exception:  # the storage's own errors (S3, a full disk): the job's failure is what must be reported.
+        logger.exception("Could not delete the orphaned result file %s", stored.name)
 
 
 def _work(job: Job, runner: Runner) -> None:
@@ -208,3 +228,34 @@ def save_result(job: Job, name: str, content: File | bytes) -> None:
     stored = content if isinstance(content, File) else ContentFile(content)
     job.result_file.save(f"{job.task_id[:16]}-{name}"[:200], stored, save=False)
     job.result_name = name[:255]
+
+
+def remove_old_results(
+    *, actor: services.Actor, days: int | None = None, now: datetime.datetime | None = None
+) -> list[Job]:
+    """Delete, through Django's storage, the result files of jobs finished more than `days` ago (default
+    JOB_FILES_RETENTION_DAYS), and record on each job, with a history row, that its file was removed and when.
+
+    Each job is done in its own transaction with its row locked, so a second run (or two at once) finds nothing
+    left to do; returns the jobs whose file this run removed.
+    """
+    days = settings.JOB_FILES_RETENTION_DAYS if days is None else days
+    now = now or timezone.now()
+    due = Job.objects.filter(
+        state__in=[Job.State.DONE, Job.State.FAILED],
+        finished_at__lt=now - datetime.timedelta(days=days),
+        result_removed_at__isnull=True,
+    ).exclude(result_file="")
+    removed = []
+    for job_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = due.select_for_update().filter(pk=job_id).first()
+            if job is None:
+                continue  # another run removed it meanwhile
+            # The file goes first: should the save below fail, the next run finds the job again and finishes it.
+            job.result_file.storage.delete(job.result_file.name)
+            job.result_file = ""
+            job.result_removed_at = now
+            services.record_save(job, actor=actor, reason=f"{job.title}: result file removed after {days} days")
+        removed.append(job)
+    return removed

@@ -256,7 +256,8 @@ def _stale_counts(today: datetime.date, covered: set[int]) -> list[Item]:
 
 
 def _unanswered_filings(today: datetime.date, covered: set[int]) -> list[Item]:
-    filings = Filing.objects.filter(_in(Filing, covered)).select_related("organization")
+    # A reminder names the filing; its frozen PDF and snapshot stay unread.
+    filings = Filing.objects.filter(_in(Filing, covered)).select_related("organization").defer("pdf", "snapshot")
     items = []
     for filing in attention.filings_unanswered(filings, today=today):
         if filing.submitted_at is None:

@@ -17,3 +17,9 @@ def send_reminders() -> None:
     from licensing import job_kinds
 
     jobs.perform(job_kinds.reminders_job().pk)
+
+
+@shared_task(name="licensing.tasks.remove_old_job_files")
+def remove_old_job_files() -> None:
+    """The nightly clean-up (CELERY_BEAT_SCHEDULE): result files of jobs finished past JOB_FILES_RETENTION_DAYS."""
+    jobs.remove_old_results(actor=None)

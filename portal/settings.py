@@ -353,7 +353,19 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {
         "task": "licensing.tasks.send_reminders",
         "schedule": crontab(hour=env.int("REMINDERS_HOUR", default=7), minute=env.int("REMINDERS_MINUTE", default=0)),
-    }
+    },
+    # Each night, the result files of jobs finished more than JOB_FILES_RETENTION_DAYS ago are deleted (the
+    # cron route: `manage.py remove_old_job_files`, docs/deploy.md).
+    "remove-old-job-files": {
+        "task": "licensing.tasks.remove_old_job_files",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
+# Days a finished job's result file (a ZIP, a report) stays downloadable before the clean-up deletes it.
+JOB_FILES_RETENTION_DAYS = env.int("JOB_FILES_RETENTION_DAYS", default=30)
+if JOB_FILES_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"JOB_FILES_RETENTION_DAYS is {JOB_FILES_RETENTION_DAYS}: give the days to keep job files, 1 or more."
+    )
 # Imports of at least this many rows run as jobs: the upload and the confirm return at once with the job's page.
 IMPORT_JOB_MIN_ROWS = env.int("IMPORT_JOB_MIN_ROWS", default=2000)

@@ -363,3 +363,137 @@ def test_with_a_broker_the_job_is_queued_under_its_task_id(
     assert sent == [{"args": [job.pk], "task_id": job.task_id}]
     job.refresh_from_db()
     assert job.state == Job.State.QUEUED
+
+
+# A result file and a rollback ---------------------------------------------------------------------------------
+
+
+def stored_results() -> list[str]:
+    from django.core.files.storage import default_storage
+
+    return default_storage.listdir("jobs/results")[1] if default_storage.exists("jobs/results") else []
+
+
+def break_after_storing(monkeypatch):
+    real = jobs.save_result
+
+    def store_then_break(*args, **kwargs):
+        real(*args, **kwargs)  # the file is in storage ...
+        raise OSError("disk full")  # ... and the job breaks before its row names it
+
+    monkeypatch.setattr(jobs, "save_result", store_then_break)
+
+
+def break_when_marked_done(monkeypatch):
+    real = services.record_save
+
+    def refuse_done(obj, **kwargs):
+        if isinstance(obj, Job) and kwargs["reason"].endswith((": done", ": failed")) and obj.result_file:
+            raise OSError("the database went away")  # the file is stored, the row that names it is not
+        return real(obj, **kwargs)
+
+    monkeypatch.setattr(services, "record_save", refuse_done)
+
+
+@pytest.mark.parametrize("breaking", [break_after_storing, break_when_marked_done])
+@pytest.mark.parametrize("kind", ["report", "reminders"])
+def test_a_job_that_fails_after_storing_its_file_leaves_no_file_behind(
+    officer_client, officer, org_a, monkeypatch, django_capture_on_commit_callbacks, breaking, kind
+):
+    breaking(monkeypatch)
+    if kind == "report":
+        with django_capture_on_commit_callbacks(execute=True):
+            job = job_kinds.report_as_job(organization=org_a, choice={"year": 2026, "format": "csv"}, actor=officer)
+    else:
+        job = job_kinds.reminders_job(today=datetime.date(2026, 3, 1))
+        jobs.perform(job.pk)
+    job.refresh_from_db()
+    partly = kind == "reminders"  # not atomic: what it sent stays sent, and it says so
+    assert (job.state, job.error) == (
+        Job.State.FAILED,
+        (jobs.UNEXPECTED_PARTLY if partly else jobs.UNEXPECTED).format(pk=job.pk),
+    )
+    assert not job.result_file and stored_results() == []
+    if kind == "report":
+        page = job_page(officer_client, job).content.decode()
+        assert "nothing of its work was written" in page and "job-download" not in page
+
+
+def test_a_job_that_stores_its_file_and_finishes_keeps_it(officer, org_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_kinds.report_as_job(organization=org_a, choice={"year": 2026, "format": "csv"}, actor=officer)
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE and stored_results() == [job.result_file.name.rsplit("/", 1)[1]]
+
+
+# Old result files ---------------------------------------------------------------------------------------------
+
+
+def finished_job(organization, name: str, *, days_ago: int, state=Job.State.DONE) -> Job:
+    job = record(Job, kind=Job.Kind.FILINGS_ZIP, organization=organization, title=f"ZIP {name}", task_id=name)
+    jobs.save_result(job, f"{name}.zip", b"PK...")
+    job.state, job.finished_at = state, timezone.now() - datetime.timedelta(days=days_ago, hours=1)
+    return services.record_save(job, actor=None, reason=f"ZIP {name}: {state}")
+
+
+def test_result_files_past_their_retention_are_removed_once_and_their_page_says_when(officer_client, org_a, settings):
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    from licensing import tasks
+    from licensing.audit import verification
+    from portal.celery import app
+
+    settings.JOB_FILES_RETENTION_DAYS = 30
+    old = finished_job(org_a, "old", days_ago=31)
+    old_failed = finished_job(org_a, "old-failed", days_ago=45, state=Job.State.FAILED)
+    recent = finished_job(org_a, "recent", days_ago=29)
+    running = record(Job, kind=Job.Kind.FILINGS_ZIP, organization=org_a, title="ZIP running", state=Job.State.RUNNING)
+    jobs.save_result(running, "running.zip", b"PK...")
+    services.record_save(running, actor=None, reason="ZIP running: started")
+    old_name, old_failed_name, recent_name = old.result_file.name, old_failed.result_file.name, recent.result_file.name
+
+    out = io.StringIO()
+    call_command("remove_old_job_files", stdout=out)
+    assert "2 result file(s) removed of jobs finished more than 30 days ago." in out.getvalue()
+    assert not default_storage.exists(old_name) and not default_storage.exists(old_failed_name)
+    assert default_storage.exists(recent_name) and default_storage.exists(running.result_file.name)
+    old.refresh_from_db()
+    assert (old.result_file.name, old.result_name, old.state) == ("", "old.zip", Job.State.DONE)
+    assert timezone.now() - old.result_removed_at < datetime.timedelta(minutes=1)
+    newest = old.history.order_by("-history_id").first()
+    assert newest.history_change_reason == "ZIP old: result file removed after 30 days"
+    assert newest.history_user_id is None and newest.result_removed_at == old.result_removed_at
+    recent.refresh_from_db()
+    assert recent.result_removed_at is None and recent.result_file.name == recent_name
+    assert verification.verify() == []
+
+    # Beat's nightly run (and any run after) finds nothing left to do and writes no history.
+    app.loader.import_default_modules()
+    assert settings.CELERY_BEAT_SCHEDULE["remove-old-job-files"]["task"] in app.tasks
+    history = Job.history.count()
+    tasks.remove_old_job_files()
+    assert Job.history.count() == history and default_storage.exists(recent_name)
+
+    page = job_page(officer_client, old).content.decode()
+    assert (
+        f"The result file old.zip was removed on {timezone.localtime(old.result_removed_at):%Y-%m-%d}, 31 days after "
+        "the job finished: job files are kept for 30 days." in page
+    )
+    assert "job-download" not in page
+    # A download link kept from before leads to the page that says so, not to an error.
+    download = officer_client.get(reverse("admin:licensing_job_download", args=[old.pk]))
+    assert download.status_code == 302 and download["Location"] == job_page_url(old)
+    recent_page = job_page(officer_client, recent).content.decode()
+    assert "job-download" in recent_page and "job-file-removed" not in recent_page
+
+
+def test_the_clean_up_command_refuses_to_keep_files_less_than_a_day(org_a):
+    from django.core.management import CommandError, call_command
+
+    kept = finished_job(org_a, "kept", days_ago=2)
+    with pytest.raises(CommandError, match="--days is 0: give the days to keep job files, 1 or more."):
+        call_command("remove_old_job_files", "--days", "0")
+    out = io.StringIO()
+    call_command("remove_old_job_files", "--days", "1", stdout=out)
+    assert f"Removed kept.zip of job #{kept.pk}: ZIP kept" in out.getvalue()

@@ -82,3 +82,9 @@ def test_production_turns_on_lockout_idle_timeout_two_factor_and_the_headers():
         ["'self'"],
         1,
     ], result.stderr
+
+
+def test_a_job_file_retention_below_one_day_is_refused_in_words():
+    result = manage("check", JOB_FILES_RETENTION_DAYS="0")
+    assert result.returncode != 0
+    assert "JOB_FILES_RETENTION_DAYS is 0: give the days to keep job files, 1 or more." in result.stderr

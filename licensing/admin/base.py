@@ -305,6 +305,8 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     show_full_result_count = False
     # Edits need a reason even where the model declares none (ReasonForm.reason_required).
     reason_required = False
+    # Large columns the list shows nothing of (a PDF, a report): left out of its query (PortalChangeList).
+    list_deferred: tuple[str, ...] = ()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
@@ -326,6 +328,9 @@ class AuditedAdmin(TransfersMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
 
     def change_reason_of(self, form, change: bool) -> str:
         return reason_from(form.cleaned_data, default="Edited in the admin" if change else "Added in the admin")
+
+    def get_changelist(self, request, **kwargs):
+        return PortalChangeList
 
     def get_changelist_instance(self, request):
         if any("\x00" in value for _, values in request.GET.lists() for value in values):
@@ -411,7 +416,15 @@ def _scoped_choices(db_field, request, kwargs, *, action=access.CHANGE) -> dict:
     return kwargs
 
 
-class PageChangeList(ChangeList):
+class PortalChangeList(ChangeList):
+    """A changelist that reads none of its admin's `list_deferred` columns (its actions get the same queryset, so
+    an action that needs one reads it per record, as it uses it)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer(*self.model_admin.list_deferred)
+
+
+class PageChangeList(PortalChangeList):
     """A changelist that lets its admin load what the columns need for the whole page at once."""
 
     def get_results(self, request):

@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 
@@ -52,6 +53,8 @@ class FilingAdmin(ScopedAdmin):
         "short_hash",
     ]
     list_select_related = ["organization"]
+    # The frozen PDF and the data sent: read by their download and check, never by the list.
+    list_deferred = ("pdf", "snapshot")
     list_filter = [ShownYearFilter, AttentionFilter, "license_year", "status"]
     search_fields = ["organization__name", "=ama_reference"]
     ordering = ["-license_year", "organization__name", "-pk"]
@@ -71,7 +74,16 @@ class FilingAdmin(ScopedAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(application_count=Count("applications", distinct=True))
+        # A subquery, not a join and GROUP BY: grouping would carry every column, the PDF's bytes included,
+        # into each query of the list (its year filter's too).
+        included = (
+            Filing.applications.through.objects.filter(filing=OuterRef("pk"))
+            .order_by()
+            .values("filing")
+            .annotate(total=Count("pk"))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(application_count=Coalesce(Subquery(included), 0))
 
     def has_change_permission(self, request, obj=None):
         # What was sent to the AMA stays as sent; a correction is a new filing.

@@ -23,6 +23,8 @@ class DataImportAdmin(WrittenByThePortalMixin, AuditedAdmin):
 
     list_display = ["created_at", "file_name", "what", "outcome", "actor_name", "counts", "organization"]
     list_select_related = ["organization"]
+    # The preview of every row, shown on the import's own page only.
+    list_deferred = ("report",)
     list_filter = ["outcome", "resource", "dry_run"]
     search_fields = ["file_name", "actor_name", "=file_sha256"]
     search_help_text = "Search by file name, person or exact SHA-256."

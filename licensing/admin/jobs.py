@@ -1,9 +1,10 @@
 """The Jobs pages: every job a person may see, read-only; a job's page follows its progress (a small static
 script, or a refresh of the page with JavaScript off) and offers its result once done."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -21,6 +22,10 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
 
     list_display = ["created_at", "title", "kind", "state", "progress", "started_by_name", "organization"]
     list_select_related = ["organization"]
+    # What the job was asked (a ZIP's filing ids, by the thousand) and its error: the list shows neither.
+    list_deferred = ("parameters", "error")
+    # A job's page names its import and never shows the import's report, which can run to megabytes.
+    page_deferred = ("parameters", "data_import__report")
     list_filter = ["state", "kind"]
     search_fields = ["title", "started_by_name"]
     search_help_text = "Search by what the job does or who started it."
@@ -43,8 +48,13 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
             *super().get_urls(),
         ]
 
-    def _job(self, request, object_id) -> Job:
-        job = self.get_queryset(request).select_related("organization", "data_import").filter(pk=object_id).first()
+    def _job(self, request, object_id, *, page: bool = False) -> Job:
+        seen = self.get_queryset(request)
+        if page:
+            seen = seen.select_related("organization", "data_import").defer(*self.page_deferred)
+        else:
+            seen = seen.defer(*self.list_deferred)
+        job = seen.filter(pk=object_id).first()
         if job is None or not self.has_view_permission(request, job):
             raise Http404(NOT_FOUND)
         return job
@@ -52,7 +62,7 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not str(object_id).isdigit():
             raise Http404(NOT_FOUND)
-        job = self._job(request, object_id)
+        job = self._job(request, object_id, page=True)
         if request.method not in ("GET", "HEAD"):
             # Nothing on a job's page is changed by a form: it is read-only for everyone.
             raise PermissionDenied("A job cannot be changed; it is a record of work the portal did.")
@@ -68,6 +78,8 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
             "refresh_seconds": None if job.finished else REFRESH_SECONDS,
             "progress_url": reverse("admin:licensing_job_progress", args=[job.pk]),
             "download_url": reverse("admin:licensing_job_download", args=[job.pk]) if job.result_file else "",
+            "removed_after_days": (job.result_removed_at - job.finished_at).days if job.result_removed_at else None,
+            "retention_days": settings.JOB_FILES_RETENTION_DAYS,
         }
         return TemplateResponse(request, "admin/licensing/job.html", context)
 
@@ -86,6 +98,9 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
 
     def download_view(self, request, object_id):
         job = self._job(request, object_id)
+        if job.result_removed_at:
+            # A link kept from before the clean-up: the job's page says the file was removed, and when.
+            return HttpResponseRedirect(job.get_absolute_url())
         if not job.result_file:
             raise Http404("This job has no file to download (yet).")
         try:

@@ -50,6 +50,7 @@ ADDED_LATER: dict[tuple[str, str], object] = {
     ("licensing.UserCount", "version"): 1,
     ("licensing.License", "version"): 1,
     ("licensing.Filing", "version"): 1,
+    ("licensing.Job", "result_removed_at"): None,
 }
 # Values that are no change of their own: the id never changes, and the version moves with every save.
 NOT_CHANGES = ("id", "version")

@@ -45,6 +45,8 @@ class Job(models.Model):
     input_file = models.FileField(upload_to="jobs/input/", blank=True, max_length=300)
     result_file = models.FileField(upload_to="jobs/results/", blank=True, max_length=300)
     result_name = models.CharField("result file name", max_length=255, blank=True)
+    # Set when the retention clean-up (licensing.jobs.remove_old_results) deleted the result file.
+    result_removed_at = models.DateTimeField("result file removed", null=True, blank=True)
     data_import = models.ForeignKey(
         DataImport, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs", verbose_name="import"
     )
