@@ -215,6 +215,18 @@ class PortalResource(resources.ModelResource):
             attname=getattr(model_field, "attname", name),
         )
 
+    def path_column(self, name, path, *, title, widget, required=False, help="", example="") -> Column:
+        """A column read from a path through relations ("application__organization"): exported, never written by
+        the row loop (the resource reads it itself)."""
+        return Column(
+            name,
+            fields.Field(attribute=path, column_name=title, widget=widget, readonly=True),
+            required=required,
+            help=help,
+            example=example,
+            attname=path,
+        )
+
     def version_column(self) -> Column:
         """Exported with every row; on import, compared with the record's version, never written to it."""
         return Column(

@@ -20,45 +20,12 @@ from licensing.models import (
 )
 from licensing.resources import columns
 from licensing.resources.base import Column, PortalResource
-
-NOT_YOURS = (
-    "No organization you manage has the short name or EIN '{value}'. Check the value (the Organizations page "
-    "shows both), or ask an administrator for access."
-)
+from licensing.resources.lookups import NOT_YOURS, ScopedLookups
+from licensing.resources.rosters import RosterLineResource
 
 
 def _digits(text) -> str:
     return "".join(character for character in str(text or "") if character.isdigit())
-
-
-class ScopedLookups:
-    """The records a file may name, read once per import through licensing.access."""
-
-    def organizations(self, action=access.CHANGE) -> columns.Lookup:
-        return self.cached(
-            f"organizations:{action}",
-            lambda: columns.Lookup(
-                access.restrict(Organization.objects.select_related("parent__parent"), self.actor, action),
-                [lambda org: org.slug, lambda org: org.ein, lambda org: org.name],
-            ),
-        )
-
-    def organization_reference(self, *, action=access.CHANGE, missing=NOT_YOURS) -> columns.Reference:
-        return columns.Reference(self.organizations(action), render_key=lambda org: org.slug, missing=missing)
-
-    def vendors(self) -> columns.Lookup:
-        return self.cached(
-            "vendors",
-            lambda: columns.Lookup(access.restrict(Vendor.objects.all(), self.actor), [lambda vendor: vendor.name]),
-        )
-
-    def vendor_reference(self) -> columns.Reference:
-        return columns.Reference(
-            self.vendors(),
-            render_key=lambda vendor: vendor.name,
-            missing="No vendor is named '{value}'. Check the spelling against the Vendors page, or add the vendor "
-            "there (or import it in a vendors file) first.",
-        )
 
 
 class OrganizationKeyed(ScopedLookups, PortalResource):
@@ -152,16 +119,7 @@ class ApplicationKeyed(ScopedLookups, PortalResource):
         return [organization, application, year]
 
     def column_for_path(self, name, path, *, title, widget, help, example) -> Column:
-        from import_export import fields
-
-        return Column(
-            name,
-            fields.Field(attribute=path, column_name=title, widget=widget, readonly=True),
-            required=True,
-            help=help,
-            example=example,
-            attname=path,
-        )
+        return self.path_column(name, path, title=title, widget=widget, required=True, help=help, example=example)
 
 
 class ParentReference(columns.Reference):
@@ -477,6 +435,7 @@ RESOURCES: dict[str, type[PortalResource]] = {
     "licenses": LicenseResource,
     "rate-schedules": RateScheduleResource,
     "proxy-factors": ProxyFactorResource,
+    "rosters": RosterLineResource,
 }
 
 
