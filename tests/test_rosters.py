@@ -437,3 +437,16 @@ def test_a_roster_of_nobody_but_service_accounts_is_refused(officer_client, epic
     preview = preview_of(upload(officer_client, epic, roster_file(["svc-1,Interface Engine,,,,IT service account"])))
     assert preview.outcome == DataImport.Outcome.REFUSED
     assert "at least one person under (a), (b) or (c)" in " ".join(preview.report["problems"])
+
+
+@pytest.mark.django_db
+def test_a_user_counts_file_cannot_retype_a_count_derived_from_a_roster(officer_client, officer, epic):
+    map_roles(officer_client, epic, {**MAPPING, "Scheduler": (UserKind.PROGRAM, "")})
+    confirm(officer_client, preview_of(upload(officer_client, epic, roster_file(FIRST))))
+    counts = b"Organization,System name,License year,(a) access CPT directly\nalpha-health,Epic Ambulatory,2026,50\n"
+    refused = imports.run(
+        resource_name="user-counts", file_name="counts.csv", content=counts, actor=officer, dry_run=True
+    )
+    assert refused.outcome == DataImport.Outcome.REFUSED
+    assert "derived from a roster" in str(refused.report["entries"])
+    assert UserCount.objects.get(application=epic).direct_users == 1

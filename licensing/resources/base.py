@@ -135,6 +135,9 @@ class PortalResource(resources.ModelResource):
     title = ""
     # Rate schedules and proxy factors: only administrators may import them.
     administrators_only = False
+    # A file read as a whole into a new record of its own (a roster) rather than a row per record: its export
+    # imports back as a new record compared with the last one, not as "unchanged rows".
+    whole_file = False
     # The columns that name a row in the preview, when not just its key.
     label_columns: tuple[str, ...] = ()
     select_related: tuple[str, ...] = ()

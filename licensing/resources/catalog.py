@@ -6,6 +6,7 @@ application and license year. Columns are headed as on the admin pages.
 """
 
 from licensing import access
+from licensing.counting import PROXY_FIELDS
 from licensing.models import (
     Application,
     BaseMetrics,
@@ -361,6 +362,18 @@ class UserCountResource(ApplicationKeyed):
             self.column("counted_by", example="Dana Reyes"),
             self.column("evidence", example="EHR access report 2026-01-15"),
         ]
+
+    def check_rules(self, instance):
+        # A count derived from a roster takes its figures from the roster's lines (services.roster_derive_count).
+        derived = ["method", "direct_users", "program_users", "output_users", *PROXY_FIELDS]
+        before = self._snapshot or {}
+        if instance.roster_id is not None and any(before.get(name) != getattr(instance, name) for name in derived):
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(
+                "This count is derived from a roster: its method and figures change with a new roster or the "
+                "application's role mapping, not in a file. Leave those cells as exported, or import a new roster."
+            )
 
 
 class LicenseResource(ApplicationKeyed):

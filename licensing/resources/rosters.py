@@ -77,6 +77,7 @@ class RosterLineResource(ScopedLookups, PortalResource):
     """Roster lines: exported as the roster file, imported as a whole roster (module docstring)."""
 
     title = "Roster lines"
+    whole_file = True
     select_related = ("person__entity", "roster")
 
     class Meta(PortalResource.Meta):
