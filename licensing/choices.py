@@ -62,6 +62,18 @@ class CountMethod(models.TextChoices):
     PROXY = "proxy", "User Proxy Model"
 
 
+class UserKind(models.TextChoices):
+    """How a role on a roster counts under the AMA user definition (licensing.counting, docs/rules.md).
+
+    The order is the order of the definition: a person is counted once, under the first kind that applies.
+    """
+
+    DIRECT = "a", "(a) accesses CPT directly"
+    PROGRAM = "b", "(b) produces output with it"
+    OUTPUT = "c", "(c) uses its output"
+    NOT_A_USER = "none", "Not a user"
+
+
 class LicenseRoute(models.TextChoices):
     DIRECT = "direct", "Direct (AMA)"
     VENDOR = "vendor", "Vendor"

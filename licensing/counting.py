@@ -13,13 +13,16 @@ come from licensing.standing.proxy_defaults).
 
 from __future__ import annotations
 
+import datetime
 import math
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
-from licensing.choices import CountMethod
+from licensing.choices import CountMethod, UserKind
 
 if TYPE_CHECKING:
     from licensing.models import UserCount
@@ -55,7 +58,19 @@ def users(count: UserCount | None) -> int | None:
 
 
 def explain(count: UserCount) -> str:
-    """One line a compliance officer can read out to the AMA: how the number was reached."""
+    """One line a compliance officer can read out to the AMA: how the number was reached.
+
+    A count derived from a roster names it (the caller loads `count.roster` with the count).
+    """
+    roster = count.roster if count.method == COUNTED and count.roster_id is not None else None
+    if roster is not None:
+        tally = RosterTally(
+            direct=count.direct_users or 0,
+            program=count.program_users or 0,
+            output=count.output_users or 0,
+            excluded=count.excluded_users or 0,
+        )
+        return roster_explanation(taken_on=roster.taken_on, source=roster.source, tally=tally)
     if count.method == PROXY:
         metric = count.get_base_metric_display().lower() if count.base_metric else "base metric"
         return f"{count.metric_value} {metric} x {count.factor} = {users(count)} users (User Proxy Model)"
@@ -126,3 +141,88 @@ def check(count: UserCount) -> None:
             )
     if errors:
         raise ValidationError(errors)
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts derived from rosters
+# ---------------------------------------------------------------------------------------------
+
+# The AMA user definition's order: a person is a user under the first kind that applies, (a) before (b) before
+# (c); "not a user" applies only to someone no line of the roster makes a user.
+KIND_ORDER: tuple[str, ...] = (UserKind.DIRECT, UserKind.PROGRAM, UserKind.OUTPUT, UserKind.NOT_A_USER)
+COUNT_FIELD_OF_KIND = {
+    UserKind.DIRECT: "direct_users",
+    UserKind.PROGRAM: "program_users",
+    UserKind.OUTPUT: "output_users",
+}
+
+
+@dataclass(frozen=True)
+class RosterTally:
+    """People of one roster by the kind they count under, each once; `excluded` are listed but not users.
+
+    `listed_more_than_once` maps a person (as the caller keys them) to the number of lines that list them.
+    """
+
+    direct: int = 0
+    program: int = 0
+    output: int = 0
+    excluded: int = 0
+    listed_more_than_once: dict[Hashable, int] = field(default_factory=dict)
+    kind_of: dict[Hashable, str] = field(default_factory=dict)
+
+    @property
+    def users(self) -> int:
+        return counted_users(self.direct, self.program, self.output)
+
+    @property
+    def people(self) -> int:
+        return self.users + self.excluded
+
+
+def tally_roster(lines: Iterable[tuple[Hashable, str]]) -> RosterTally:
+    """Count the people of a roster from its lines, each line a (person, kind) pair.
+
+    Each person is counted once, under the first kind that applies (AMA user definition, as quoted by
+    licensees: a user (a) accesses, uses or manipulates CPT content, (b) uses a program that embeds it to
+    produce output, or (c) makes use of such output; AMA, "CPT licensing for health care delivery
+    organizations", https://www.ama-assn.org/practice-management/cpt/cpt-licensing-health-care-delivery-organizations:
+    licensing is per individual user and every type of use is counted for each application). A person listed
+    under two roles (a physician who also runs reports) is one user, under (a); a person whose only lines are
+    roles mapped as not users (service accounts) is excluded and counted separately.
+
+    A kind outside UserKind (an unmapped role) raises ValueError: the import refuses such rosters first.
+    """
+    rank: dict[Hashable, int] = {}
+    lines_of: dict[Hashable, int] = {}
+    for person, kind in lines:
+        if kind not in KIND_ORDER:
+            raise ValueError(f"A roster line has no AMA user kind ({kind!r}): map its role first.")
+        position = KIND_ORDER.index(kind)
+        rank[person] = min(position, rank.get(person, position))
+        lines_of[person] = lines_of.get(person, 0) + 1
+    per_kind = dict.fromkeys(KIND_ORDER, 0)
+    kind_of: dict[Hashable, str] = {}
+    for person, position in rank.items():
+        kind_of[person] = KIND_ORDER[position]
+        per_kind[KIND_ORDER[position]] += 1
+    return RosterTally(
+        direct=per_kind[UserKind.DIRECT],
+        program=per_kind[UserKind.PROGRAM],
+        output=per_kind[UserKind.OUTPUT],
+        excluded=per_kind[UserKind.NOT_A_USER],
+        listed_more_than_once={person: n for person, n in lines_of.items() if n > 1},
+        kind_of=kind_of,
+    )
+
+
+def roster_explanation(*, taken_on: datetime.date, source: str, tally: RosterTally) -> str:
+    """E.g. "Roster of 2026-01-15 from Epic access list: 120 (a) + 40 (b) + 15 (c) = 175 users; 12 excluded
+    as not users"."""
+    text = (
+        f"Roster of {taken_on:%Y-%m-%d} from {source}: {tally.direct} (a) + {tally.program} (b) + "
+        f"{tally.output} (c) = {tally.users} {'user' if tally.users == 1 else 'users'}"
+    )
+    if tally.excluded:
+        text += f"; {tally.excluded} excluded as not users"
+    return text

@@ -123,3 +123,56 @@ def validate_state(value: str) -> None:
             "GU, VI, AS, MP, or AA, AE, AP for military mail.",
             code="invalid_state",
         )
+
+
+# Names people write for the countries staff most often work from, as ISO 3166-1 alpha-2 codes; any other
+# country is written as its two-letter code.
+COUNTRY_NAMES = {
+    "united states": "US",
+    "united states of america": "US",
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "america": "US",
+    "canada": "CA",
+    "mexico": "MX",
+    "india": "IN",
+    "philippines": "PH",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "great britain": "GB",
+    "ireland": "IE",
+    "germany": "DE",
+    "poland": "PL",
+    "israel": "IL",
+    "pakistan": "PK",
+    "costa rica": "CR",
+    "colombia": "CO",
+}
+HOME_COUNTRY = "US"
+
+
+def country_code(text: str | None) -> str:
+    """The ISO 3166-1 alpha-2 code of a country as written in a roster ("USA", "India", "in"); empty is the US.
+
+    Raises ValidationError for a name it does not know, asking for the two-letter code instead.
+    """
+    cleaned = " ".join(str(text or "").split())
+    if cleaned == "":
+        return HOME_COUNTRY
+    known = COUNTRY_NAMES.get(cleaned.casefold())
+    if known is not None:
+        return known
+    if re.fullmatch(r"[A-Za-z]{2}", cleaned):
+        return cleaned.upper()
+    raise ValidationError(
+        f"'{cleaned}' is not a country the portal recognises; write its two-letter ISO code, e.g. US, IN or PH.",
+        code="invalid_country",
+    )
+
+
+def validate_country(value: str) -> None:
+    if not re.fullmatch(r"[A-Z]{2}", value or ""):
+        raise ValidationError(
+            "Write the country as its two-letter ISO code in capitals, e.g. US, IN or PH.", code="invalid_country"
+        )

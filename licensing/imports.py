@@ -26,7 +26,7 @@ from licensing.models import DataImport, Organization
 from licensing.resources.catalog import RESOURCES
 
 # The order the preview lists rows in: what needs attention first.
-KIND_ORDER = {"error": 0, "updated": 1, "new": 2}
+KIND_ORDER = {"error": 0, "updated": 1, "new": 2, "removed": 3}
 CHANGED_SINCE_PREVIEW = (
     "The data changed since the preview (someone edited these records, or the file differs), so nothing was "
     "written. Review the new preview below and confirm again."
@@ -75,9 +75,17 @@ def run(
     progress: Callable[[int], None] | None = None,
     max_bytes: int | None = None,
     keep_file: bool = False,
+    parameters: dict | None = None,
 ) -> DataImport:
-    """One step of an import; returns its DataImport record (already saved), whose `report` the preview shows."""
+    """One step of an import; returns its DataImport record (already saved), whose `report` the preview shows.
+
+    `parameters` are what the import needs besides the file (a roster's application, year, date and source); a
+    confirmation takes its preview's.
+    """
     resource_class = RESOURCES[resource_name]
+    if preview is not None:
+        parameters = preview.parameters
+    parameters = dict(parameters or {})
     reason = (reason or "").strip() or f"Import {file_name}"
     record = DataImport(
         actor=actor,
@@ -89,6 +97,7 @@ def run(
         dry_run=dry_run,
         reason=reason[:500],
         preview_of=preview,
+        parameters=parameters,
     )
     if not may_import(actor, resource_name):
         return _refused(record, problems=[f"Your role does not allow importing {resource_class.title.lower()}."])
@@ -106,6 +115,7 @@ def run(
         table = spreadsheets.read(file_name, content, max_bytes=max_bytes or settings.IMPORT_MAX_UPLOAD_BYTES)
     except spreadsheets.FileProblem as problem:
         return _refused(record, problems=[str(problem)])
+    options = {"parameters": parameters} if parameters else {}
     resource = resource_class(
         actor=actor,
         reason=reason,
@@ -113,7 +123,10 @@ def run(
         progress=progress,
         # Rows whose record moved on since the preview are refused (licensing.resources.base.check_version).
         preview_versions=preview.report.get("versions") if preview is not None else None,
+        **options,
     )
+    # A resource that keeps the import's record on what it writes (a roster) reads it here.
+    resource.data_import = record
     match = resource.match_headers(table.headers)
     if match.problems:
         return _refused(record, problems=match.problems, notes=table.notes)
@@ -186,7 +199,9 @@ def _refused(record, *, problems=(), notes=(), report=None, touched=()) -> DataI
 
 
 def _report(resource, result, *, notes) -> dict:
-    problems = []
+    # A resource that reads the file as a whole (a roster) names file-level problems and notes of its own.
+    problems = list(getattr(resource, "problems", []))
+    notes = [*getattr(resource, "notes", []), *notes]
     for error in result.base_errors:
         if not any(entry["kind"] == "error" for entry in resource.entries):
             problems.append(f"The import stopped: {error.error}. Nothing was written.")

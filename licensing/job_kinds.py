@@ -43,6 +43,7 @@ def run_import(job: Job, progress: jobs.Progress) -> None:
         preview=preview,
         keep_file=True,
         progress=progress.advance,
+        parameters=parameters.get("import_parameters"),
     )
     job.data_import = record
     if record.outcome == ImportOutcome.REFUSED:
@@ -58,7 +59,9 @@ def refusal(record: DataImport) -> str:
     return f"The file was refused and nothing was written. {said}"
 
 
-def import_as_job(*, resource_name: str, file_name: str, content: bytes, actor, reason: str) -> Job | None:
+def import_as_job(
+    *, resource_name: str, file_name: str, content: bytes, actor, reason: str, parameters: dict | None = None
+) -> Job | None:
     """Start the preview of a large file as a job; None when the file is small enough to preview in the request.
 
     Also None when the person's organizations share no organization to file the job under (it would be visible
@@ -75,7 +78,14 @@ def import_as_job(*, resource_name: str, file_name: str, content: bytes, actor, 
         title=f"Import of {file_name}: preview",
         actor=actor,
         organization_id=organization_id,
-        parameters={"step": PREVIEW, "resource": resource_name, "file_name": file_name, "reason": reason},
+        parameters={
+            "step": PREVIEW,
+            "resource": resource_name,
+            "file_name": file_name,
+            "reason": reason,
+            # What the import needs besides the file (a roster's application, year, date and source).
+            "import_parameters": parameters or {},
+        },
         total=rows,
         input_name=file_name,
         input_content=content,

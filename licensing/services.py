@@ -19,10 +19,11 @@ from django.db import models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from licensing import access, filings, roles, versions
+from licensing import access, counting, filings, roles, versions
 from licensing.audit import bulk
-from licensing.choices import FilingStatus, LicenseStatus, MembershipRole
+from licensing.choices import CountMethod, FilingStatus, LicenseStatus, MembershipRole
 from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
+from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, role_key
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
 
 # Callers catch services.StaleRecord: a save started from a version someone else has saved over since.
@@ -730,3 +731,125 @@ def group_save(*, group: Group, actor: Actor, reason: str, permissions=None) -> 
             group.permissions.set(permissions)
     access.forget()
     return group
+
+
+# ---------------------------------------------------------------------------------------------
+# Rosters: people, their roles, and the user counts derived from them
+# ---------------------------------------------------------------------------------------------
+
+PERSON_FIELDS = ["name", "email", "npi", "entity", "country"]
+
+
+@transaction.atomic
+def roster_record(
+    *,
+    roster: Roster,
+    new_people: Sequence[Person],
+    changed_people: Sequence[Person],
+    lines: Sequence[RosterLine],
+    actor: Actor,
+    reason: str,
+) -> UserCount:
+    """Write an imported roster: the people it adds or corrects, the roster, its lines, and the user count of its
+    application and year derived from it (roster_derive_count). All or nothing; each row with who and why.
+
+    `lines` are unsaved, each pointing at its person (new people get their ids here); the caller (the roster
+    import, licensing.resources.rosters) has validated every value.
+    """
+    organization_id = roster.application.organization_id
+    if new_people:
+        record_bulk_create(
+            new_people, Person, actor=actor, reason=reason, organization_ids=[organization_id] * len(new_people)
+        )
+    if changed_people:
+        record_bulk_update(changed_people, Person, PERSON_FIELDS, actor=actor, reason=reason)
+    record_save(roster, actor=actor, reason=reason)
+    for line in lines:
+        line.roster = roster
+        line.person_id = line.person.pk
+    record_bulk_create(lines, RosterLine, actor=actor, reason=reason, organization_ids=[organization_id] * len(lines))
+    return roster_derive_count(roster=roster, actor=actor, reason=reason)
+
+
+def _later(one: Roster, other: Roster) -> bool:
+    return (one.taken_on, one.pk) > (other.taken_on, other.pk)
+
+
+@transaction.atomic
+def roster_derive_count(*, roster: Roster, actor: Actor, reason: str) -> UserCount:
+    """Create or update the counted user count of the roster's application and year from the roster's lines.
+
+    Each person once, under the first kind that applies (licensing.counting.tally_roster); people whose roles are
+    mapped as not users are kept as `excluded_users`. A count derived from a later roster of the same year is left
+    as it is (and returned): the latest roster is the count's evidence. A proxy or typed count becomes counted.
+    """
+    tally = counting.tally_roster(roster.lines.values_list("person_id", "kind"))
+    count = (
+        UserCount.objects.select_for_update(of=("self",))
+        .select_related("roster", "application")
+        .filter(application_id=roster.application_id, license_year=roster.license_year)
+        .first()
+    )
+    if count is not None and count.roster is not None and count.roster.pk != roster.pk and _later(count.roster, roster):
+        return count
+    if count is None:
+        count = UserCount(application=roster.application, license_year=roster.license_year)
+    explanation = counting.roster_explanation(taken_on=roster.taken_on, source=roster.source, tally=tally)
+    derived = {
+        "method": CountMethod.COUNTED,
+        "direct_users": tally.direct,
+        "program_users": tally.program,
+        "output_users": tally.output,
+        "excluded_users": tally.excluded,
+        "base_metric": "",
+        "metric_value": None,
+        "metric_source": "",
+        "factor": None,
+        "roster_id": roster.pk,
+        "counted_on": roster.taken_on,
+        "counted_by": roster.imported_by_name,
+        "evidence": (
+            f"{explanation}. File {roster.file_name}, SHA-256 {roster.file_sha256}"
+            + (f", imported by {roster.imported_by_name}." if roster.imported_by_name else ".")
+        ),
+        "needs_review": False,
+    }
+    if count.pk is not None and all(getattr(count, name) == value for name, value in derived.items()):
+        return count
+    for name, value in derived.items():
+        setattr(count, name, value)
+    count.roster = roster
+    return record_save(count, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def role_mapping_save(
+    *, mapping: RoleMapping, actor: Actor, reason: str, validate: bool = True, expected_version: int | None = None
+) -> RoleMapping:
+    """Save a role mapping, then apply it to every roster of its application: the lines with that role take the
+    new kind and the counts derived from those rosters follow (rosters_rederive), all with the same reason."""
+    record_save(mapping, actor=actor, reason=reason, validate=validate, expected_version=expected_version)
+    rosters_rederive(
+        application=mapping.application, actor=actor, reason=f"Role mapping '{mapping.role}' changed: {reason}"
+    )
+    return mapping
+
+
+@transaction.atomic
+def rosters_rederive(*, application: Application, actor: Actor, reason: str) -> list[UserCount]:
+    """Apply the application's role mapping to the lines of all its rosters and re-derive the counts they back.
+
+    Lines whose role has no mapping keep their kind. Only lines whose kind changes are written (one history row
+    each); a count is saved only when its figures change.
+    """
+    kinds = {role_key(mapping.role): mapping.kind for mapping in application.role_mappings.all()}
+    changed = []
+    for line in RosterLine.objects.filter(roster__application=application).only("pk", "role", "kind", "roster_id"):
+        kind = kinds.get(role_key(line.role))
+        if kind is not None and kind != line.kind:
+            line.kind = kind
+            changed.append(line)
+    if changed:
+        record_bulk_update(changed, RosterLine, ["kind"], actor=actor, reason=reason)
+    rosters = Roster.objects.filter(counts__isnull=False, application=application).select_related("application")
+    return [roster_derive_count(roster=roster, actor=actor, reason=reason) for roster in rosters.distinct()]

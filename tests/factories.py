@@ -32,6 +32,7 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
+from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, UserKind
 
 TEST_REASON = "Test data"
 
@@ -249,6 +250,42 @@ SAMPLES: dict[str, Sample] = {
             sent_at=datetime.datetime(2026, 12, 1, 7, 0, tzinfo=datetime.UTC),
             subject="CPT licensing: 1 item needs attention",
         ),
+    ),
+    "person": Sample(
+        lambda org, tag, made: record(
+            Person, organization=org, identifier=f"{tag}-E1", name=f"{tag} Staff Member", entity=org
+        ),
+        {"email": "staff.member@example.org"},
+    ),
+    "rolemapping": Sample(
+        lambda org, tag, made: record(
+            RoleMapping, application=sample_of("application", org, tag, made), role="Physician", kind=UserKind.DIRECT
+        ),
+        {"explanation": "Orders and documents with CPT codes"},
+    ),
+    "roster": Sample(
+        lambda org, tag, made: record(
+            Roster,
+            application=sample_of("application", org, tag, made),
+            license_year=2026,
+            taken_on=datetime.date(2026, 1, 15),
+            source=f"{tag} access list",
+            file_name=f"{tag}-roster.csv",
+            file_sha256="0" * 64,
+        ),
+        {"notes": "Checked against HR"},
+    ),
+    # Written by roster imports only; its second version is a kind the role mapping changed.
+    "rosterline": Sample(
+        lambda org, tag, made: record(
+            RosterLine,
+            roster=sample_of("roster", org, tag, made),
+            person=sample_of("person", org, tag, made),
+            line=2,
+            role="Physician",
+            kind=UserKind.DIRECT,
+        ),
+        {"kind": UserKind.PROGRAM},
     ),
 }
 

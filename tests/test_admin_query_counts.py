@@ -4,13 +4,17 @@ Two sizes are enough to catch a per-row query (it shows as a difference); the bu
 grew expensive in a fixed way.
 """
 
+import datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from licensing import services
+from licensing.choices import UserKind
 from licensing.models import Contact, DataFile, Filing, ProxyFactor, RateSchedule, Vendor
+from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine
 from tests.factories import (
     ApplicationFactory,
     BaseMetricsFactory,
@@ -208,3 +212,57 @@ def test_filing_page_queries_do_not_grow_with_its_applications(officer_client, s
     few, lots = change_page_queries(officer_client, filing_with(1)), change_page_queries(officer_client, filing_with(6))
     assert few == lots, f"{few} queries with 1 application, {lots} with 6"
     assert lots <= CHANGE_PAGE_BUDGET
+
+
+def roster_with_lines(organization, name: str, lines: int):
+    """A roster of `lines` people (the last one a service account) and its derived count, as an import writes them."""
+    application = ApplicationFactory(organization=organization, name=name)
+    record(RoleMapping, application=application, role="Physician", kind=UserKind.DIRECT)
+    record(RoleMapping, application=application, role="Service", kind=UserKind.NOT_A_USER, explanation="No person")
+    people = [
+        Person(organization=organization, identifier=f"{name}-{i}", name=f"Person {i}", entity=organization)
+        for i in range(lines)
+    ]
+    roster = Roster(
+        application=application,
+        license_year=2026,
+        taken_on=datetime.date(2026, 1, 15),
+        source="Access list",
+        file_name="roster.csv",
+        file_sha256="0" * 64,
+    )
+    kinds = [UserKind.DIRECT] * (lines - 1) + [UserKind.NOT_A_USER]
+    roster_lines = [
+        RosterLine(line=i + 2, person=person, role="Physician" if kind == UserKind.DIRECT else "Service", kind=kind)
+        for i, (person, kind) in enumerate(zip(people, kinds, strict=True))
+    ]
+    count = services.roster_record(
+        roster=roster, new_people=people, changed_people=[], lines=roster_lines, actor=None, reason="test"
+    )
+    return roster, count
+
+
+def test_roster_pages_cost_the_same_for_2_and_30_lines(officer_client, system):
+    small, small_count = roster_with_lines(OrganizationFactory(parent=system), "Small", 2)
+    large, large_count = roster_with_lines(OrganizationFactory(parent=system), "Large", 30)
+    assert large_count.direct_users == 29 and large_count.excluded_users == 1
+
+    for few, lots in [
+        (small, large),
+        (small_count, large_count),
+        (small.lines.first().person, large.lines.first().person),
+        (small.application.role_mappings.first(), large.application.role_mappings.first()),
+    ]:
+        assert change_page_queries(officer_client, few) == change_page_queries(officer_client, lots), few
+        assert change_page_queries(officer_client, lots) <= CHANGE_PAGE_BUDGET, lots
+
+    def lines_page(roster) -> tuple[int, int]:
+        url = f"/admin/licensing/rosterline/?roster__exact={roster.pk}"
+        with CaptureQueriesContext(connection) as captured:
+            response = officer_client.get(url)
+        assert response.status_code == 200
+        return len(captured), len(response.context["cl"].result_list)
+
+    (few_queries, few_rows), (many_queries, many_rows) = lines_page(small), lines_page(large)
+    assert (few_rows, many_rows) == (2, 30)
+    assert few_queries == many_queries <= BUDGET

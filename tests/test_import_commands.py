@@ -506,7 +506,8 @@ def admin(db):
     return UserFactory(username="root", is_superuser=True)
 
 
-@pytest.mark.parametrize("resource", list(RESOURCES))
+# A roster file imports as a new roster, compared with the last one (tests/test_rosters.py has its round trip).
+@pytest.mark.parametrize("resource", [name for name, resource in RESOURCES.items() if not resource.whole_file])
 @pytest.mark.parametrize("file_format", ["csv", "xlsx", "json"])
 def test_an_export_imports_back_writing_nothing(world, admin, tmp_path, resource, file_format):
     VendorFactory(name="Cedarline Health Systems")

@@ -228,7 +228,10 @@ def test_an_export_of_the_demo_imports_back_unchanged(file_format):
     before = table_counts()
     imported = 0
     for person in people:
-        for name in RESOURCES:
+        for name, resource in RESOURCES.items():
+            if resource.whole_file:
+                # A roster file imports as a new roster (its round trip is in tests/test_rosters.py).
+                continue
             if not imports.may_import(person, name):
                 assert person.username == "demo-officer" and name in ("rate-schedules", "proxy-factors")
                 continue

@@ -460,7 +460,19 @@ class ScopedAdmin(AuditedAdmin):
         )
 
 
-class ApplicationYearAdmin(ScopedAdmin):
+class ApplicationColumnsMixin:
+    """The System and Organization columns of records that belong to one application."""
+
+    @admin.display(description="System", ordering="application__name")
+    def system(self, obj):
+        return obj.application.name
+
+    @admin.display(description="Organization", ordering="application__organization__name")
+    def organization(self, obj):
+        return obj.application.organization
+
+
+class ApplicationYearAdmin(ApplicationColumnsMixin, ScopedAdmin):
     """Admin for records of one application in one license year (counts, licenses): shows their standing."""
 
     def prepare_page(self, request, objects):
@@ -474,14 +486,6 @@ class ApplicationYearAdmin(ScopedAdmin):
             key = (obj.application_id, obj.license_year)
             obj.standing = standing.standings([obj.application], [obj.license_year])[key]
         return obj.standing
-
-    @admin.display(description="System", ordering="application__name")
-    def system(self, obj):
-        return obj.application.name
-
-    @admin.display(description="Organization", ordering="application__organization__name")
-    def organization(self, obj):
-        return obj.application.organization
 
     @admin.display(description="Position")
     def position(self, obj):

@@ -48,12 +48,15 @@ class UserCountAdmin(ApplicationYearAdmin):
     search_help_text = "Search by system or organization name."
     ordering = ["-license_year", "application__name", "pk"]
     autocomplete_fields = ["application"]
-    readonly_fields = ["users", "explanation", "royalty", "position"]
+    readonly_fields = ["users", "explanation", "royalty", "position", "roster", "excluded_users"]
+    # A count derived from a roster takes these from the roster's lines (services.roster_derive_count): they change
+    # with a new roster or the role mapping, never by hand.
+    derived_fields = ["method", "direct_users", "program_users", "output_users", *counting.PROXY_FIELDS]
     fieldsets = [
         (None, {"fields": ["application", "license_year", "method"]}),
         (
             "Counted users: each person once, under the first kind that applies",
-            {"fields": ["direct_users", "program_users", "output_users"]},
+            {"fields": ["direct_users", "program_users", "output_users", "roster", "excluded_users"]},
         ),
         (
             "User Proxy Model: base metric x factor, rounded up",
@@ -66,6 +69,12 @@ class UserCountAdmin(ApplicationYearAdmin):
         ("Evidence", {"fields": ["counted_on", "counted_by", "evidence", "needs_review"]}),
         ("Result", {"fields": ["users", "explanation", "royalty", "position"]}),
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.roster_id is not None:
+            readonly += [name for name in self.derived_fields if name not in readonly]
+        return readonly
 
     @admin.display(description="Users")
     def users(self, obj):

@@ -72,14 +72,26 @@ class TransfersMixin:
         }
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
+    # Said above the upload form where a file needs more than the column guide explains (a roster).
+    import_intro = ""
+
+    def import_form(self, request) -> ImportForm:
+        """The upload form; an admin whose imports need more than the file (a roster's application) extends it."""
+        return ImportForm(request.POST or None, request.FILES or None)
+
+    def import_parameters(self, form) -> dict | None:
+        """What the import needs besides the file, read from the valid form (licensing.imports.run `parameters`)."""
+        return None
+
     def import_view(self, request):
         if not self.may_import(request):
             raise PermissionDenied("Your role does not allow importing these records.")
         name, resource_class = self.resource_entry
-        form = ImportForm(request.POST or None, request.FILES or None)
+        form = self.import_form(request)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             content = upload.read()
+            parameters = self.import_parameters(form)
             # A large file is previewed by a job; the page follows it (licensing.job_kinds).
             job = job_kinds.import_as_job(
                 resource_name=name,
@@ -87,6 +99,7 @@ class TransfersMixin:
                 content=content,
                 actor=request.user,
                 reason=form.cleaned_data["change_reason"],
+                parameters=parameters,
             )
             if job is not None:
                 return HttpResponseRedirect(job.get_absolute_url())
@@ -98,6 +111,7 @@ class TransfersMixin:
                 reason=form.cleaned_data["change_reason"],
                 dry_run=True,
                 keep_file=True,
+                parameters=parameters,
             )
             if imports.visible(record, request.user):
                 return HttpResponseRedirect(reverse("admin:licensing_dataimport_change", args=[record.pk]))
@@ -109,6 +123,7 @@ class TransfersMixin:
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Import {resource.title.lower()}",
+            "intro": self.import_intro,
             "form": form,
             "guide": exports.column_guide(resource),
             "template_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import_template"),

@@ -51,6 +51,10 @@ ADDED_LATER: dict[tuple[str, str], object] = {
     ("licensing.License", "version"): 1,
     ("licensing.Filing", "version"): 1,
     ("licensing.Job", "result_removed_at"): None,
+    # Counts derived from rosters (issue 13): counts hashed before have no roster and nothing excluded.
+    ("licensing.UserCount", "roster_id"): None,
+    ("licensing.UserCount", "excluded_users"): None,
+    ("licensing.DataImport", "parameters"): {},
 }
 # Values that are no change of their own: the id never changes, and the version moves with every save.
 NOT_CHANGES = ("id", "version")

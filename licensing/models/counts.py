@@ -98,6 +98,22 @@ class UserCount(models.Model):
     counted_on = models.DateField(null=True, blank=True, validators=ranges.dates_in_service("Counted on"))
     counted_by = models.CharField(max_length=200, blank=True)
     evidence = models.TextField(blank=True, help_text="How the number was reached: rosters, reports, file names.")
+    roster = models.ForeignKey(
+        "licensing.Roster",
+        verbose_name="derived from roster",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="counts",
+        help_text="Set by a roster import: (a), (b) and (c) are then computed from the roster's lines.",
+    )
+    excluded_users = models.IntegerField(
+        "listed, but not users",
+        null=True,
+        blank=True,
+        validators=ranges.people("Listed, but not users"),
+        help_text="People on the roster whose roles are mapped as not users (service accounts ...).",
+    )
     needs_review = models.BooleanField(
         default=False,
         help_text="Copied from the previous year by a renewal: check the figures, then untick and save.",
@@ -121,7 +137,8 @@ class UserCount(models.Model):
                 condition=(models.Q(direct_users__isnull=True) | models.Q(direct_users__gte=0))
                 & (models.Q(program_users__isnull=True) | models.Q(program_users__gte=0))
                 & (models.Q(output_users__isnull=True) | models.Q(output_users__gte=0))
-                & (models.Q(metric_value__isnull=True) | models.Q(metric_value__gte=0)),
+                & (models.Q(metric_value__isnull=True) | models.Q(metric_value__gte=0))
+                & (models.Q(excluded_users__isnull=True) | models.Q(excluded_users__gte=0)),
                 name="user_count_not_negative",
                 violation_error_message="Users and base metrics cannot be negative.",
             ),

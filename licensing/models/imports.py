@@ -50,6 +50,9 @@ class DataImport(models.Model):
         related_name="confirmations",
         help_text="The dry run this import confirmed.",
     )
+    # What the import was told besides the file (a roster's application, license year, date and source); the
+    # confirmation reads them from its preview, so it imports exactly what was previewed.
+    parameters = models.JSONField(default=dict, blank=True)
     # The preview: notes, file-level problems, and each changed or refused row (licensing.imports.Report).
     report = models.JSONField(default=dict, blank=True)
 

@@ -135,6 +135,9 @@ class PortalResource(resources.ModelResource):
     title = ""
     # Rate schedules and proxy factors: only administrators may import them.
     administrators_only = False
+    # A file read as a whole into a new record of its own (a roster) rather than a row per record: its export
+    # imports back as a new record compared with the last one, not as "unchanged rows".
+    whole_file = False
     # The columns that name a row in the preview, when not just its key.
     label_columns: tuple[str, ...] = ()
     select_related: tuple[str, ...] = ()
@@ -213,6 +216,18 @@ class PortalResource(resources.ModelResource):
             example=example,
             m2m=is_m2m,
             attname=getattr(model_field, "attname", name),
+        )
+
+    def path_column(self, name, path, *, title, widget, required=False, help="", example="") -> Column:
+        """A column read from a path through relations ("application__organization"): exported, never written by
+        the row loop (the resource reads it itself)."""
+        return Column(
+            name,
+            fields.Field(attribute=path, column_name=title, widget=widget, readonly=True),
+            required=required,
+            help=help,
+            example=example,
+            attname=path,
         )
 
     def version_column(self) -> Column:

@@ -6,6 +6,7 @@ application and license year. Columns are headed as on the admin pages.
 """
 
 from licensing import access
+from licensing.counting import PROXY_FIELDS
 from licensing.models import (
     Application,
     BaseMetrics,
@@ -20,45 +21,12 @@ from licensing.models import (
 )
 from licensing.resources import columns
 from licensing.resources.base import Column, PortalResource
-
-NOT_YOURS = (
-    "No organization you manage has the short name or EIN '{value}'. Check the value (the Organizations page "
-    "shows both), or ask an administrator for access."
-)
+from licensing.resources.lookups import NOT_YOURS, ScopedLookups
+from licensing.resources.rosters import RosterLineResource
 
 
 def _digits(text) -> str:
     return "".join(character for character in str(text or "") if character.isdigit())
-
-
-class ScopedLookups:
-    """The records a file may name, read once per import through licensing.access."""
-
-    def organizations(self, action=access.CHANGE) -> columns.Lookup:
-        return self.cached(
-            f"organizations:{action}",
-            lambda: columns.Lookup(
-                access.restrict(Organization.objects.select_related("parent__parent"), self.actor, action),
-                [lambda org: org.slug, lambda org: org.ein, lambda org: org.name],
-            ),
-        )
-
-    def organization_reference(self, *, action=access.CHANGE, missing=NOT_YOURS) -> columns.Reference:
-        return columns.Reference(self.organizations(action), render_key=lambda org: org.slug, missing=missing)
-
-    def vendors(self) -> columns.Lookup:
-        return self.cached(
-            "vendors",
-            lambda: columns.Lookup(access.restrict(Vendor.objects.all(), self.actor), [lambda vendor: vendor.name]),
-        )
-
-    def vendor_reference(self) -> columns.Reference:
-        return columns.Reference(
-            self.vendors(),
-            render_key=lambda vendor: vendor.name,
-            missing="No vendor is named '{value}'. Check the spelling against the Vendors page, or add the vendor "
-            "there (or import it in a vendors file) first.",
-        )
 
 
 class OrganizationKeyed(ScopedLookups, PortalResource):
@@ -152,16 +120,7 @@ class ApplicationKeyed(ScopedLookups, PortalResource):
         return [organization, application, year]
 
     def column_for_path(self, name, path, *, title, widget, help, example) -> Column:
-        from import_export import fields
-
-        return Column(
-            name,
-            fields.Field(attribute=path, column_name=title, widget=widget, readonly=True),
-            required=True,
-            help=help,
-            example=example,
-            attname=path,
-        )
+        return self.path_column(name, path, title=title, widget=widget, required=True, help=help, example=example)
 
 
 class ParentReference(columns.Reference):
@@ -404,6 +363,18 @@ class UserCountResource(ApplicationKeyed):
             self.column("evidence", example="EHR access report 2026-01-15"),
         ]
 
+    def check_rules(self, instance):
+        # A count derived from a roster takes its figures from the roster's lines (services.roster_derive_count).
+        derived = ["method", "direct_users", "program_users", "output_users", *PROXY_FIELDS]
+        before = self._snapshot or {}
+        if instance.roster_id is not None and any(before.get(name) != getattr(instance, name) for name in derived):
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(
+                "This count is derived from a roster: its method and figures change with a new roster or the "
+                "application's role mapping, not in a file. Leave those cells as exported, or import a new roster."
+            )
+
 
 class LicenseResource(ApplicationKeyed):
     title = "Licenses"
@@ -477,6 +448,7 @@ RESOURCES: dict[str, type[PortalResource]] = {
     "licenses": LicenseResource,
     "rate-schedules": RateScheduleResource,
     "proxy-factors": ProxyFactorResource,
+    "rosters": RosterLineResource,
 }
 
 
