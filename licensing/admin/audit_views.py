@@ -49,7 +49,7 @@ class TrailFilterForm(forms.Form):
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD, e.g. 2026-12-31."},
     )
     person = forms.ChoiceField(
-        label="Person",
+        label="Changed by",
         required=False,
         error_messages={
             "invalid_choice": "No one named “%(value)s” appears in this organization's history; "

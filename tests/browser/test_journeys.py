@@ -198,12 +198,12 @@ def test_the_auditors_day(page, screenshots, tmp_path):
     # The audit trail, narrowed to one person, then to one kind of record.
     page.get_by_role("link", name="Audit trail").click()
     page.health.check()
-    page.get_by_label("Person").select_option(OFFICER[0])
+    page.get_by_label("Changed by").select_option(OFFICER[0])
     page.get_by_role("button", name="Show changes").click()
     people = page.locator("#audit-trail tbody td.person").all_inner_texts()
     assert people and set(people) == {OFFICER[0]}
     page.health.check()
-    page.get_by_label("Person").select_option("")
+    page.get_by_label("Changed by").select_option("")
     page.get_by_label("User count").check()
     page.get_by_role("button", name="Show changes").click()
     kinds = page.locator("#audit-trail tbody td.record-type").all_inner_texts()
