@@ -260,11 +260,11 @@ def _royalty_sums(applications: QuerySet[Application], pairs: list[tuple[int, in
         .annotate(basis_users=_users("basis_count"), basis_status=Coalesce(F("basis_license__status"), Value("")))
         .exclude(cpt_coverage=Coverage.NO_CPT)
     )
-    pays = Q(basis_users__isnull=False) & ~Q(basis_status=LicenseStatus.NOT_REQUIRED)
+    required = ~Q(basis_status=LicenseStatus.NOT_REQUIRED)
     serving = {year: in_service(year) for year in years}
     per_file: dict[int, dict] = {}
     for row in (
-        paying.filter(pays)
+        paying.filter(required, basis_users__isnull=False)
         .values(basis=F("basis_count__license_year"), code=F("data_files__code"))
         .annotate(
             **{f"users_{year}": Sum("basis_users", filter=serving[year], default=0) for year in years},
@@ -297,7 +297,10 @@ def _royalty_sums(applications: QuerySet[Application], pairs: list[tuple[int, in
     amounts = paying.aggregate(
         **{
             f"pass_{basis}_{year}": Sum(
-                passed, filter=Q(basis_count__license_year=basis) & pays & serving[year], output_field=MONEY
+                # Without users the product is NULL, which SUM skips: testing them would repeat their expression.
+                passed,
+                filter=Q(basis_count__license_year=basis) & required & serving[year],
+                output_field=MONEY,
             )
             for basis, year in pairs
         },
