@@ -35,7 +35,7 @@ from django.db.models.functions import Cast, Coalesce, Round
 from licensing import position, royalty
 from licensing.attention import in_service
 from licensing.choices import CountMethod, Coverage, LicenseStatus, Position
-from licensing.models import Application
+from licensing.models import Application, License
 
 MONEY = DecimalField(max_digits=20, decimal_places=2)
 NEEDS_ACTION = "needs_action"
@@ -44,7 +44,14 @@ NEEDS_ACTION = "needs_action"
 def with_users(applications: QuerySet[Application], license_year: int) -> QuerySet[Application]:
     """Annotate `year_users`: the users the application's count for the year gives (NULL without a count),
     as licensing.counting.users: counted = (a) + (b) + (c); proxy = metric x factor rounded up."""
-    count = "year_count__"
+    return applications.annotate(
+        year_count=FilteredRelation("user_counts", condition=Q(user_counts__license_year=license_year)),
+    ).annotate(year_users=_users("year_count"))
+
+
+def _users(count_relation: str) -> Case:
+    """The users of the count joined as `count_relation` (NULL without one), as licensing.counting.users."""
+    count = f"{count_relation}__"
     # Exact in integers: metric has 2 decimals and factor 3, so their product times 100,000 is whole.
     scaled = Cast(Round(F(f"{count}metric_value") * 100), BigIntegerField()) * Cast(
         Round(F(f"{count}factor") * 1000), BigIntegerField()
@@ -55,15 +62,11 @@ def with_users(applications: QuerySet[Application], license_year: int) -> QueryS
         + Coalesce(F(f"{count}program_users"), 0)
         + Coalesce(F(f"{count}output_users"), 0)
     )
-    return applications.annotate(
-        year_count=FilteredRelation("user_counts", condition=Q(user_counts__license_year=license_year)),
-    ).annotate(
-        year_users=Case(
-            When(year_count__id__isnull=True, then=Value(None)),
-            When(Q(**{f"{count}method": CountMethod.PROXY}), then=proxy),
-            default=counted,
-            output_field=BigIntegerField(),
-        )
+    return Case(
+        When(**{f"{count}id__isnull": True}, then=Value(None)),
+        When(Q(**{f"{count}method": CountMethod.PROXY}), then=proxy),
+        default=counted,
+        output_field=BigIntegerField(),
     )
 
 
@@ -178,68 +181,98 @@ def royalty_totals(
     wanted: Iterable[tuple[int, royalty.YearRates, int | None]],
 ) -> dict[tuple[int, int | None], RoyaltyTotal]:
     """Several royalty totals at once, as royalty_total computes each, keyed by (license_year, basis_year) as
-    asked: two queries per distinct basis year, whatever the number of years priced from it (a forecast of
-    three years from this year's counts costs what this year's total does).
+    asked: two queries, whatever the number of years and basis years (the dashboard's year shown, past years
+    and forecast from this year's counts cost what one year's total does).
 
-    The database adds up, for the systems that pay in the basis year, users per data file and per year in
+    The database adds up, for the systems that pay in each basis year, users per data file and per year in
     service (and how many direct licenses use each file), pass-through fees times users, and the legal
     entities with a direct license; each year's rates are applied to those sums here. Users are whole numbers,
     so users times a rate summed per file is the same amount as each system's per-user price times its users.
     """
-    by_basis: dict[int, list[tuple[int, royalty.YearRates, int | None]]] = {}
-    for license_year, rates, basis_year in wanted:
-        by_basis.setdefault(basis_year or license_year, []).append((license_year, rates, basis_year))
-    found: dict[tuple[int, int | None], RoyaltyTotal] = {}
-    for basis, asked in by_basis.items():
-        years = sorted({license_year for license_year, _rates, _basis in asked})
-        per_file, amounts = _royalty_sums(applications, basis, years)
-        for license_year, rates, basis_year in asked:
-            users_part = Decimal("0")
-            for code, sums in per_file.items():
-                if code in rates.per_user:
-                    users_part += rates.per_user[code] * sums[f"users_{license_year}"]
-                    users_part += rates.flat_fee.get(code, Decimal("0")) * sums[f"direct_{license_year}"]
-            applications_total = royalty.money(users_part + (amounts[f"pass_{license_year}"] or 0))
-            entities = amounts[f"entities_{license_year}"]
-            fee = royalty.money(rates.entity_fee) if rates.entity_fee is not None else royalty.ZERO
-            found[license_year, basis_year] = RoyaltyTotal(
-                license_year=license_year,
-                applications=applications_total,
-                entity_fees=royalty.money(fee * entities),
-                legal_entities=entities,
-                # As royalty.organization_royalty: an estimate when an amount it adds is one.
-                is_estimate=(rates.is_estimate and applications_total > 0)
-                or (entities > 0 and fee > 0 and rates.entity_fee_estimated),
-                rates_label=rates.label,
-                basis_year=basis,
-            )
-    return found
+    asked = [
+        (license_year, rates, basis_year, basis_year or license_year) for license_year, rates, basis_year in wanted
+    ]
+    if not asked:
+        return {}
+    per_file, amounts = _royalty_sums(applications, sorted({(basis, year) for year, _r, _b, basis in asked}))
+    return {
+        (license_year, basis_year): priced_total(
+            license_year,
+            rates,
+            basis,
+            {
+                code: (sums[f"users_{license_year}"], sums[f"direct_{license_year}"])
+                for code, sums in per_file.get(basis, {}).items()
+            },
+            amounts[f"pass_{basis}_{license_year}"],
+            amounts[f"entities_{basis}_{license_year}"],
+        )
+        for license_year, rates, basis_year, basis in asked
+    }
 
 
-def _royalty_sums(applications: QuerySet[Application], basis: int, years: list[int]) -> tuple[dict, dict]:
-    """For the systems paying in `basis` (its counts and licenses) and each year of `years` they are in service:
-    users and direct licenses per data file code (one query), pass-through amounts and legal entities with a
-    direct license (one query)."""
+def priced_total(
+    license_year: int,
+    rates: royalty.YearRates,
+    basis: int,
+    per_file: dict[str | None, tuple[int, int]],
+    passed: Decimal | None,
+    entities: int,
+) -> RoyaltyTotal:
+    """The year's total from the database's sums for it: (users, direct licenses) per data file code, the
+    pass-through amount (None without any) and the number of legal entities with a direct license."""
+    users_part = Decimal("0")
+    for code, (users, direct) in per_file.items():
+        if code in rates.per_user:
+            users_part += rates.per_user[code] * users + rates.flat_fee.get(code, Decimal("0")) * direct
+    applications_total = royalty.money(users_part + (passed or 0))
+    fee = royalty.money(rates.entity_fee) if rates.entity_fee is not None else royalty.ZERO
+    return RoyaltyTotal(
+        license_year=license_year,
+        applications=applications_total,
+        entity_fees=royalty.money(fee * entities),
+        legal_entities=entities,
+        # As royalty.organization_royalty: an estimate when an amount it adds is one.
+        is_estimate=(rates.is_estimate and applications_total > 0)
+        or (entities > 0 and fee > 0 and rates.entity_fee_estimated),
+        rates_label=rates.label,
+        basis_year=basis,
+    )
+
+
+def _royalty_sums(applications: QuerySet[Application], pairs: list[tuple[int, int]]) -> tuple[dict, dict]:
+    """For each (basis year, license year) of `pairs`, the systems paying in the basis year (its counts and
+    licenses) that are in service in the license year: users and direct licenses per basis year and data file
+    code (one query), pass-through amounts and legal entities with a direct license (one query)."""
+    bases = sorted({basis for basis, _year in pairs})
+    years = sorted({year for _basis, year in pairs})
+    # Each system once per basis year it has a count for (once, with NULLs, when it has none), beside the
+    # license of the count's year: one pass over the applications for every basis year.
     paying = (
-        with_users(applications, basis)
-        .annotate(year_license=FilteredRelation("licenses", condition=Q(licenses__license_year=basis)))
+        applications.annotate(
+            basis_count=FilteredRelation("user_counts", condition=Q(user_counts__license_year__in=bases)),
+            basis_license=FilteredRelation(
+                "licenses", condition=Q(licenses__license_year=F("basis_count__license_year"))
+            ),
+        )
         # Through an annotation, so the license joined above is tested, not a subquery per row (exclude's way
         # across a relation); a system without a license for the year stays in.
-        .annotate(basis_status=Coalesce(F("year_license__status"), Value("")))
+        .annotate(basis_users=_users("basis_count"), basis_status=Coalesce(F("basis_license__status"), Value("")))
         .exclude(cpt_coverage=Coverage.NO_CPT)
-        .exclude(basis_status=LicenseStatus.NOT_REQUIRED)
     )
-    counted = paying.filter(year_users__isnull=False)
+    required = ~Q(basis_status=LicenseStatus.NOT_REQUIRED)
     serving = {year: in_service(year) for year in years}
-    per_file = {
-        row.pop("code"): row
-        for row in counted.values(code=F("data_files__code"))
+    per_file: dict[int, dict] = {}
+    for row in (
+        paying.filter(required, basis_users__isnull=False)
+        .values(basis=F("basis_count__license_year"), code=F("data_files__code"))
         .annotate(
-            **{f"users_{year}": Sum("year_users", filter=serving[year], default=0) for year in years},
+            **{f"users_{year}": Sum("basis_users", filter=serving[year], default=0) for year in years},
             **{f"direct_{year}": Count("pk", filter=serving[year] & Q(cpt_coverage=Coverage.DIRECT)) for year in years},
         )
         .order_by()
-    }
+    ):
+        per_file.setdefault(row.pop("basis"), {})[row.pop("code")] = row
     pass_through = Case(
         When(
             cpt_coverage=Coverage.VENDOR,
@@ -248,23 +281,36 @@ def _royalty_sums(applications: QuerySet[Application], basis: int, years: list[i
         ),
         When(
             cpt_coverage=Coverage.DISTRIBUTOR,
-            year_license__distributor__isnull=False,
-            then=F("year_license__distributor__processing_fee_per_user"),
+            basis_license__distributor__isnull=False,
+            then=F("basis_license__distributor__processing_fee_per_user"),
         ),
         default=Value(Decimal("0")),
         output_field=MONEY,
     )
-    passed = ExpressionWrapper(pass_through * F("year_users"), output_field=MONEY)
+    passed = ExpressionWrapper(pass_through * F("basis_users"), output_field=MONEY)
+    # A system without a count in a basis year has no row of that year, yet its legal entity counts: the entity
+    # fee is tested on each system's row(s), its "not required" license of the basis year found by id.
+    not_required = {
+        basis: License.objects.filter(license_year=basis, status=LicenseStatus.NOT_REQUIRED).values("application_id")
+        for basis in bases
+    }
     amounts = paying.aggregate(
         **{
-            f"pass_{year}": Sum(passed, filter=serving[year] & Q(year_users__isnull=False), output_field=MONEY)
-            for year in years
+            f"pass_{basis}_{year}": Sum(
+                # Without users the product is NULL, which SUM skips: testing them would repeat their expression.
+                passed,
+                filter=Q(basis_count__license_year=basis) & required & serving[year],
+                output_field=MONEY,
+            )
+            for basis, year in pairs
         },
         **{
-            f"entities_{year}": Count(
-                "organization_id", distinct=True, filter=serving[year] & Q(cpt_coverage=Coverage.DIRECT)
+            f"entities_{basis}_{year}": Count(
+                "organization_id",
+                distinct=True,
+                filter=serving[year] & Q(cpt_coverage=Coverage.DIRECT) & ~Q(pk__in=not_required[basis]),
             )
-            for year in years
+            for basis, year in pairs
         },
     )
     return per_file, amounts
@@ -286,8 +332,6 @@ def users_by_category(applications: QuerySet[Application], license_year: int) ->
 def chargemaster_allowed(organizations: QuerySet, license_year: int) -> QuerySet:
     """Annotate `may_post_chargemaster`, as licensing.position.may_post_chargemaster decides it: an active
     license for the year held by one of the organization's chargemaster or billing/revenue-cycle systems."""
-    from licensing.models import License
-
     active = License.objects.filter(
         application__organization_id=OuterRef("pk"),
         application__category__in=sorted(position.CHARGEMASTER_CATEGORIES),

@@ -118,8 +118,8 @@ def royalty_years(shown: int) -> list[tuple[int, int | None]]:
 
 
 class RoyaltyTotals:
-    """The royalty totals the page shows, computed together: two queries per basis year (overview.royalty_totals),
-    so this year's total, the chart and the forecast share the work of reading this year's counts."""
+    """The royalty totals the page shows, computed together in two queries (overview.royalty_totals), so this
+    year's total, the chart and the forecast share the work of reading the counts."""
 
     def __init__(self, applications, table, keys: list[tuple[int, int | None]]):
         self.table = table
