@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from licensing import counting, royalty, standing
+from licensing import counting, reconciliation_selectors, royalty, standing
 from licensing.identifiers import format_ein
 from licensing.models import Application, Contact, DataFile, UserCount
 
@@ -127,6 +127,9 @@ def snapshot(filing, *, generated_at=None) -> dict:
     rates, rates_problem = standing.rates_for(table, year)
     by_app = standing.standings(applications, [year], table=table) if applications else {}
     file_names = dict(DataFile.objects.values_list("code", "name"))
+    # "Users at other legal entities" is pre-filled from the rosters where they exist: the entities the officer
+    # typed on the application, and those employing people of its latest roster of the year (docs/rules.md).
+    from_rosters = reconciliation_selectors.other_entities_by_application([a.pk for a in applications], year)
     sections, fee_lines = [], []
     for application in applications:
         item = by_app[(application.pk, year)]
@@ -145,7 +148,11 @@ def snapshot(filing, *, generated_at=None) -> dict:
                 "internet_use": application.internet_use,
                 "users_outside_us": application.users_outside_us,
                 "countries_outside_us": application.countries_outside_us,
-                "other_entities": sorted(str(org) for org in application.users_at_other_entities.all()),
+                "other_entities": sorted(
+                    {str(org) for org in application.users_at_other_entities.all()}
+                    | set(from_rosters.get(application.pk, []))
+                ),
+                "other_entities_from_rosters": from_rosters.get(application.pk, []),
                 "count": _count_section(item.count),
             }
         )

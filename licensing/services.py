@@ -19,12 +19,14 @@ from django.db import models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from licensing import access, counting, filings, roles, versions
+from licensing import access, counting, filings, reconciliation_selectors, roles, versions
 from licensing.audit import bulk
 from licensing.choices import CountMethod, FilingStatus, LicenseStatus, MembershipRole
 from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
+from licensing.models.reconciliation import FindingAcceptance
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, role_key
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
+from licensing.reconciliation import FindingKind, identifier_key
 
 # Callers catch services.StaleRecord: a save started from a version someone else has saved over since.
 from licensing.versions import StaleRecord as StaleRecord
@@ -853,3 +855,47 @@ def rosters_rederive(*, application: Application, actor: Actor, reason: str) -> 
         record_bulk_update(changed, RosterLine, ["kind"], actor=actor, reason=reason)
     rosters = Roster.objects.filter(counts__isnull=False, application=application).select_related("application")
     return [roster_derive_count(roster=roster, actor=actor, reason=reason) for roster in rosters.distinct()]
+
+
+@transaction.atomic
+def finding_accept(
+    *, organization: Organization, license_year: int, kind: str, identifier: str, actor: AbstractBaseUser, reason: str
+) -> FindingAcceptance:
+    """Accept one finding of the organization's reconciliation for the year (licensing.reconciliation), with why.
+
+    Only a finding the rosters show now can be accepted, once; the person must manage the organization. A blank
+    reason, an unknown finding or a second acceptance is refused with a ValidationError in plain words.
+    """
+    if not access.can(actor, organization, access.CHANGE):
+        raise PermissionDenied("Accepting a finding needs an officer's access to this organization.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why this finding is accepted (e.g. 'Contracted coder, covered by our license').")
+    if kind not in FindingKind.values:
+        raise ValidationError("Choose one of the findings listed on the reconciliation page.")
+    key = identifier_key(identifier)
+    reconciliation = reconciliation_selectors.reconcile(organization, license_year, user=actor)
+    if key not in reconciliation_selectors.finding_keys(reconciliation).get(kind, []):
+        raise ValidationError(
+            f"{FindingKind(kind).label}: no such finding for {identifier} in {license_year} any more; reload the page."
+        )
+    earlier = FindingAcceptance.objects.filter(
+        organization=organization, license_year=license_year, kind=kind, identifier=key
+    ).first()
+    if earlier is not None:
+        raise ValidationError(
+            f"This finding was accepted already by {earlier.accepted_by_name or 'the system'} on "
+            f"{earlier.accepted_at:%Y-%m-%d}: {earlier.reason}"
+        )
+    acceptance = FindingAcceptance(
+        organization=organization,
+        license_year=license_year,
+        kind=kind,
+        identifier=key,
+        person_name=reconciliation_selectors.person_name(reconciliation, key)[:200],
+        reason=reason,
+        accepted_by=actor,
+        accepted_by_name=actor.get_username() if actor is not None else "",
+        accepted_at=timezone.now(),
+    )
+    return record_save(acceptance, actor=actor, reason=f"{FindingKind(kind).label} accepted: {reason}")

@@ -32,6 +32,7 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
+from licensing.models.reconciliation import FindingAcceptance, FindingKind
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, UserKind
 
 TEST_REASON = "Test data"
@@ -274,6 +275,20 @@ SAMPLES: dict[str, Sample] = {
             file_sha256="0" * 64,
         ),
         {"notes": "Checked against HR"},
+    ),
+    # Accepted on the reconciliation page (services.finding_accept); here saved directly, as any record can be.
+    "findingacceptance": Sample(
+        lambda org, tag, made: record(
+            FindingAcceptance,
+            organization=org,
+            license_year=2026,
+            kind=FindingKind.OUTSIDE_US,
+            identifier=f"{tag.lower()}-e1",
+            person_name=f"{tag} Staff Member",
+            reason="Remote coder, covered by our license",
+            accepted_at=datetime.datetime(2026, 2, 1, 9, 0, tzinfo=datetime.UTC),
+        ),
+        {"reason": "Remote coder in Manila, covered by our license"},
     ),
     # Written by roster imports only; its second version is a kind the role mapping changed.
     "rosterline": Sample(

@@ -73,6 +73,7 @@ CUSTOM_ROUTES = {
     "licensing_organization_verify": [{}],
     "licensing_organization_prepare_filing": [{}],
     "licensing_organization_report": [{}, {"format": "pdf"}, {"format": "csv"}, {"format": "xlsx"}],
+    "licensing_organization_reconcile": [{}, {"year": "2026", "finding": "left", "p": "2", "fp": "x"}],
     "licensing_filing_pdf": [{}],
     "licensing_filing_submit": [{}],
     "licensing_filing_verify": [{}],

@@ -16,6 +16,7 @@ from licensing.admin.base import ReasonInlineFormSet, ScopedAdmin, ScopedInline,
 from licensing.admin.filings import PreparePage
 from licensing.admin.filters import ChargemasterFilter, ShownYearFilter
 from licensing.admin.organization_summary import year_summary_context
+from licensing.admin.reconciliation import ReconciliationPage
 from licensing.admin.report_views import ReportPage
 from licensing.admin.verify_views import VerifyPage
 from licensing.identifiers import format_ein, search_digits
@@ -194,6 +195,7 @@ class OrganizationAdmin(ScopedAdmin):
             VerifyPage.route(self, "verify", "licensing_organization_verify"),
             PreparePage.route(self, "prepare-filing", "licensing_organization_prepare_filing"),
             ReportPage.route(self, "report", "licensing_organization_report"),
+            ReconciliationPage.route(self, "reconcile", "licensing_organization_reconcile"),
             *super().get_urls(),
         ]
 

@@ -69,10 +69,11 @@ class RosterAdmin(ApplicationColumnsMixin, ScopedAdmin):
         "file_sha256",
         "imported_by_name",
         "data_import",
+        "is_directory",
         "notes",
     ]
-    # Everything but the notes comes from the file and its import.
-    readonly_fields = [name for name in fields if name != "notes"]
+    # Everything but the notes and the directory mark comes from the file and its import.
+    readonly_fields = [name for name in fields if name not in ("notes", "is_directory")]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(lines_count=Count("lines"))

@@ -55,6 +55,8 @@ ADDED_LATER: dict[tuple[str, str], object] = {
     ("licensing.UserCount", "roster_id"): None,
     ("licensing.UserCount", "excluded_users"): None,
     ("licensing.DataImport", "parameters"): {},
+    # Directory rosters (issue 13, reconciliation): rosters hashed before were application rosters.
+    ("licensing.Roster", "is_directory"): False,
 }
 # Values that are no change of their own: the id never changes, and the version moves with every save.
 NOT_CHANGES = ("id", "version")

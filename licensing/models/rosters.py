@@ -149,6 +149,14 @@ class Roster(models.Model):
         DataImport, on_delete=models.PROTECT, null=True, blank=True, related_name="rosters", verbose_name="import"
     )
     notes = models.TextField(blank=True)
+    # Reconciliation (licensing.reconciliation): people on an application's roster but not on the year's directory
+    # roster of the organization tree are listed as having left.
+    is_directory = models.BooleanField(
+        "directory roster",
+        default=False,
+        help_text="The organization's staff directory or HR list of who works there: reconciliation lists the "
+        "people on application rosters of the same year who are not on it.",
+    )
 
     history = AuditedHistoricalRecords()
     ownership = OwnedBy(

@@ -1,0 +1,264 @@
+"""Reads for reconciling an organization's rosters across its applications (the rules: licensing.reconciliation).
+
+Everything is read in bulk and paged: an organization tree's rosters can name 30,000 people on 200,000 lines, so
+the people and the findings are listed a page at a time, each page in a fixed number of queries whatever its size.
+
+Which rosters: for each application of the organization and its affiliates (those the person may see), its latest
+roster of the year (as the count derived from rosters uses the latest, licensing.services.roster_derive_count); the
+directory roster is the latest roster of the year marked as the directory (Roster.is_directory). The directory is
+the reference list, not an application's users: it is left out of "the applications they use" and the findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Coalesce, Lower
+
+from licensing import access
+from licensing.choices import UserKind
+from licensing.identifiers import HOME_COUNTRY
+from licensing.models import Organization
+from licensing.models.reconciliation import FindingAcceptance
+from licensing.models.rosters import Roster, RosterLine
+from licensing.reconciliation import FindingKind, shared_account_word, words_in_sql
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """One organization tree's rosters for one year, as reconciliation reads them."""
+
+    organization: Organization
+    license_year: int
+    organizations: list[Organization]
+    rosters: list[Roster]
+    directory: Roster | None
+
+    @property
+    def roster_ids(self) -> list[int]:
+        return [roster.pk for roster in self.rosters]
+
+
+@dataclass
+class Use:
+    """One roster line of a person as the page shows it."""
+
+    application: str
+    application_organization_id: int
+    application_organization: str
+    role: str
+    kind: str
+    entity_id: int
+    entity: str
+    country: str
+
+
+@dataclass
+class PersonRow:
+    """A person of the organization tree (all the Person records with this identifier) and their roster lines."""
+
+    key: str
+    identifier: str = ""
+    name: str = ""
+    uses: list[Use] = field(default_factory=list)
+    in_directory: bool | None = None
+
+    @property
+    def applications(self) -> list[str]:
+        return sorted({use.application for use in self.uses})
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted({use.entity for use in self.uses})
+
+    @property
+    def countries(self) -> list[str]:
+        return sorted({use.country for use in self.uses})
+
+    @property
+    def other_entity_uses(self) -> list[Use]:
+        return [use for use in self.uses if use.entity_id != use.application_organization_id]
+
+    def roles_in(self, application: str) -> list[str]:
+        return sorted({use.role for use in self.uses if use.application == application})
+
+
+def reconcile(organization: Organization, license_year: int, *, user: object) -> Reconciliation:
+    """The organization, its affiliates and theirs that `user` may see, and their rosters of the year (2 queries)."""
+    tree = access.restrict(
+        Organization.objects.filter(Q(pk=organization.pk) | Q(parent=organization) | Q(parent__parent=organization)),
+        user,
+    ).order_by("name", "pk")
+    organizations = list(tree)
+    rosters = access.restrict(
+        Roster.objects.filter(application__organization__in=[o.pk for o in organizations], license_year=license_year),
+        user,
+    ).select_related("application__organization")
+    latest: dict[int, Roster] = {}
+    directory = None
+    for roster in rosters.order_by("-taken_on", "-pk"):
+        if roster.is_directory:
+            directory = directory or roster
+        else:
+            latest.setdefault(roster.application_id, roster)
+    return Reconciliation(
+        organization=organization,
+        license_year=license_year,
+        organizations=organizations,
+        rosters=sorted(latest.values(), key=lambda r: (r.application.name.casefold(), r.application_id)),
+        directory=directory,
+    )
+
+
+def _lines(roster_ids: Iterable[int]) -> QuerySet[RosterLine]:
+    return RosterLine.objects.filter(roster_id__in=list(roster_ids)).annotate(key=Lower("person__identifier"))
+
+
+def _keys(lines: QuerySet[RosterLine]) -> QuerySet[RosterLine]:
+    return lines.order_by("key").values_list("key", flat=True).distinct()  # type: ignore[return-value]
+
+
+def people_keys(reconciliation: Reconciliation) -> QuerySet[RosterLine]:
+    """Every person on the year's application rosters, by identifier (lower case), in order."""
+    return _keys(_lines(reconciliation.roster_ids))
+
+
+@dataclass(frozen=True)
+class Totals:
+    people: int
+    users: int
+    per_roster: dict[int, int]
+
+
+def totals(reconciliation: Reconciliation) -> Totals:
+    """Distinct people across the tree, those a user under (a)-(c) somewhere, and the people of each roster."""
+    lines = _lines(reconciliation.roster_ids)
+    figures = lines.aggregate(
+        people=Count("key", distinct=True),
+        users=Count("key", distinct=True, filter=~Q(kind=UserKind.NOT_A_USER)),
+    )
+    per_roster = dict(
+        lines.order_by()
+        .values("roster_id")
+        .annotate(people=Count("key", distinct=True))
+        .values_list("roster_id", "people")
+    )
+    return Totals(people=figures["people"] or 0, users=figures["users"] or 0, per_roster=per_roster)
+
+
+def finding_keys(reconciliation: Reconciliation) -> dict[str, list[str]]:
+    """The people each finding names, by identifier (lower case), in order; one query a kind.
+
+    Only lines that make a person a user count: a role mapped as not a user (a service account) is out of the
+    count already, so it raises no question for the AMA.
+    """
+    lines = _lines(reconciliation.roster_ids).exclude(kind=UserKind.NOT_A_USER)
+    found: dict[str, list[str]] = {}
+    other = lines.annotate(legal_entity=Coalesce("person__entity_id", "person__organization_id")).exclude(
+        legal_entity=F("roster__application__organization_id")
+    )
+    found[FindingKind.OTHER_ENTITY] = list(_keys(other))
+    found[FindingKind.OUTSIDE_US] = list(_keys(lines.exclude(person__country=HOME_COUNTRY)))
+    if reconciliation.directory is not None:
+        listed = _lines([reconciliation.directory.pk]).values("key")
+        found[FindingKind.LEFT] = list(_keys(lines.exclude(key__in=listed)))
+    else:
+        found[FindingKind.LEFT] = []
+    # The database narrows to identifiers or names containing a listed word; the rule decides (word boundaries).
+    words = words_in_sql()
+    narrowed = lines.filter(
+        reduce(or_, (Q(person__identifier__icontains=w) | Q(person__name__icontains=w) for w in words))
+    )
+    shared = {
+        key
+        for key, identifier, name in narrowed.order_by().values_list("key", "person__identifier", "person__name")
+        if shared_account_word(identifier, name)
+    }
+    found[FindingKind.SHARED_ACCOUNT] = sorted(shared)
+    return found
+
+
+def acceptances(reconciliation: Reconciliation) -> dict[tuple[str, str], FindingAcceptance]:
+    """The organization's accepted findings of the year, by (kind, identifier)."""
+    rows = FindingAcceptance.objects.filter(
+        organization=reconciliation.organization, license_year=reconciliation.license_year
+    )
+    return {(row.kind, row.identifier): row for row in rows}
+
+
+def page_of(keys: Sequence[str] | QuerySet[RosterLine], number: object) -> Page:  # type: ignore[type-arg]
+    return Paginator(keys, PAGE_SIZE).get_page(number)
+
+
+def people(reconciliation: Reconciliation, keys: Sequence[str]) -> list[PersonRow]:
+    """The people named by `keys`, each with their lines on the year's application rosters (2 queries)."""
+    rows = {key: PersonRow(key=key) for key in keys}
+    shown_pk: dict[str, int] = {}
+    lines = (
+        _lines(reconciliation.roster_ids)
+        .filter(key__in=list(keys))
+        .select_related("person__entity", "person__organization", "roster__application__organization")
+        .order_by("key", "roster__application__name", "line")
+    )
+    for line in lines:
+        row = rows[line.key]  # type: ignore[attr-defined]
+        person = line.person
+        # Shown as the person recorded first spells it (the same on every page).
+        if not row.identifier or person.pk < shown_pk[line.key]:  # type: ignore[attr-defined]
+            row.identifier, row.name = person.identifier, person.name
+            shown_pk[line.key] = person.pk  # type: ignore[attr-defined]
+        entity = person.entity or person.organization
+        application = line.roster.application
+        row.uses.append(
+            Use(
+                application=application.name,
+                application_organization_id=application.organization_id,
+                application_organization=application.organization.name,
+                role=line.role,
+                kind=line.kind,
+                entity_id=entity.pk,
+                entity=entity.name,
+                country=person.country,
+            )
+        )
+    if reconciliation.directory is not None:
+        listed = set(_keys(_lines([reconciliation.directory.pk]).filter(key__in=list(keys))))
+        for row in rows.values():
+            row.in_directory = row.key in listed
+    return [rows[key] for key in keys]
+
+
+def person_name(reconciliation: Reconciliation, key: str) -> str:
+    line = _lines(reconciliation.roster_ids).filter(key=key).select_related("person").order_by("pk").first()
+    return line.person.name if line is not None else ""
+
+
+def other_entities_by_application(application_ids: Sequence[int], license_year: int) -> dict[int, list[str]]:
+    """For each application, the other legal entities its latest roster of the year names as employers of its
+    people (the filing's "users at other legal entities"); applications without a roster are left out (3 queries).
+    """
+    latest: dict[int, int] = {}
+    rosters = Roster.objects.filter(
+        application_id__in=list(application_ids), license_year=license_year, is_directory=False
+    )
+    for roster_id, application_id in rosters.order_by("-taken_on", "-pk").values_list("pk", "application_id"):
+        latest.setdefault(application_id, roster_id)
+    found: dict[int, set[str]] = {application_id: set() for application_id in latest}
+    lines = (
+        RosterLine.objects.filter(roster_id__in=list(latest.values()))
+        .annotate(legal_entity=Coalesce("person__entity_id", "person__organization_id"))
+        .exclude(legal_entity=F("roster__application__organization_id"))
+        .exclude(kind=UserKind.NOT_A_USER)
+    )
+    pairs = list(lines.order_by().values_list("roster__application_id", "legal_entity").distinct())
+    entities = Organization.objects.in_bulk({entity_id for _, entity_id in pairs})
+    for application_id, entity_id in pairs:
+        found[application_id].add(str(entities[entity_id]))
+    return {application_id: sorted(names) for application_id, names in found.items()}
