@@ -78,6 +78,8 @@ CUSTOM_ROUTES = {
     "licensing_filing_verify": [{}],
     "licensing_filing_correct": [{}],
     "licensing_filing_outcome": [{}],
+    # POST count and reason: acknowledge a count's plausibility warning.
+    "licensing_filing_acknowledge": [{}],
     # A job's progress (for its page's script) and its result file.
     "licensing_job_progress": [{}],
     "licensing_job_download": [{}],
