@@ -1,7 +1,7 @@
 """Evidence files: which kinds of file the portal keeps, told by their content (magic bytes), never by their name.
 
-Pure functions: bytes in, a kind or a plain-words refusal out. The first slice of issue 13 item 6; the EvidenceFile
-model, its storage and its download view are to come and will call `check` before anything is stored.
+Pure functions: bytes in, a kind or a plain-words refusal out. services.evidence_attach calls `check` before anything
+is stored (licensing.models.evidence.EvidenceFile, licensing.admin.evidence).
 """
 
 from __future__ import annotations
@@ -73,14 +73,18 @@ def kind_of(content: bytes) -> Kind | None:
     return None
 
 
+def too_big(*, name: str, size: int, max_bytes: int) -> ValidationError:
+    return ValidationError(
+        f"{name} is {size / 1_000_000:.1f} MB; evidence files may be at most {max_bytes / 1_000_000:g} MB."
+    )
+
+
 def check(content: bytes, *, name: str, max_bytes: int) -> Kind:
     """The file's kind, or a ValidationError saying in plain words why it is refused."""
     if not content:
         raise ValidationError(f"{name} is empty: choose the file again.")
     if len(content) > max_bytes:
-        raise ValidationError(
-            f"{name} is {len(content) / 1_000_000:.1f} MB; evidence files may be at most {max_bytes / 1_000_000:g} MB."
-        )
+        raise too_big(name=name, size=len(content), max_bytes=max_bytes)
     kind = kind_of(content)
     if kind is None:
         raise ValidationError(

@@ -666,6 +666,45 @@ def count_acknowledge_plausibility(*, count: UserCount, actor: Actor, reason: st
     )
 
 
+def evidence_attach(*, evidence_file, content: bytes, name: str, actor: Actor, reason: str):
+    """Store an evidence file through Django's storage with its SHA-256, size and kind, and save its record.
+
+    The content is checked first (licensing.evidence.check: kind by magic bytes, EVIDENCE_MAX_UPLOAD_MB): a refused
+    file raises ValidationError with nothing stored; a file stored before a failed save is deleted again.
+    """
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+
+    from licensing import evidence
+
+    kind = evidence.check(content, name=name, max_bytes=settings.EVIDENCE_MAX_UPLOAD_MB * 1_000_000)
+    evidence_file.original_name = name[:255]
+    evidence_file.kind = kind.code
+    evidence_file.size = len(content)
+    evidence_file.sha256 = hashlib.sha256(content).hexdigest()
+    if evidence_file.uploaded_by_id is None and isinstance(actor, models.Model):
+        evidence_file.uploaded_by = actor
+    evidence_file.file.save(f"{evidence_file.sha256[:16]}.{kind.code}", ContentFile(content), save=False)
+    try:
+        with transaction.atomic():
+            return record_save(evidence_file, actor=actor, reason=reason)
+    except BaseException:
+        evidence_file.file.delete(save=False)
+        raise
+
+
+def evidence_content(evidence_file) -> bytes:
+    """The stored file's bytes, after checking them against the SHA-256 recorded at upload (ValidationError if not)."""
+    with evidence_file.file.open("rb") as stored:
+        content = stored.read()
+    if hashlib.sha256(content).hexdigest() != evidence_file.sha256:
+        raise ValidationError(
+            "The stored file no longer matches the SHA-256 recorded when it was attached: it is not served. "
+            "Tell an administrator."
+        )
+    return content
+
+
 def filing_verify(filing: Filing) -> bool:
     """Whether the stored PDF still has the SHA-256 recorded when it was submitted."""
     return bool(filing.pdf) and hashlib.sha256(bytes(filing.pdf)).hexdigest() == filing.pdf_sha256

@@ -379,5 +379,11 @@ if not Decimal("0") < PLAUSIBILITY_THRESHOLD <= Decimal("1"):
         f"PLAUSIBILITY_THRESHOLD is {PLAUSIBILITY_THRESHOLD}: give the share of the proxy estimate below which a "
         "count is flagged, above 0 and at most 1 (0.5 flags counts under half of it)."
     )
+# The largest evidence file (licensing.evidence) an upload may be, in megabytes.
+EVIDENCE_MAX_UPLOAD_MB = env.int("EVIDENCE_MAX_UPLOAD_MB", default=20)
+if EVIDENCE_MAX_UPLOAD_MB < 1:
+    raise ImproperlyConfigured(
+        f"EVIDENCE_MAX_UPLOAD_MB is {EVIDENCE_MAX_UPLOAD_MB}: give the largest file in MB, 1 or more."
+    )
 # Imports of at least this many rows run as jobs: the upload and the confirm return at once with the job's page.
 IMPORT_JOB_MIN_ROWS = env.int("IMPORT_JOB_MIN_ROWS", default=2000)

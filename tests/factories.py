@@ -23,6 +23,7 @@ from licensing.models import (
     Contact,
     DataFile,
     DataImport,
+    EvidenceFile,
     Filing,
     Job,
     License,
@@ -272,6 +273,18 @@ SAMPLES: dict[str, Sample] = {
             source=f"{tag} access list",
             file_name=f"{tag}-roster.csv",
             file_sha256="0" * 64,
+        ),
+        {"notes": "Checked against HR"},
+    ),
+    "evidencefile": Sample(
+        lambda org, tag, made: services.evidence_attach(
+            evidence_file=EvidenceFile(
+                organization=org, title=f"{tag} roster export", user_count=sample_of("usercount", org, tag, made)
+            ),
+            content=b"identifier,name,role\nE1,Pat Doe,Physician\n",
+            name=f"{tag}-roster.csv",
+            actor=None,
+            reason=TEST_REASON,
         ),
         {"notes": "Checked against HR"},
     ),
