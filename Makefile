@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-de
 # The modules mypy checks strictly: the rules, the selectors and the scoping chokepoint.
 TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensing/position.py licensing/workflow.py \
 	licensing/standing.py licensing/ownership.py licensing/access.py licensing/attention.py licensing/reminders.py \
-	licensing/reconciliation.py
+	licensing/reconciliation.py licensing/evidence.py
 
 .PHONY: run test test-sqlite test-postgres e2e screenshots serve serve-all bench load scale setup system-packages migrate demo check \
 	lint audit format clean

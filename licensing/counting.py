@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
-from licensing.choices import CountMethod, UserKind
+from licensing.choices import BaseMetric, CountMethod, UserKind
 
 if TYPE_CHECKING:
     from licensing.models import UserCount
@@ -226,3 +226,119 @@ def roster_explanation(*, taken_on: datetime.date, source: str, tally: RosterTal
     if tally.excluded:
         text += f"; {tally.excluded} excluded as not users"
     return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Plausibility: a counted count against the User Proxy Model
+# ---------------------------------------------------------------------------------------------
+
+# The AMA page that says it sets user numbers with HIMSS Analytics, AHA, CMS attestation and public data.
+AMA_HCDO_PAGE = "https://www.ama-assn.org/practice-management/cpt/cpt-licensing-health-care-delivery-organizations"
+DEFAULT_PLAUSIBILITY_THRESHOLD = Decimal("0.5")
+
+
+def _number(value: Decimal) -> str:
+    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,}"
+
+
+@dataclass(frozen=True)
+class ProxyComparison:
+    """A counted count's users beside the User Proxy Model's estimate for the same application and year."""
+
+    users: int
+    estimate: int
+    base_metric: str
+    metric_value: Decimal
+    factor: Decimal
+    threshold: Decimal
+
+    @property
+    def implausible(self) -> bool:
+        return Decimal(self.users) < Decimal(self.estimate) * self.threshold
+
+    @property
+    def share(self) -> str:
+        """The threshold in words: "half" for the default, else a percentage."""
+        if self.threshold == Decimal("0.5"):
+            return "half"
+        return f"{_number(self.threshold * 100)}%"
+
+    def sentence(self) -> str:
+        """E.g. "175 users counted; the User Proxy Model from 120 physicians gives about 600 (estimate); under half
+        — check the count"."""
+        metric = BaseMetric(self.base_metric).label.lower() if self.base_metric in BaseMetric.values else "units"
+        text = (
+            f"{self.users:,} {'user' if self.users == 1 else 'users'} counted; the User Proxy Model from "
+            f"{_number(self.metric_value)} {metric} gives about {self.estimate:,} (estimate)"
+        )
+        if self.implausible:
+            return f"{text}; under {self.share} — check the count"
+        return f"{text}; not far below it"
+
+
+def compare_with_proxy(
+    *,
+    users: int,
+    metrics: Mapping[str, int | Decimal | None],
+    factors: Mapping[str, Decimal],
+    threshold: Decimal = DEFAULT_PLAUSIBILITY_THRESHOLD,
+) -> ProxyComparison | None:
+    """Compare counted users with the User Proxy Model's estimate; None when no estimate can be made.
+
+    The AMA offers the User Proxy Model (users = base metric x factor) for systems where counting is impractical,
+    and when setting user numbers draws on HIMSS Analytics, the American Hospital Association, CMS Attestation
+    Reports and public-domain information, so a self-reported count may be compared with them (AMA, "CPT licensing
+    for health care delivery organizations", AMA_HCDO_PAGE). A count far below what the organization's own base
+    metrics give is what such a comparison would question.
+
+    `metrics` maps a base metric (BaseMetric value) to the organization's figure for the year; `factors` maps a base
+    metric to the proxy factor of the application's kind. Where several metrics give an estimate, the lowest is the
+    one compared: a count is flagged only when it is far below every estimate the factor table supports.
+    """
+    best: ProxyComparison | None = None
+    for metric in BaseMetric.values:
+        value, factor = metrics.get(metric), factors.get(metric)
+        if value is None or factor is None or Decimal(value) <= 0:
+            continue
+        estimate = proxy_users(Decimal(value), factor)
+        if estimate is None or (best is not None and estimate >= best.estimate):
+            continue
+        best = ProxyComparison(
+            users=users,
+            estimate=estimate,
+            base_metric=metric,
+            metric_value=Decimal(value),
+            factor=Decimal(factor),
+            threshold=threshold,
+        )
+    return best
+
+
+def plausibility(
+    count: UserCount,
+    *,
+    metrics: Mapping[str, int | Decimal | None],
+    factors: Mapping[str, Decimal],
+    threshold: Decimal = DEFAULT_PLAUSIBILITY_THRESHOLD,
+) -> ProxyComparison | None:
+    """compare_with_proxy for a user count: only a head count is compared (a proxy count is the estimate itself)."""
+    if count.method != COUNTED:
+        return None
+    return compare_with_proxy(
+        users=counted_users(count.direct_users, count.program_users, count.output_users),
+        metrics=metrics,
+        factors=factors,
+        threshold=threshold,
+    )
+
+
+def acknowledged(count: UserCount, comparison: ProxyComparison) -> bool:
+    """Whether the count's plausibility warning was acknowledged for these very figures.
+
+    An acknowledgement is of a count beside an estimate: when either changes, the warning asks again.
+    """
+    return (
+        bool(count.plausibility_reason.strip())
+        and count.plausibility_acknowledged_users == comparison.users
+        and count.plausibility_acknowledged_estimate == comparison.estimate
+    )

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 
 from licensing import attention, overview
 from licensing.choices import Position
-from licensing.models import Application, Filing, License, UserCount
+from licensing.models import Application, EvidenceFile, Filing, License, UserCount
 
 Select = Callable[[QuerySet, datetime.date, int], QuerySet]
 
@@ -120,6 +120,14 @@ FIGURES: list[Figure] = [
             attention.counts_stale(counts, today=today, license_year=year) if year >= today.year else counts.none()
         ),
         help="Recount: the AMA checks reported figures against industry data.",
+        as_of_today=True,
+    ),
+    Figure(
+        "evidence_overdue",
+        "Evidence past its review date",
+        EvidenceFile,
+        lambda files, today, _year: files.filter(review_on__lt=today),
+        help="Look at the file again (a vendor's letter may have expired), then set its next review date.",
         as_of_today=True,
     ),
 ]

@@ -46,11 +46,12 @@ def submission_problems(filing) -> list[str]:
             f"The filing includes no applications. Add the organization's CPT applications for {filing.license_year} "
             "(Applications, in the organization's page), then include them here."
         )
-    counted = set(
-        UserCount.objects.filter(application__in=applications, license_year=filing.license_year).values_list(
-            "application_id", flat=True
+    counts = list(
+        UserCount.objects.filter(application__in=applications, license_year=filing.license_year).select_related(
+            "application"
         )
     )
+    counted = {count.application_id for count in counts}
     for application in applications:
         if application.pk not in counted:
             problems.append(
@@ -59,7 +60,36 @@ def submission_problems(filing) -> list[str]:
             )
         if not application.has_cpt:
             problems.append(f"{application.name}: recorded as having no CPT content; remove it from the filing.")
+    for warning in _implausible(counts):
+        if not warning.acknowledged:
+            problems.append(plausibility_problem(warning))
     return problems
+
+
+def plausibility_problem(warning: standing.Implausible) -> str:
+    return (
+        f"{warning.count.application.name}: {warning.comparison.sentence()}. The AMA compares reported users with "
+        "HIMSS, AHA and CMS data: correct the count, or acknowledge this warning with a reason (below)."
+    )
+
+
+def _implausible(counts: list) -> list[standing.Implausible]:
+    comparisons = standing.proxy_comparisons(counts)
+    return [
+        standing.Implausible(count, comparisons[count.pk])
+        for count in sorted(counts, key=lambda count: count.application.name)
+        if count.pk in comparisons and comparisons[count.pk].implausible
+    ]
+
+
+def plausibility_warnings(filing) -> list[standing.Implausible]:
+    """The filing's counts far below the User Proxy Model's estimate, acknowledged or not."""
+    if not filing.pk:
+        return []
+    counts = UserCount.objects.filter(application__filings=filing, license_year=filing.license_year).select_related(
+        "application", "plausibility_acknowledged_by"
+    )
+    return _implausible(list(counts))
 
 
 def _money(amount: Decimal | None) -> str | None:

@@ -19,7 +19,7 @@ from django.db import models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from licensing import access, counting, filings, reconciliation_selectors, roles, versions
+from licensing import access, counting, filings, reconciliation_selectors, roles, standing, versions
 from licensing.audit import bulk
 from licensing.choices import CountMethod, FilingStatus, LicenseStatus, MembershipRole
 from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
@@ -632,6 +632,79 @@ def filing_submit(*, filing: Filing, actor: Actor, reason: str = "") -> Filing:
     filing.pdf = pdf.render_application(filing.snapshot, draft=False)
     filing.pdf_sha256 = hashlib.sha256(filing.pdf).hexdigest()
     return record_save(filing, actor=actor, reason=reason or "Submitted to the AMA")
+
+
+NO_ACKNOWLEDGEMENT_REASON = (
+    "Not acknowledged: give the reason the count is right although it is far below the User Proxy Model's "
+    "estimate (for example: most physicians use another system for CPT). Nothing was saved."
+)
+
+
+@transaction.atomic
+def count_acknowledge_plausibility(*, count: UserCount, actor: Actor, reason: str) -> UserCount:
+    """Record that a count far below the User Proxy Model's estimate stands, who says so and why.
+
+    The acknowledgement holds for the count's users beside the estimate as they are now (counting.acknowledged):
+    a changed count or changed base metrics ask again. A blank reason writes nothing.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(NO_ACKNOWLEDGEMENT_REASON)
+    if "\x00" in reason:
+        raise ValidationError("The reason holds a NUL character, which cannot be stored: type it again.")
+    count = UserCount.objects.select_related("application").get(pk=count.pk)
+    comparison = standing.proxy_comparisons([count]).get(count.pk)
+    if comparison is None or not comparison.implausible:
+        raise ValidationError(
+            "This count is not far below the User Proxy Model's estimate: there is nothing to acknowledge."
+        )
+    count.plausibility_acknowledged_users = comparison.users
+    count.plausibility_acknowledged_estimate = comparison.estimate
+    count.plausibility_reason = reason
+    count.plausibility_acknowledged_by = actor if isinstance(actor, models.Model) else None
+    count.plausibility_acknowledged_at = timezone.now()
+    return record_save(
+        count, actor=actor, reason=f"Plausibility warning acknowledged ({comparison.sentence()}): {reason}"
+    )
+
+
+def evidence_attach(*, evidence_file, content: bytes, name: str, actor: Actor, reason: str):
+    """Store an evidence file through Django's storage with its SHA-256, size and kind, and save its record.
+
+    The content is checked first (licensing.evidence.check: kind by magic bytes, EVIDENCE_MAX_UPLOAD_MB): a refused
+    file raises ValidationError with nothing stored; a file stored before a failed save is deleted again.
+    """
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+
+    from licensing import evidence
+
+    kind = evidence.check(content, name=name, max_bytes=settings.EVIDENCE_MAX_UPLOAD_MB * 1_000_000)
+    evidence_file.original_name = name[:255]
+    evidence_file.kind = kind.code
+    evidence_file.size = len(content)
+    evidence_file.sha256 = hashlib.sha256(content).hexdigest()
+    if evidence_file.uploaded_by_id is None and isinstance(actor, models.Model):
+        evidence_file.uploaded_by = actor
+    evidence_file.file.save(f"{evidence_file.sha256[:16]}.{kind.code}", ContentFile(content), save=False)
+    try:
+        with transaction.atomic():
+            return record_save(evidence_file, actor=actor, reason=reason)
+    except BaseException:
+        evidence_file.file.delete(save=False)
+        raise
+
+
+def evidence_content(evidence_file) -> bytes:
+    """The stored file's bytes, after checking them against the SHA-256 recorded at upload (ValidationError if not)."""
+    with evidence_file.file.open("rb") as stored:
+        content = stored.read()
+    if hashlib.sha256(content).hexdigest() != evidence_file.sha256:
+        raise ValidationError(
+            "The stored file no longer matches the SHA-256 recorded when it was attached: it is not served. "
+            "Tell an administrator."
+        )
+    return content
 
 
 def filing_verify(filing: Filing) -> bool:

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q, prefetch_related_objects
+from django.conf import settings
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from licensing import counting, position, royalty
@@ -48,6 +49,79 @@ def proxy_defaults(
     value = metrics.value_of(base_metric) if metrics else None
     source = (metrics.source or f"Base metrics {license_year}") if metrics is not None and value is not None else None
     return (Decimal(value) if value is not None else None), source, factor
+
+
+def plausibility_threshold() -> Decimal:
+    return Decimal(getattr(settings, "PLAUSIBILITY_THRESHOLD", counting.DEFAULT_PLAUSIBILITY_THRESHOLD))
+
+
+def proxy_factors() -> dict[str, dict[str, Decimal]]:
+    """The proxy factor table as {application category: {base metric: factor}} (one query)."""
+    table: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for category, metric, factor in ProxyFactor.objects.values_list("category", "base_metric", "factor"):
+        table[category][metric] = factor
+    return dict(table)
+
+
+def proxy_comparisons(counts: Iterable[UserCount]) -> dict[int, counting.ProxyComparison]:
+    """Each counted count's comparison with the User Proxy Model, by count id; counts without one are left out.
+
+    Two queries whatever the number of counts (the factor table, then the base metrics of their organizations and
+    years); each count's application must be loaded with it (select_related("application")).
+    """
+    counted = [count for count in counts if count.method == counting.COUNTED and count.pk is not None]
+    if not counted:
+        return {}
+    factors = proxy_factors()
+    counted = [count for count in counted if count.application.category in factors]
+    if not counted:
+        return {}
+    organizations = {count.application.organization_id for count in counted}
+    years = {count.license_year for count in counted}
+    metrics = {
+        (row.organization_id, row.license_year): row
+        for row in BaseMetrics.objects.filter(organization_id__in=organizations, license_year__in=years)
+    }
+    threshold = plausibility_threshold()
+    result: dict[int, counting.ProxyComparison] = {}
+    for count in counted:
+        row = metrics.get((count.application.organization_id, count.license_year))
+        if row is None:
+            continue
+        values = {metric: row.value_of(metric) for metric in factors[count.application.category]}
+        comparison = counting.plausibility(
+            count, metrics=values, factors=factors[count.application.category], threshold=threshold
+        )
+        if comparison is not None:
+            result[count.pk] = comparison
+    return result
+
+
+@dataclass(frozen=True)
+class Implausible:
+    """A count far below the User Proxy Model's estimate, with whether its warning was acknowledged."""
+
+    count: UserCount
+    comparison: counting.ProxyComparison
+
+    @property
+    def acknowledged(self) -> bool:
+        return counting.acknowledged(self.count, self.comparison)
+
+
+def implausible_counts(counts: QuerySet[UserCount]) -> list[Implausible]:
+    """The counts of `counts` (already scoped and narrowed) far below the proxy estimate: three queries."""
+    rows = list(
+        counts.filter(method=counting.COUNTED, application__category__in=ProxyFactor.objects.values("category"))
+        .select_related("application__organization", "plausibility_acknowledged_by")
+        .order_by("application__organization__name", "application__name", "license_year", "pk")
+    )
+    comparisons = proxy_comparisons(rows)
+    return [
+        Implausible(count, comparisons[count.pk])
+        for count in rows
+        if count.pk in comparisons and comparisons[count.pk].implausible
+    ]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ are required, and every `manage.py check --deploy` hardening setting is on.
 """
 
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -366,6 +367,23 @@ JOB_FILES_RETENTION_DAYS = env.int("JOB_FILES_RETENTION_DAYS", default=30)
 if JOB_FILES_RETENTION_DAYS < 1:
     raise ImproperlyConfigured(
         f"JOB_FILES_RETENTION_DAYS is {JOB_FILES_RETENTION_DAYS}: give the days to keep job files, 1 or more."
+    )
+# A counted user count below this share of the User Proxy Model's estimate is flagged as implausible
+# (licensing.counting.plausibility): on the count, on the dashboard, and in the filing's checks until acknowledged.
+try:
+    PLAUSIBILITY_THRESHOLD = Decimal(env.str("PLAUSIBILITY_THRESHOLD", default="0.5"))
+except InvalidOperation:
+    PLAUSIBILITY_THRESHOLD = Decimal("NaN")
+if not Decimal("0") < PLAUSIBILITY_THRESHOLD <= Decimal("1"):
+    raise ImproperlyConfigured(
+        f"PLAUSIBILITY_THRESHOLD is {PLAUSIBILITY_THRESHOLD}: give the share of the proxy estimate below which a "
+        "count is flagged, above 0 and at most 1 (0.5 flags counts under half of it)."
+    )
+# The largest evidence file (licensing.evidence) an upload may be, in megabytes.
+EVIDENCE_MAX_UPLOAD_MB = env.int("EVIDENCE_MAX_UPLOAD_MB", default=20)
+if EVIDENCE_MAX_UPLOAD_MB < 1:
+    raise ImproperlyConfigured(
+        f"EVIDENCE_MAX_UPLOAD_MB is {EVIDENCE_MAX_UPLOAD_MB}: give the largest file in MB, 1 or more."
     )
 # Imports of at least this many rows run as jobs: the upload and the confirm return at once with the job's page.
 IMPORT_JOB_MIN_ROWS = env.int("IMPORT_JOB_MIN_ROWS", default=2000)

@@ -23,6 +23,7 @@ from licensing.models import (
     Contact,
     DataFile,
     DataImport,
+    EvidenceFile,
     Filing,
     Job,
     License,
@@ -289,6 +290,18 @@ SAMPLES: dict[str, Sample] = {
             accepted_at=datetime.datetime(2026, 2, 1, 9, 0, tzinfo=datetime.UTC),
         ),
         {"reason": "Remote coder in Manila, covered by our license"},
+    ),
+    "evidencefile": Sample(
+        lambda org, tag, made: services.evidence_attach(
+            evidence_file=EvidenceFile(
+                organization=org, title=f"{tag} roster export", user_count=sample_of("usercount", org, tag, made)
+            ),
+            content=b"identifier,name,role\nE1,Pat Doe,Physician\n",
+            name=f"{tag}-roster.csv",
+            actor=None,
+            reason=TEST_REASON,
+        ),
+        {"notes": "Checked against HR"},
     ),
     # Written by roster imports only; its second version is a kind the role mapping changed.
     "rosterline": Sample(

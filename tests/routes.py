@@ -79,6 +79,10 @@ CUSTOM_ROUTES = {
     "licensing_filing_verify": [{}],
     "licensing_filing_correct": [{}],
     "licensing_filing_outcome": [{}],
+    # POST count and reason: acknowledge a count's plausibility warning.
+    "licensing_filing_acknowledge": [{}],
+    # An evidence file's content, served after checking the person's access and the file's SHA-256.
+    "licensing_evidencefile_download": [{}],
     # A job's progress (for its page's script) and its result file.
     "licensing_job_progress": [{}],
     "licensing_job_download": [{}],

@@ -81,7 +81,7 @@ def test_the_dashboard_shows_the_year_royalty_forecast_and_charts(demo_officer):
     # The charts' values are in their descriptions too, for screen readers.
     assert re.search(r"<desc>[^<]*Inpatient EHR: [0-9,]+", page)
     # Date-based figures say they are counted as of today.
-    assert page.count("(as of today)") == 6
+    assert page.count("(as of today)") == 7
 
 
 def test_under_licensed_lines_show_shortfall_and_true_up_cost(demo_officer):

@@ -9,7 +9,7 @@ from django.contrib import admin
 from portal.admin_site import PortalAdminSite
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ["counting", "royalty", "position", "workflow"]
+RULES = ["counting", "royalty", "position", "workflow", "evidence"]
 
 
 def runtime_imports(path: Path) -> set[str]:

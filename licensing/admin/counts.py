@@ -48,7 +48,7 @@ class UserCountAdmin(ApplicationYearAdmin):
     search_help_text = "Search by system or organization name."
     ordering = ["-license_year", "application__name", "pk"]
     autocomplete_fields = ["application"]
-    readonly_fields = ["users", "explanation", "royalty", "position", "roster", "excluded_users"]
+    readonly_fields = ["users", "explanation", "plausibility", "royalty", "position", "roster", "excluded_users"]
     # A count derived from a roster takes these from the roster's lines (services.roster_derive_count): they change
     # with a new roster or the role mapping, never by hand.
     derived_fields = ["method", "direct_users", "program_users", "output_users", *counting.PROXY_FIELDS]
@@ -67,7 +67,7 @@ class UserCountAdmin(ApplicationYearAdmin):
             },
         ),
         ("Evidence", {"fields": ["counted_on", "counted_by", "evidence", "needs_review"]}),
-        ("Result", {"fields": ["users", "explanation", "royalty", "position"]}),
+        ("Result", {"fields": ["users", "explanation", "plausibility", "royalty", "position"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -83,6 +83,33 @@ class UserCountAdmin(ApplicationYearAdmin):
     @admin.display(description="How the number was reached")
     def explanation(self, obj):
         return counting.explain(obj) if obj.pk else "-"
+
+    @admin.display(description="Compared with the User Proxy Model")
+    def plausibility(self, obj):
+        if not obj.pk:
+            return "-"
+        if obj.method != UserCount.Method.COUNTED:
+            return "Not compared: a proxy count is the User Proxy Model's estimate itself."
+        comparison = standing.proxy_comparisons([obj]).get(obj.pk)
+        if comparison is None:
+            return (
+                "Not compared: no proxy factor for this kind of application, or no base metrics of the organization "
+                "for the year."
+            )
+        text = comparison.sentence() + "."
+        if comparison.implausible:
+            if counting.acknowledged(obj, comparison):
+                who = obj.plausibility_acknowledged_by
+                name = (who.get_full_name() or who.get_username()) if who else "the system"
+                text += (
+                    f" Acknowledged by {name} on {obj.plausibility_acknowledged_at:%Y-%m-%d}: {obj.plausibility_reason}"
+                )
+            else:
+                text += (
+                    " The AMA compares reported users with HIMSS, AHA and CMS data: correct the count, or acknowledge "
+                    "the warning with a reason on the year's filing before submitting it."
+                )
+        return text
 
     @admin.display(description="Royalty")
     def royalty(self, obj):

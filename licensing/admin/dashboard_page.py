@@ -16,7 +16,7 @@ from django.utils import timezone
 from licensing import access, charts, dashboard, overview, shown_year, standing
 from licensing.admin.base import dollars
 from licensing.choices import ApplicationCategory, Position
-from licensing.models import Application, Organization
+from licensing.models import Application, Organization, UserCount
 
 PAST_YEARS = 3
 PROJECTED_YEARS = 2
@@ -72,6 +72,7 @@ def dashboard_context(request) -> dict:
         "not_counted": positions[Position.NOT_COUNTED],
         "not_counted_url": changelist_url(Application, position=Position.NOT_COUNTED, **{shown_year.PARAMETER: year}),
         "under_url": changelist_url(Application, position=Position.UNDER_LICENSED, **{shown_year.PARAMETER: year}),
+        "implausible": implausible(user, year),
         "users_chart": users_chart(applications, year),
         "royalty_chart": royalty_chart(totals),
     }
@@ -102,6 +103,19 @@ def under_licensed(applications, year, table) -> dict:
         "more": max(len(lines) - 10, 0),
         "shortfall": sum(line["shortfall"] for line in lines),
         "cost": dollars(cost, estimate=estimate),
+    }
+
+
+def implausible(user, year) -> dict:
+    """Counted counts of the year far below the User Proxy Model's estimate (three queries, whatever the number)."""
+    counts = access.restrict(UserCount.objects.all(), user, access.VIEW).filter(license_year=year)
+    rows = standing.implausible_counts(counts)
+    return {
+        "lines": rows[:10],
+        "more": max(len(rows) - 10, 0),
+        "total": len(rows),
+        "open": sum(1 for row in rows if not row.acknowledged),
+        "threshold": rows[0].comparison.share if rows else "",
     }
 
 

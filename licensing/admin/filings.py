@@ -11,7 +11,7 @@ from licensing.admin.base import ScopedAdmin, this_year
 from licensing.admin.filters import AttentionFilter, ShownYearFilter
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.choices import FilingStatus
-from licensing.models import Filing
+from licensing.models import Filing, UserCount
 
 
 class FilingForm(forms.ModelForm):
@@ -137,6 +137,7 @@ class FilingAdmin(ScopedAdmin):
             path("<int:object_id>/verify/", view(self.verify_view), name="licensing_filing_verify"),
             path("<int:object_id>/correct/", view(self.correct_view), name="licensing_filing_correct"),
             path("<int:object_id>/outcome/", view(self.outcome_view), name="licensing_filing_outcome"),
+            path("<int:object_id>/acknowledge/", view(self.acknowledge_view), name="licensing_filing_acknowledge"),
         ] + super().get_urls()
 
     def _filing(self, request, object_id) -> Filing:
@@ -214,10 +215,40 @@ class FilingAdmin(ScopedAdmin):
             messages.error(request, " ".join(error.messages))
         return self._back(filing)
 
+    def acknowledge_view(self, request, object_id):
+        """Acknowledge one included count's plausibility warning with a reason (POST: count, reason)."""
+        filing = self._filing(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.may_act_on(request, filing):
+            raise PermissionDenied
+        if filing.is_frozen:
+            messages.error(request, "This application was already submitted; its counts are acknowledged as sent.")
+            return self._back(filing)
+        raw = request.POST.get("count", "")
+        count = (
+            UserCount.objects.filter(pk=int(raw), application__filings=filing, license_year=filing.license_year).first()
+            if raw.isdigit() and len(raw) < 12
+            else None
+        )
+        if count is None or not access.can(request.user, count, access.CHANGE):
+            messages.error(request, "Not acknowledged: that user count is not part of this application.")
+            return self._back(filing)
+        try:
+            services.count_acknowledge_plausibility(
+                count=count, actor=request.user, reason=request.POST.get("reason", "")
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return self._back(filing)
+        messages.success(request, f"Acknowledged for {count}: the reason is kept on the count and in its history.")
+        return self._back(filing)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         filing = self.get_object(request, object_id)
         extra = {
             "filing": filing,
+            "plausibility": filings.plausibility_warnings(filing) if filing is not None else [],
             "may_act": self.may_act_on(request, filing),
             "FilingStatus": FilingStatus,
             **(extra_context or {}),

@@ -57,6 +57,12 @@ ADDED_LATER: dict[tuple[str, str], object] = {
     ("licensing.DataImport", "parameters"): {},
     # Directory rosters (issue 13, reconciliation): rosters hashed before were application rosters.
     ("licensing.Roster", "is_directory"): False,
+    # Plausibility acknowledgements (issue 13): counts hashed before were never acknowledged.
+    ("licensing.UserCount", "plausibility_acknowledged_users"): None,
+    ("licensing.UserCount", "plausibility_acknowledged_estimate"): None,
+    ("licensing.UserCount", "plausibility_reason"): "",
+    ("licensing.UserCount", "plausibility_acknowledged_by_id"): None,
+    ("licensing.UserCount", "plausibility_acknowledged_at"): None,
 }
 # Values that are no change of their own: the id never changes, and the version moves with every save.
 NOT_CHANGES = ("id", "version")

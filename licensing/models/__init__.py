@@ -10,6 +10,7 @@ import pkgutil
 from licensing.models.applications import Application, DataFile, Vendor
 from licensing.models.chains import ChainHead
 from licensing.models.counts import BaseMetric, ProxyFactor, UserCount
+from licensing.models.evidence import EvidenceFile
 from licensing.models.filings import Filing
 from licensing.models.imports import DataImport
 from licensing.models.jobs import Job
@@ -28,6 +29,7 @@ __all__ = [
     "DataFile",
     "DataFileRate",
     "DataImport",
+    "EvidenceFile",
     "Job",
     "Filing",
     "License",

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -117,6 +118,24 @@ class UserCount(models.Model):
     needs_review = models.BooleanField(
         default=False,
         help_text="Copied from the previous year by a renewal: check the figures, then untick and save.",
+    )
+
+    # The plausibility warning (counting.plausibility) acknowledged, for these users beside this estimate; set only
+    # by services.count_acknowledge_plausibility, with who and why (the history row carries the reason too).
+    plausibility_acknowledged_users = models.IntegerField(
+        null=True, blank=True, editable=False, validators=ranges.people("Acknowledged users")
+    )
+    plausibility_acknowledged_estimate = models.IntegerField(
+        null=True, blank=True, editable=False, validators=ranges.people("Acknowledged estimate")
+    )
+    plausibility_reason = models.TextField(
+        "why the count stands although far below the estimate", blank=True, editable=False
+    )
+    plausibility_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    plausibility_acknowledged_at = models.DateTimeField(
+        null=True, blank=True, editable=False, validators=ranges.dates_in_service("Acknowledged at")
     )
 
     version = version_field()
