@@ -289,7 +289,7 @@ SAMPLES: dict[str, Sample] = {
             reason="Remote coder, covered by our license",
             accepted_at=datetime.datetime(2026, 2, 1, 9, 0, tzinfo=datetime.UTC),
         ),
-        {"reason": "Remote coder in Manila, covered by our license"},
+        {"person_name": "Staff Member (renamed)"},
     ),
     "evidencefile": Sample(
         lambda org, tag, made: services.evidence_attach(
