@@ -218,7 +218,7 @@ class RosterLineResource(ScopedLookups, PortalResource):
                 if dry_run:
                     raise _DryRun
         except _DryRun:
-            pass
+            pass  # the preview's writes are rolled back on purpose: it shows what a confirm would write
         except ValidationError as problem:
             self.problems.extend(f"The roster cannot be saved: {message}" for message in problem.messages)
         return result
