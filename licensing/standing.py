@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -189,10 +189,14 @@ def standings(
 
 @dataclass(frozen=True)
 class OrganizationYear:
-    """One legal entity in one license year: the standing of each application in service and the royalty."""
+    """One legal entity in one license year: the standing of each application in service and the royalty.
+
+    `upcoming`: applications not in service that year but in one of the FORECAST_YEARS after it, with that
+    year's counts and licenses, so a forecast prices a system from the year it goes into service."""
 
     standings: list[Standing]
     royalty: royalty.OrganizationRoyalty | None
+    upcoming: list[Standing] = field(default_factory=list)
 
     @property
     def needing_action(self) -> list[Standing]:
@@ -202,25 +206,32 @@ class OrganizationYear:
 def organization_years(
     organizations: Iterable[Organization], license_year: int, *, table: royalty.RateTable | None = None
 ) -> dict[int, OrganizationYear]:
-    """OrganizationYear per organization id, from its own applications in service that year (fixed queries)."""
+    """OrganizationYear per organization id, from its own applications in service that year, and those going
+    into service in the forecast years after it (fixed queries)."""
     organizations = list(organizations)
     prefetch_related_objects(organizations, "applications__vendor")
+    later = range(license_year + 1, license_year + 1 + FORECAST_YEARS)
     applications = [
-        app for org in organizations for app in org.applications.all() if app.in_service_during(license_year)
+        app
+        for org in organizations
+        for app in org.applications.all()
+        if any(app.in_service_during(year) for year in (license_year, *later))
     ]
     table = table or rate_table()
     rates, _ = rates_for(table, license_year)
     by_app = standings(applications, [license_year], table=table)
-    per_org = defaultdict(list)
+    per_org: dict[int, list[Standing]] = defaultdict(list)
+    upcoming: dict[int, list[Standing]] = defaultdict(list)
     for application in applications:
-        per_org[application.organization_id].append(by_app[(application.pk, license_year)])
+        serving = application.in_service_during(license_year)
+        (per_org if serving else upcoming)[application.organization_id].append(by_app[(application.pk, license_year)])
     result = {}
     for organization in organizations:
         items = per_org.get(organization.pk, [])
         total = None
         if rates is not None:
             total = royalty.organization_royalty([(i.application, i.users, i.license) for i in items], rates=rates)
-        result[organization.pk] = OrganizationYear(items, total)
+        result[organization.pk] = OrganizationYear(items, total, upcoming.get(organization.pk, []))
     return result
 
 
@@ -288,7 +299,8 @@ def forecast(
     each year's published or projected rates, per year (summed over the entities; no query).
 
     Returns for each year the entities' royalties added up as one OrganizationRoyalty-like total, or None
-    when no rate schedule covers it. Systems not in service in a year are left out of that year.
+    when no rate schedule covers it. Systems not in service in a year are left out of that year; systems going
+    into service later are priced from that year on (as the dashboard's SQL forecast does).
     """
     entities = list(years_of_entities)
     result: dict[int, royalty.OrganizationRoyalty | None] = {}
@@ -301,7 +313,7 @@ def forecast(
             royalty.organization_royalty(
                 [
                     (item.application, item.users, item.license)
-                    for item in entity.standings
+                    for item in (*entity.standings, *entity.upcoming)
                     if item.application.in_service_during(license_year)
                 ],
                 rates=rates,

@@ -233,6 +233,11 @@ def test_the_forecast_agrees_with_the_rules():
     demo.seed_demo()
     current = standing.current_license_year()
     table = standing.rate_table()
+    # A system going live the year after next, its users already counted for this year: priced from then on.
+    going_live = ApplicationFactory(
+        organization=Organization.objects.first(), in_service_from=datetime.date(current + 2, 1, 1)
+    )
+    UserCountFactory(application=going_live, license_year=current, direct_users=1000)
     organizations = list(Organization.objects.all())
     this_year = standing.organization_years(organizations, current, table=table)
     years = [current + 1, current + 2, current + 3]
@@ -241,6 +246,9 @@ def test_the_forecast_agrees_with_the_rules():
         found = overview.royalty_total(Application.objects.all(), year, table.for_year(year), basis_year=current)
         assert found.total == expected[year].total, year
         assert found.total > 0
+        priced = {application for application, _line in expected[year].applications}
+        assert (going_live in priced) == (year >= current + 2), year
+    assert going_live not in {item.application for year in this_year.values() for item in year.standings}
 
 
 def test_chargemaster_posting_and_users_by_category_agree_with_the_rules(edge_cases):
