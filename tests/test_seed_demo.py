@@ -27,7 +27,7 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
-from licensing.models.rosters import RoleMapping, Roster
+from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine
 from licensing.reconciliation import FindingKind
 
 # The module-wide seed runs before the suite's per-test fast hasher applies; the logins must match it.
@@ -35,7 +35,10 @@ FAST_PASSWORDS = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hasher
 
 pytestmark = pytest.mark.django_db
 
-DOMAIN_MODELS = [Organization, Contact, BaseMetrics, Vendor, Application, UserCount, License, Membership]
+DOMAIN_MODELS = [
+    Organization, Contact, BaseMetrics, Vendor, Application, UserCount, License, Membership,
+    Person, RoleMapping, Roster, RosterLine,
+]  # fmt: skip
 LinkHistory = apps.get_model("licensing", "HistoricalApplication_data_files")
 
 
