@@ -109,7 +109,8 @@ e2e: setup
 
 # Refresh docs/screenshots from the browser journeys; `make test` writes its screenshots to a temporary folder.
 screenshots: setup
-	env -u DATABASE_URL SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_journeys.py tests/browser/test_job_journey.py
+	env -u DATABASE_URL SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_journeys.py tests/browser/test_job_journey.py \
+	  tests/browser/test_roster_journey.py
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

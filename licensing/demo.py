@@ -19,20 +19,26 @@ expired), and the current year has, whatever the date:
 - a vendor whose distribution agreement lapses at the end of Y, covering a vendor-covered system;
 - one count of Y taken more than 12 months ago, the others taken this year;
 - a draft AMA application and one submitted 45 days ago with no answer yet;
-- an under-licensed system, and a system retired before Y (in service until the middle of Y-2).
+- an under-licensed system, and a system retired before Y (in service until the middle of Y-2);
+- rosters of Y for three systems (DEMO_ROSTERS, files in licensing/demo_rosters/), imported through the roster
+  import with their role mappings: people at other affiliates and outside the US, a person listed twice, a service
+  account mapped as not a user and a shared login, so the counts derived from them explain themselves and the
+  reconciliation page has findings; one of them (the physician group's EHR) far below the User Proxy Model's
+  estimate, blocking the group's draft AMA application until acknowledged.
 """
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
-from licensing import counting, services, standing
-from licensing.choices import CountMethod, LicenseStatus
+from licensing import counting, imports, services, standing
+from licensing.choices import CountMethod, ImportOutcome, LicenseStatus, UserKind
 from licensing.identifiers import npi_check_digit
 from licensing.models import (
     Application,
@@ -47,6 +53,7 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
+from licensing.models.rosters import RoleMapping
 
 DEMO_REASON = "Demo data"
 SCALE_REASON = "Demo data (scale run)"
@@ -294,6 +301,53 @@ NR, CBV = Status.NOT_REQUIRED, Status.COVERED_BY_VENDOR
 ENDING_IN_DAYS = (5, 20, 60)
 # How long ago the demo's submitted AMA application was sent (more than attention.UNANSWERED_FILING_DAYS).
 FILING_SENT_DAYS_AGO = 45
+
+# The demo's rosters: files a newcomer can open and import again by hand (docs/imports.md, README).
+DEMO_ROSTERS_DIR = Path(__file__).resolve().parent / "demo_rosters"
+
+
+@dataclass(frozen=True)
+class DemoRoster:
+    """One roster file of the demo, imported for the current license year through the roster import."""
+
+    application: str  # the key of its application plan
+    file_name: str
+    source: str
+
+
+DEMO_ROSTERS = (
+    DemoRoster("analytics", "analytics-report-subscriptions.csv", "Keystone report subscription list"),
+    DemoRoster("group_ehr", "bluestem-ehr-users.csv", "Bluestem user administration export"),
+    DemoRoster("encoder", "encoder-users.csv", "Optum360 encoder user list"),
+)
+# The analytics list again, a month on, with one more person, at the Lakeshore Clinic, whose role ("Budget analyst")
+# the mapping does not know: importing it by hand shows the unmapped role blocking the import (README).
+HAND_IMPORT_ROSTER = "analytics-report-subscriptions-update.csv"
+
+# Each roster's application: role as exported -> (how it counts, why).
+ROLE_MAPPINGS = {
+    "analytics": {
+        "Data analyst": (UserKind.DIRECT, "Queries CPT codes and RVUs in the warehouse directly."),
+        "Report author": (UserKind.PROGRAM, "Builds reports from CPT-coded data with the warehouse's tools."),
+        "Report reader": (UserKind.OUTPUT, "Reads the productivity and cost reports built on CPT codes."),
+        "ETL service account": (UserKind.NOT_A_USER, "Nightly load job: no person signs in with it."),
+    },
+    "group_ehr": {
+        "Physician": (UserKind.DIRECT, "Picks CPT codes when documenting visits."),
+        "Medical assistant": (UserKind.DIRECT, "Enters orders and charges by CPT code."),
+        "Front desk": (UserKind.PROGRAM, "Checks patients in and out; the EHR prices the visit from its CPT codes."),
+        "Billing reviewer": (UserKind.OUTPUT, "Reviews the charge reports the EHR produces."),
+        "Interface account": (UserKind.NOT_A_USER, "Lab results interface: an application, no person behind it."),
+    },
+    "encoder": {
+        "Coding manager": (UserKind.DIRECT, "Assigns and audits CPT codes."),
+        "Inpatient coder": (UserKind.DIRECT, "Assigns CPT codes."),
+        "Outpatient coder": (UserKind.DIRECT, "Assigns CPT codes."),
+        "CDI specialist": (UserKind.OUTPUT, "Reads the encoder's coding summaries."),
+        "Interface account": (UserKind.NOT_A_USER, "HL7 feed to the billing system: no person behind it."),
+    },
+}
+ROSTER_IMPORT = "rosters"  # the roster import's name in licensing.resources.catalog.RESOURCES
 
 
 def _statuses(last_year: int, *statuses: str) -> dict[int, str]:
@@ -854,7 +908,8 @@ def _create_demo_system(*, actor) -> dict:
             previous = _save(license, actor=actor)
             created["licenses"] += 1
 
-    created["filings"] = _demo_filings(organizations["system"], applications, calendar, actor=actor)
+    created.update(_demo_rosters(applications, calendar, actor=actor))
+    created["filings"] = _demo_filings(organizations, applications, calendar, actor=actor)
     return {"organizations": organizations, "created": created}
 
 
@@ -931,10 +986,49 @@ def _demo_license(plan, application, year: int, status: str, users: int | None, 
     return license
 
 
-def _demo_filings(system: Organization, applications: dict, calendar: _Calendar, *, actor) -> int:
-    """The system's AMA applications for the current year: the revenue cycle's, sent FILING_SENT_DAYS_AGO days
-    ago and not answered yet, and the analytics warehouse's, still a draft (their licenses say the same)."""
+def _demo_rosters(applications: dict, calendar: _Calendar, *, actor) -> dict[str, int]:
+    """The role mappings and the current year's rosters of DEMO_ROSTERS, each file previewed and confirmed through
+    the roster import as an officer would (licensing.imports), so the counts are derived by the portal itself."""
     year = calendar.current
+    made = {"role_mappings": 0, "rosters": 0}
+    for key, mappings in ROLE_MAPPINGS.items():
+        for role, (kind, explanation) in mappings.items():
+            mapping = RoleMapping(application=applications[key], role=role, kind=kind, explanation=explanation)
+            services.role_mapping_save(mapping=mapping, actor=actor, reason=DEMO_REASON)
+            made["role_mappings"] += 1
+    for roster in DEMO_ROSTERS:
+        application = applications[roster.application]
+        parameters = {
+            "application": application.pk,
+            "license_year": year,
+            "taken_on": _counted_on({}, application, year, calendar).isoformat(),
+            "source": roster.source,
+        }
+        step = dict(
+            resource_name=ROSTER_IMPORT,
+            file_name=roster.file_name,
+            content=(DEMO_ROSTERS_DIR / roster.file_name).read_bytes(),
+            actor=actor,
+            reason=DEMO_REASON,
+        )
+        preview = imports.run(**step, dry_run=True, parameters=parameters)
+        done = (
+            imports.run(**step, dry_run=False, preview=preview)
+            if preview.outcome == ImportOutcome.PREVIEWED
+            else preview
+        )
+        if done.outcome != ImportOutcome.CONFIRMED:
+            raise RuntimeError(f"The demo roster {roster.file_name} was refused: {done.report.get('problems')}")
+        made["rosters"] += 1
+    return made
+
+
+def _demo_filings(organizations: dict, applications: dict, calendar: _Calendar, *, actor) -> int:
+    """The AMA applications for the current year: the system's revenue cycle's, sent FILING_SENT_DAYS_AGO days
+    ago and not answered yet, and its analytics warehouse's, still a draft (their licenses say the same); and the
+    physician group's draft reporting its EHR's roster count, which is far below the User Proxy Model's estimate,
+    so its submission waits for an acknowledgement with a reason."""
+    year, system = calendar.current, organizations["system"]
     sent = services.filing_prepare(organization=system, license_year=year, actor=actor, reason=DEMO_REASON)
     sent.applications.set([applications["rcm"]])
     sent.attests_accurate = sent.attests_will_report_changes = True
@@ -947,7 +1041,16 @@ def _demo_filings(system: Organization, applications: dict, calendar: _Calendar,
 
     draft = services.filing_prepare(organization=system, license_year=year, actor=actor, reason=DEMO_REASON)
     draft.applications.set([applications["analytics"]])
-    return 2
+
+    # The AMA asks to be told when user numbers change: the group reports the roster count of its EHR. Signed and
+    # attested, so the plausibility warning is the one thing between it and submission.
+    group = services.filing_prepare(
+        organization=organizations["physician_group"], license_year=year, actor=actor, reason=DEMO_REASON
+    )
+    group.applications.set([applications["group_ehr"]])
+    group.attests_accurate = group.attests_will_report_changes = True
+    _save(group, actor=actor)
+    return 3
 
 
 @transaction.atomic
@@ -962,6 +1065,13 @@ def seed_demo(*, actor=None) -> DemoSeed:
     system = Organization.objects.filter(slug=DEMO_SYSTEM_SLUG).first()
     created, created_counts = False, {}
     if system is None:
+        if not admin.is_superuser:
+            # The demo's rosters go through the roster import, which only an administrator may run for
+            # organizations nobody manages yet.
+            raise ValueError(
+                f"{admin.get_username()} is not an administrator: the demo is created by an administrator (its "
+                "rosters are imported as one). Name a superuser, or leave out --actor."
+            )
         result = _create_demo_system(actor=admin)
         system, created, created_counts = result["organizations"]["system"], True, result["created"]
     for login, role in DEMO_ROLES:

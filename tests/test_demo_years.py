@@ -11,7 +11,7 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from licensing import access, attention, demo, services, standing
+from licensing import access, attention, counting, demo, filings, services, standing
 from licensing.choices import Position
 from licensing.models import Application, BaseMetrics, Filing, License, Organization, UserCount
 
@@ -147,8 +147,10 @@ def test_one_count_of_this_year_is_older_than_twelve_months_and_the_others_are_r
 def test_a_draft_application_and_a_submitted_one_unanswered_for_over_30_days(seeded):
     year, today = seeded.year, seeded.today
     drafts = attention.filings_draft(seeded.filings, license_year=year)
-    assert drafts.count() == 1
-    assert names(drafts.get().applications.all()) == ["Enterprise analytics warehouse"]
+    assert sorted(names(draft.applications.all())[0] for draft in drafts) == [
+        "Bluestem Ambulatory EHR",
+        "Enterprise analytics warehouse",
+    ]
     unanswered = attention.filings_unanswered(seeded.filings, today=today)
     assert unanswered.count() == 1, "one submitted application should have waited over 30 days for an answer"
     sent = unanswered.get()
@@ -200,3 +202,18 @@ def test_a_scale_run_covers_last_year_and_this_year(moment):
         assert all(counted_on <= today for counted_on in counts.values_list("counted_on", flat=True))
         for license in licenses.select_related("application", "distributor"):
             license.full_clean()
+
+
+def test_this_years_rosters_derive_recent_counts_and_one_is_far_below_the_proxy_estimate(seeded):
+    year, today = seeded.year, seeded.today
+    derived = seeded.counts.filter(license_year=year, roster__isnull=False).select_related("application", "roster")
+    assert names(derived) == [f"Bluestem Ambulatory EHR {year}", f"Coding encoder {year}",
+                              f"Enterprise analytics warehouse {year}"]  # fmt: skip
+    for count in derived:
+        # Taken in mid-January, or today when that is still ahead: never after the day of the seed.
+        assert count.roster.taken_on == count.counted_on == min(datetime.date(year, 1, 15), today), count
+        assert counting.explain(count).startswith(f"Roster of {count.counted_on:%Y-%m-%d} from "), count
+    warnings = standing.implausible_counts(seeded.counts.filter(license_year=year))
+    assert [(w.count.application.name, w.acknowledged) for w in warnings] == [("Bluestem Ambulatory EHR", False)]
+    group_draft = seeded.filings.get(organization__slug="riverbend-physician-partners", license_year=year)
+    assert filings.submission_problems(group_draft) == [filings.plausibility_problem(warnings[0])]

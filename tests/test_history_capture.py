@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from licensing import services
 from licensing.audit import links
-from licensing.models import Application, License, Organization, RateSchedule, UserCount
+from licensing.models import Application, DataImport, License, Organization, RateSchedule, UserCount
 from tests.admin_forms import field_errors, inline_errors, page_form_data, post_admin_form
 from tests.factories import (
     ApplicationFactory,
@@ -173,11 +173,23 @@ def test_delete_in_admin_is_recorded_with_who_and_why(client, org_a):
 
 
 def test_seed_demo_records_the_named_actor(db):
-    actor = UserFactory(username="data-steward")
+    actor = UserFactory(username="data-steward", is_superuser=True)
     call_command("seed_demo", "--actor", "data-steward", stdout=StringIO())
     system = Organization.objects.get(slug="riverbend-health")
     assert newest(system).history_user == actor
     assert not License.history.exclude(history_user=actor).exists()
+    # The rosters were imported by the named person too, through the roster import.
+    assert not UserCount.history.exclude(history_user=actor).exists()
+    assert set(DataImport.objects.values_list("actor__username", flat=True)) == {"data-steward"}
+
+
+def test_seed_demo_refuses_an_actor_who_may_not_import_its_rosters(db):
+    from django.core.management.base import CommandError
+
+    UserFactory(username="clerk")
+    with pytest.raises(CommandError, match="clerk is not an administrator"):
+        call_command("seed_demo", "--actor", "clerk", stdout=StringIO())
+    assert not Organization.objects.exists()
 
 
 def test_seed_demo_refuses_an_unknown_actor(db):

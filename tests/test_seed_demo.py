@@ -1,34 +1,44 @@
 """seed_demo: the Riverbend Health demo, its logins, running it twice, and bulk scale runs with full history."""
 
+import hashlib
 import math
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
 from django.http import HttpRequest
 from django.test import override_settings
+from django.urls import reverse
 
-from licensing import access, demo, roles, standing
+from licensing import access, counting, demo, filings, reconciliation_selectors, roles, services, standing
 from licensing.models import (
     Application,
     BaseMetrics,
     Contact,
+    DataImport,
+    Filing,
     License,
     Membership,
     Organization,
     UserCount,
     Vendor,
 )
+from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine
+from licensing.reconciliation import FindingKind
 
 # The module-wide seed runs before the suite's per-test fast hasher applies; the logins must match it.
 FAST_PASSWORDS = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 
 pytestmark = pytest.mark.django_db
 
-DOMAIN_MODELS = [Organization, Contact, BaseMetrics, Vendor, Application, UserCount, License, Membership]
+DOMAIN_MODELS = [
+    Organization, Contact, BaseMetrics, Vendor, Application, UserCount, License, Membership,
+    Person, RoleMapping, Roster, RosterLine,
+]  # fmt: skip
 LinkHistory = apps.get_model("licensing", "HistoricalApplication_data_files")
 
 
@@ -272,3 +282,85 @@ def test_scale_rejects_a_negative_number():
 
     with pytest.raises(CommandError, match="zero or more"):
         seed("--scale", "-1")
+
+
+# The demo's rosters, row by row: application: (source, (a), (b), (c), excluded as not users).
+DEMO_ROSTER_FIGURES = {
+    "Enterprise analytics warehouse": ("Keystone report subscription list", 2, 2, 4, 1),
+    "Bluestem Ambulatory EHR": ("Bluestem user administration export", 5, 2, 1, 1),
+    "Coding encoder": ("Optum360 encoder user list", 4, 0, 1, 1),
+}
+
+
+def test_rosters_are_imported_through_the_roster_import_and_derive_their_counts(seeded):
+    year = standing.current_license_year()
+    rosters = Roster.objects.select_related("application", "data_import").order_by("application__name")
+    assert sorted(roster.application.name for roster in rosters) == sorted(DEMO_ROSTER_FIGURES)
+    for roster in rosters:
+        source, direct, program, output, excluded = DEMO_ROSTER_FIGURES[roster.application.name]
+        # Each came in as a confirmed import of its file, previewed first, the file's SHA-256 kept.
+        assert roster.data_import.outcome == DataImport.Outcome.CONFIRMED
+        assert roster.data_import.preview_of.outcome == DataImport.Outcome.PREVIEWED
+        content = (demo.DEMO_ROSTERS_DIR / roster.file_name).read_bytes()
+        assert roster.file_sha256 == hashlib.sha256(content).hexdigest() == roster.data_import.file_sha256
+        assert (roster.license_year, roster.source) == (year, source)
+        count = UserCount.objects.get(application=roster.application, license_year=year)
+        assert count.roster_id == roster.pk and count.method == UserCount.Method.COUNTED
+        assert (count.direct_users, count.program_users, count.output_users, count.excluded_users) == (
+            direct,
+            program,
+            output,
+            excluded,
+        )
+        users = direct + program + output
+        assert counting.explain(count) == (
+            f"Roster of {roster.taken_on:%Y-%m-%d} from {source}: {direct} (a) + {program} (b) + {output} (c) = "
+            f"{users} users; {excluded} excluded as not users"
+        )
+        # One line more than people who count: each file lists one person twice (counted once).
+        people = roster.lines.values("person").distinct().count()
+        assert roster.lines.count() == people + 1 == users + excluded + 1
+        mapped = dict(RoleMapping.objects.filter(application=roster.application).values_list("role", "kind"))
+        assert set(roster.lines.values_list("role", flat=True)) == set(mapped)
+        assert "none" in mapped.values()
+        assert all(
+            explanation for explanation in roster.application.role_mappings.values_list("explanation", flat=True)
+        )
+
+
+def test_the_reconciliation_of_the_system_has_a_finding_of_each_kind_but_the_directory(seeded, system, client):
+    admin = get_user_model().objects.get(username=demo.ADMIN_LOGIN.username)
+    reconciliation = reconciliation_selectors.reconcile(system, standing.current_license_year(), user=admin)
+    found = reconciliation_selectors.finding_keys(reconciliation)
+    assert found == {
+        FindingKind.OTHER_ENTITY: ["rb1005", "rb2001", "rb2004", "rb3003"],
+        FindingKind.OUTSIDE_US: ["rb1004"],
+        FindingKind.LEFT: [],
+        FindingKind.SHARED_ACCOUNT: ["finance-shared", "frontdesk-2"],
+    }
+    totals = reconciliation_selectors.totals(reconciliation)
+    # 22 people on the three rosters (Elena Brooks and Owen Fairbanks on two), 19 users: 3 service accounts.
+    assert (totals.people, totals.users) == (22, 19)
+    officer = get_user_model().objects.get(username=demo.OFFICER_LOGIN.username)
+    client.force_login(officer)
+    page = client.get(reverse("admin:licensing_organization_reconcile", args=[system.pk])).content.decode()
+    assert "22 distinct people" in page and "Owen Fairbanks" in page
+
+
+def test_the_physician_groups_draft_waits_for_the_plausibility_warning_to_be_acknowledged(seeded):
+    year = standing.current_license_year()
+    draft = Filing.objects.get(organization__slug="riverbend-physician-partners", license_year=year)
+    assert draft.status == "draft"
+    (problem,) = filings.submission_problems(draft)
+    assert problem.startswith(
+        "Bluestem Ambulatory EHR: 8 users counted; the User Proxy Model from 72 physicians gives about 288 (estimate)"
+    )
+    officer = get_user_model().objects.get(username=demo.OFFICER_LOGIN.username)
+    with pytest.raises(ValidationError):
+        services.filing_submit(filing=draft, actor=officer, reason="Sent")
+    (warning,) = filings.plausibility_warnings(draft)
+    services.count_acknowledge_plausibility(
+        count=warning.count, actor=officer, reason="Most of the group's physicians chart in the hospital's EHR"
+    )
+    assert filings.submission_problems(draft) == []
+    assert services.filing_submit(filing=draft, actor=officer, reason="Sent").status == "submitted"

@@ -43,7 +43,10 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"No person with username '{actor}'. Create the account first, or leave out --actor."
                 )
-        seeded = demo.seed_demo(actor=person)
+        try:
+            seeded = demo.seed_demo(actor=person)
+        except ValueError as problem:
+            raise CommandError(str(problem)) from problem
         if seeded.created:
             made = ", ".join(f"{number} {name.replace('_', ' ')}" for name, number in seeded.created_counts.items())
             self.stdout.write(self.style.SUCCESS(f"Created the demo health system Riverbend Health: {made}."))
