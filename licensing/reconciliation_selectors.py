@@ -11,22 +11,21 @@ the reference list, not an application's users: it is left out of "the applicati
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import or_
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, IntegerField, Min, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Lower
 
-from licensing import access
+from licensing import access, counting
 from licensing.choices import UserKind
 from licensing.identifiers import HOME_COUNTRY
 from licensing.models import Organization
 from licensing.models.reconciliation import FindingAcceptance
-from licensing.models.rosters import Roster, RosterLine
-from licensing.reconciliation import FindingKind, shared_account_word, words_in_sql
+from licensing.models.rosters import Person, Roster, RosterLine
+from licensing.reconciliation import FindingKind, identifier_key, shared_account_word, words_in_sql
 
 PAGE_SIZE = 100
 
@@ -144,10 +143,13 @@ def totals(reconciliation: Reconciliation) -> Totals:
         people=Count("key", distinct=True),
         users=Count("key", distinct=True, filter=~Q(kind=UserKind.NOT_A_USER)),
     )
+    # Within one roster every person is one Person (unique by identifier in the application's organization), so
+    # distinct ids count its people without joining the people table.
     per_roster = dict(
-        lines.order_by()
+        RosterLine.objects.filter(roster_id__in=reconciliation.roster_ids)
+        .order_by()
         .values("roster_id")
-        .annotate(people=Count("key", distinct=True))
+        .annotate(people=Count("person_id", distinct=True))
         .values_list("roster_id", "people")
     )
     return Totals(people=figures["people"] or 0, users=figures["users"] or 0, per_roster=per_roster)
@@ -171,14 +173,18 @@ def finding_keys(reconciliation: Reconciliation) -> dict[str, list[str]]:
         found[FindingKind.LEFT] = list(_keys(lines.exclude(key__in=listed)))
     else:
         found[FindingKind.LEFT] = []
-    # The database narrows to identifiers or names containing a listed word; the rule decides (word boundaries).
-    words = words_in_sql()
-    narrowed = lines.filter(
-        reduce(or_, (Q(person__identifier__icontains=w) | Q(person__name__icontains=w) for w in words))
+    # The database narrows to the people (not their lines) whose identifier or name contains a listed word and who
+    # are users on one of the rosters; the rule decides (word boundaries).
+    # One case-insensitive pattern a column (Django gives SQLite a REGEXP function), not a LIKE a word.
+    words = "|".join(re.escape(word) for word in words_in_sql())
+    narrowed = Person.objects.filter(
+        Q(identifier__iregex=words) | Q(name__iregex=words),
+        Exists(lines.order_by().filter(person_id=OuterRef("pk"))),
+        organization__in=[o.pk for o in reconciliation.organizations],
     )
     shared = {
-        key
-        for key, identifier, name in narrowed.order_by().values_list("key", "person__identifier", "person__name")
+        identifier_key(identifier)
+        for identifier, name in narrowed.order_by().values_list("identifier", "name")
         if shared_account_word(identifier, name)
     }
     found[FindingKind.SHARED_ACCOUNT] = sorted(shared)
@@ -262,3 +268,25 @@ def other_entities_by_application(application_ids: Sequence[int], license_year: 
     for application_id, entity_id in pairs:
         found[application_id].add(str(entities[entity_id]))
     return {application_id: sorted(names) for application_id, names in found.items()}
+
+
+def roster_tally(roster_id: int) -> counting.RosterTally:
+    """The roster's people by the kind they count under, each once under the first kind that applies, as
+    counting.tally_roster counts them, computed by the database (one query; no line is read into Python).
+
+    `listed_more_than_once` is left empty and `kind_of` too: the import, which has the lines in hand, names them.
+    """
+    rank = Case(
+        *[When(kind=kind, then=Value(position)) for position, kind in enumerate(counting.KIND_ORDER)],
+        output_field=IntegerField(),
+    )
+    per_person = RosterLine.objects.filter(roster_id=roster_id).order_by().values("person_id").annotate(rank=Min(rank))
+    figures = per_person.aggregate(
+        **{kind: Count("person_id", filter=Q(rank=position)) for position, kind in enumerate(counting.KIND_ORDER)}
+    )
+    return counting.RosterTally(
+        direct=figures[UserKind.DIRECT],
+        program=figures[UserKind.PROGRAM],
+        output=figures[UserKind.OUTPUT],
+        excluded=figures[UserKind.NOT_A_USER],
+    )
