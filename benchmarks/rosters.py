@@ -278,9 +278,9 @@ def import_and_reconcile(task: dict) -> dict:
     began = time.perf_counter()
     system = Organization.objects.get(slug=SYSTEM_SLUG)
     reconciliation = selectors.reconcile(system, YEAR, user=officer)
-    totals = selectors.totals(reconciliation)
-    people_page = selectors.page_of(selectors.people_keys(reconciliation), 1)
-    found = selectors.finding_keys(reconciliation)
+    read = selectors.overview(reconciliation)
+    totals, found = read.totals, read.found
+    people_page = selectors.page_of(read.keys, 1)
     rows = selectors.people(reconciliation, list(people_page.object_list))
     result["reconcile_seconds"] = time.perf_counter() - began
     result["seconds"] = time.perf_counter() - started

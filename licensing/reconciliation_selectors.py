@@ -124,11 +124,6 @@ def _keys(lines: QuerySet[RosterLine]) -> QuerySet[RosterLine]:
     return lines.order_by("key").values_list("key", flat=True).distinct()  # type: ignore[return-value]
 
 
-def people_keys(reconciliation: Reconciliation) -> QuerySet[RosterLine]:
-    """Every person on the year's application rosters, by identifier (lower case), in order."""
-    return _keys(_lines(reconciliation.roster_ids))
-
-
 @dataclass(frozen=True)
 class Totals:
     people: int
@@ -136,13 +131,49 @@ class Totals:
     per_roster: dict[int, int]
 
 
-def totals(reconciliation: Reconciliation) -> Totals:
-    """Distinct people across the tree, those a user under (a)-(c) somewhere, and the people of each roster."""
-    lines = _lines(reconciliation.roster_ids)
-    figures = lines.aggregate(
-        people=Count("key", distinct=True),
-        users=Count("key", distinct=True, filter=~Q(kind=UserKind.NOT_A_USER)),
+@dataclass(frozen=True)
+class Overview:
+    """Everything the page lists, read in one pass over the lines: every person's key in order, the totals and the
+    people each finding names (by identifier, lower case, in order)."""
+
+    keys: list[str]
+    totals: Totals
+    found: dict[str, list[str]]
+
+
+def overview(reconciliation: Reconciliation) -> Overview:
+    """The people, totals and findings of the year's rosters (3 queries, whatever the number of people).
+
+    One grouped query gives each person (by identifier) with, counted over their lines that make them a user, the
+    lines at another legal entity, outside the US and missing from the directory; then the people of each roster,
+    and the shared-looking accounts. Only lines that make a person a user raise a finding: a role mapped as not a
+    user (a service account) is out of the count already, so it raises no question for the AMA.
+    """
+    user = ~Q(kind=UserKind.NOT_A_USER)
+    application_organization = F("roster__application__organization_id")
+    # The employer is the person's entity, or their organization when none is named (Coalesce, written out).
+    elsewhere = (Q(person__entity_id__isnull=False) & ~Q(person__entity_id=application_organization)) | (
+        Q(person__entity_id__isnull=True) & ~Q(person__organization_id=application_organization)
     )
+    flags = {
+        "users": Count("pk", filter=user),
+        FindingKind.OTHER_ENTITY: Count("pk", filter=user & elsewhere),
+        FindingKind.OUTSIDE_US: Count("pk", filter=user & ~Q(person__country=HOME_COUNTRY)),
+    }
+    if reconciliation.directory is not None:
+        listed = _lines([reconciliation.directory.pk]).values("key")
+        flags[FindingKind.LEFT] = Count("pk", filter=user & ~Q(key__in=listed))
+    per_person = _lines(reconciliation.roster_ids).order_by().values("key").annotate(**flags).order_by("key")
+    keys: list[str] = []
+    found: dict[str, list[str]] = {kind: [] for kind in FindingKind.values}
+    users = 0
+    for row in per_person:
+        keys.append(row["key"])
+        users += row["users"] > 0
+        for kind in (FindingKind.OTHER_ENTITY, FindingKind.OUTSIDE_US, FindingKind.LEFT):
+            if row.get(kind):
+                found[kind].append(row["key"])
+    found[FindingKind.SHARED_ACCOUNT] = _shared_accounts(reconciliation)
     # Within one roster every person is one Person (unique by identifier in the application's organization), so
     # distinct ids count its people without joining the people table.
     per_roster = dict(
@@ -152,43 +183,37 @@ def totals(reconciliation: Reconciliation) -> Totals:
         .annotate(people=Count("person_id", distinct=True))
         .values_list("roster_id", "people")
     )
-    return Totals(people=figures["people"] or 0, users=figures["users"] or 0, per_roster=per_roster)
+    return Overview(keys=keys, totals=Totals(people=len(keys), users=users, per_roster=per_roster), found=found)
+
+
+def totals(reconciliation: Reconciliation) -> Totals:
+    """Distinct people across the tree, those a user under (a)-(c) somewhere, and the people of each roster."""
+    return overview(reconciliation).totals
 
 
 def finding_keys(reconciliation: Reconciliation) -> dict[str, list[str]]:
-    """The people each finding names, by identifier (lower case), in order; one query a kind.
+    """The people each finding names, by identifier (lower case), in order (overview)."""
+    return overview(reconciliation).found
 
-    Only lines that make a person a user count: a role mapped as not a user (a service account) is out of the
-    count already, so it raises no question for the AMA.
-    """
+
+def _shared_accounts(reconciliation: Reconciliation) -> list[str]:
     lines = _lines(reconciliation.roster_ids).exclude(kind=UserKind.NOT_A_USER)
-    found: dict[str, list[str]] = {}
-    other = lines.annotate(legal_entity=Coalesce("person__entity_id", "person__organization_id")).exclude(
-        legal_entity=F("roster__application__organization_id")
-    )
-    found[FindingKind.OTHER_ENTITY] = list(_keys(other))
-    found[FindingKind.OUTSIDE_US] = list(_keys(lines.exclude(person__country=HOME_COUNTRY)))
-    if reconciliation.directory is not None:
-        listed = _lines([reconciliation.directory.pk]).values("key")
-        found[FindingKind.LEFT] = list(_keys(lines.exclude(key__in=listed)))
-    else:
-        found[FindingKind.LEFT] = []
     # The database narrows to the people (not their lines) whose identifier or name contains a listed word and who
-    # are users on one of the rosters; the rule decides (word boundaries).
-    # One case-insensitive pattern a column (Django gives SQLite a REGEXP function), not a LIKE a word.
+    # are users on one of the rosters; the rule decides (word boundaries). One case-insensitive pattern a column
+    # (Django gives SQLite a REGEXP function), not a LIKE a word.
     words = "|".join(re.escape(word) for word in words_in_sql())
     narrowed = Person.objects.filter(
         Q(identifier__iregex=words) | Q(name__iregex=words),
         Exists(lines.order_by().filter(person_id=OuterRef("pk"))),
         organization__in=[o.pk for o in reconciliation.organizations],
     )
-    shared = {
-        identifier_key(identifier)
-        for identifier, name in narrowed.order_by().values_list("identifier", "name")
-        if shared_account_word(identifier, name)
-    }
-    found[FindingKind.SHARED_ACCOUNT] = sorted(shared)
-    return found
+    return sorted(
+        {
+            identifier_key(identifier)
+            for identifier, name in narrowed.order_by().values_list("identifier", "name")
+            if shared_account_word(identifier, name)
+        }
+    )
 
 
 def acceptances(reconciliation: Reconciliation) -> dict[tuple[str, str], FindingAcceptance]:
