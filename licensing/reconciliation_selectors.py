@@ -163,16 +163,19 @@ def overview(reconciliation: Reconciliation) -> Overview:
     if reconciliation.directory is not None:
         listed = _lines([reconciliation.directory.pk]).values("key")
         flags[FindingKind.LEFT] = Count("pk", filter=user & ~Q(key__in=listed))
-    per_person = _lines(reconciliation.roster_ids).order_by().values("key").annotate(**flags).order_by("key")
+    per_person = (
+        _lines(reconciliation.roster_ids).order_by().values("key").annotate(**flags).order_by("key")
+    ).values_list("key", *flags)
     keys: list[str] = []
     found: dict[str, list[str]] = {kind: [] for kind in FindingKind.values}
     users = 0
-    for row in per_person:
-        keys.append(row["key"])
-        users += row["users"] > 0
-        for kind in (FindingKind.OTHER_ENTITY, FindingKind.OUTSIDE_US, FindingKind.LEFT):
-            if row.get(kind):
-                found[kind].append(row["key"])
+    finding_kinds = list(flags)[1:]
+    for key, as_user, *counted in per_person:
+        keys.append(key)
+        users += as_user > 0
+        for kind, lines in zip(finding_kinds, counted, strict=True):
+            if lines:
+                found[kind].append(key)
     found[FindingKind.SHARED_ACCOUNT] = _shared_accounts(reconciliation)
     # Within one roster every person is one Person (unique by identifier in the application's organization), so
     # distinct ids count its people without joining the people table.
@@ -199,11 +202,11 @@ def finding_keys(reconciliation: Reconciliation) -> dict[str, list[str]]:
 def _shared_accounts(reconciliation: Reconciliation) -> list[str]:
     lines = _lines(reconciliation.roster_ids).exclude(kind=UserKind.NOT_A_USER)
     # The database narrows to the people (not their lines) whose identifier or name contains a listed word and who
-    # are users on one of the rosters; the rule decides (word boundaries). One case-insensitive pattern a column
-    # (Django gives SQLite a REGEXP function), not a LIKE a word.
+    # are users on one of the rosters; the rule decides (word boundaries). One pattern a column, matched against the
+    # lower-cased text (Django gives SQLite a REGEXP function), not a LIKE a word: the words are lower case.
     words = "|".join(re.escape(word) for word in words_in_sql())
-    narrowed = Person.objects.filter(
-        Q(identifier__iregex=words) | Q(name__iregex=words),
+    narrowed = Person.objects.annotate(lower_identifier=Lower("identifier"), lower_name=Lower("name")).filter(
+        Q(lower_identifier__regex=words) | Q(lower_name__regex=words),
         Exists(lines.order_by().filter(person_id=OuterRef("pk"))),
         organization__in=[o.pk for o in reconciliation.organizations],
     )
@@ -232,9 +235,10 @@ def people(reconciliation: Reconciliation, keys: Sequence[str]) -> list[PersonRo
     """The people named by `keys`, each with their lines on the year's application rosters (2 queries)."""
     rows = {key: PersonRow(key=key) for key in keys}
     shown_pk: dict[str, int] = {}
+    named = _people_named(reconciliation, keys)
     lines = (
         _lines(reconciliation.roster_ids)
-        .filter(key__in=list(keys))
+        .filter(person__in=named)
         .select_related("person__entity", "person__organization", "roster__application__organization")
         .order_by("key", "roster__application__name", "line")
     )
@@ -260,10 +264,20 @@ def people(reconciliation: Reconciliation, keys: Sequence[str]) -> list[PersonRo
             )
         )
     if reconciliation.directory is not None:
-        listed = set(_keys(_lines([reconciliation.directory.pk]).filter(key__in=list(keys))))
+        listed = set(_keys(_lines([reconciliation.directory.pk]).filter(person__in=named)))
         for row in rows.values():
             row.in_directory = row.key in listed
     return [rows[key] for key in keys]
+
+
+def _people_named(reconciliation: Reconciliation, keys: Sequence[str]) -> QuerySet[Person]:
+    """The Person records of the tree with these identifiers: found by the people's (identifier, organization)
+    index, so that only their lines are read, not every line's person compared."""
+    return (
+        Person.objects.annotate(key=Lower("identifier"))
+        .filter(key__in=list(keys), organization__in=[o.pk for o in reconciliation.organizations])
+        .values("pk")
+    )
 
 
 def person_name(reconciliation: Reconciliation, key: str) -> str:
