@@ -813,6 +813,8 @@ def group_save(*, group: Group, actor: Actor, reason: str, permissions=None) -> 
 # ---------------------------------------------------------------------------------------------
 
 PERSON_FIELDS = ["name", "email", "npi", "entity", "country"]
+# Roster lines a re-derivation reads and writes at a time (rosters_rederive).
+REDERIVE_CHUNK = 5000
 
 
 @transaction.atomic
@@ -932,11 +934,14 @@ def rosters_rederive(*, application: Application, actor: Actor, reason: str) -> 
         wanted = kinds.get(role_key(role))
         if wanted is not None and wanted != kind:
             moved |= Q(role=role, kind=kind)
-    changed = []
-    for line in lines.filter(moved).only("pk", "role", "kind", "roster_id").iterator(chunk_size=2000):
-        line.kind = kinds[role_key(line.role)]
-        changed.append(line)
-    if changed:
+    # Read and written a chunk at a time (the ids first, so no read is open while the lines change): a mapping can
+    # move the lines of every roster of a large application.
+    ids = list(lines.filter(moved).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), REDERIVE_CHUNK):
+        chunk = RosterLine.objects.filter(pk__in=ids[start : start + REDERIVE_CHUNK])
+        changed = list(chunk.only("pk", "role", "kind", "roster_id"))
+        for line in changed:
+            line.kind = kinds[role_key(line.role)]
         record_bulk_update(changed, RosterLine, ["kind"], actor=actor, reason=reason)
     rosters = Roster.objects.filter(counts__isnull=False, application=application).select_related("application")
     return [roster_derive_count(roster=roster, actor=actor, reason=reason) for roster in rosters.distinct()]

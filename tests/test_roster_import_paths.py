@@ -322,3 +322,34 @@ def test_importing_and_re_deriving_make_the_same_queries_for_few_and_many_people
     few, many = queries(6), queries(30)
     assert few == many, (few, many)
     assert RosterLine.objects.filter(kind=UserKind.DIRECT).count() == 0
+
+
+def test_a_mapping_change_moves_every_line_a_chunk_at_a_time(officer, epic, monkeypatch):
+    every_role_mapped_by_services(officer, epic)
+    parameters = {"application": epic.pk, "license_year": 2026, "taken_on": "2026-01-15", "source": "Access list"}
+    record = imports.run(
+        resource_name="rosters",
+        file_name="list.csv",
+        content=people_file(9),
+        actor=officer,
+        dry_run=False,
+        parameters=parameters,
+    )
+    assert record.outcome == DataImport.Outcome.CONFIRMED
+    physicians = RosterLine.objects.filter(role="Physician")
+    moved = set(physicians.values_list("pk", flat=True))
+    assert len(moved) == 6
+    # Two lines a chunk: the six physicians' lines are written in three chunks.
+    monkeypatch.setattr(services, "REDERIVE_CHUNK", 2)
+    mapping = RoleMapping.objects.get(application=epic, role="Physician")
+    mapping.kind = UserKind.OUTPUT
+    services.role_mapping_save(mapping=mapping, actor=officer, reason="Physicians only read reports")
+
+    assert set(physicians.filter(kind=UserKind.OUTPUT).values_list("pk", flat=True)) == moved
+    history = RosterLine.history.filter(history_type="~")
+    assert sorted(history.values_list("id", flat=True)) == sorted(moved)
+    assert set(history.values_list("history_change_reason", flat=True)) == {
+        "Role mapping 'Physician' changed: Physicians only read reports"
+    }
+    count = UserCount.objects.get(application=epic)
+    assert (count.direct_users, count.program_users, count.output_users) == (0, 3, 6)
