@@ -15,7 +15,7 @@ TYPED := licensing/choices.py licensing/counting.py licensing/royalty.py licensi
 	licensing/standing.py licensing/ownership.py licensing/access.py licensing/attention.py licensing/reminders.py \
 	licensing/reconciliation.py licensing/evidence.py
 
-.PHONY: run test test-sqlite test-postgres e2e screenshots serve serve-all bench load scale setup system-packages migrate demo check \
+.PHONY: run test test-sqlite test-postgres e2e screenshots serve serve-all bench load scale rosters setup system-packages migrate demo check \
 	lint audit format clean
 
 run: setup migrate demo
@@ -125,6 +125,12 @@ load: setup
 # and a ZIP of 100 filings running as jobs; docs/benchmarks.md "Scale: jobs beside officers". SCALE_ARGS=--no-docs
 scale: setup
 	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
+
+# Rosters at scale (not part of `make bench`: a few minutes a database): a 30,000-person directory and 15 application
+# rosters, 200,000 lines, imported and reconciled, then the reconciliation page; docs/benchmarks.md "Rosters".
+# On PostgreSQL: ROSTERS_ARGS="--database-url postgres://postgres@127.0.0.1:5432/postgres"
+rosters: setup
+	$(BIN)/python benchmarks/rosters.py $(ROSTERS_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache

@@ -401,23 +401,46 @@ def table_row(result: dict) -> str:
 
 
 def update_docs(result: dict) -> None:
-    """Rewrite the results table between the markers: one row per database and size, newest run wins."""
-    text = DOCS.read_text()
-    if START_MARKER not in text:
-        text = text.rstrip("\n") + f"\n\n## Imports and exports\n\n{START_MARKER}\n{END_MARKER}\n"
-    head, rest = text.split(START_MARKER, 1)
-    body, tail = rest.split(END_MARKER, 1)
+    rewrite_table(
+        DOCS,
+        markers=(START_MARKER, END_MARKER),
+        section="## Imports and exports\n\n",
+        header=TABLE_HEADER,
+        row=table_row(result),
+        key_cells=(1, 3),
+    )
+
+
+def rewrite_table(docs: Path, *, markers, section: str, header: str, row: str, key_cells: tuple[int, int]) -> None:
+    """Rewrite the results table between the markers (added under `section` the first time): one row per key (the
+    cells at `key_cells`, e.g. database and size), the newest run winning. Shared by the benchmarks."""
+    start, end = markers
+    text = docs.read_text()
+    if start not in text:
+        text = text.rstrip("\n") + f"\n\n{section}{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    body, tail = rest.split(end, 1)
     rows = [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| Date")]
-    key = (result["database"], f"{result['rows']:,}")
 
-    def key_of(row):
-        cells = [cell.strip() for cell in row.strip("|").split("|")]
-        return cells[1], cells[3]
+    def key_of(line):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        return tuple(cells[index] for index in key_cells)
 
-    rows = [row for row in rows if key_of(row) != key]
-    rows.append(table_row(result))
+    rows = [line for line in rows if key_of(line) != key_of(row)]
+    rows.append(row)
     rows.sort(key=key_of)
-    DOCS.write_text(f"{head}{START_MARKER}\n{TABLE_HEADER}\n" + "\n".join(rows) + f"\n{END_MARKER}{tail}")
+    docs.write_text(f"{head}{start}\n{header}\n" + "\n".join(rows) + f"\n{end}{tail}")
+
+
+def clean_up(target, workdir: Path) -> None:
+    """The benchmark's database dropped and its files removed, however the run ended."""
+    from django.db import connections
+
+    connections.close_all()
+    target.drop()
+    for leftover in workdir.glob("*"):
+        leftover.unlink()
+    workdir.rmdir()
 
 
 class NamedPostgresTarget(PostgresTarget):
@@ -545,13 +568,7 @@ def main():
         result["dry_runs"] = dry_runs(dry_file)
         assert history_counts() == (args.rows, args.rows + changed)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        target.drop()
-        for leftover in workdir.glob("*"):
-            leftover.unlink()
-        workdir.rmdir()
+        clean_up(target, workdir)
 
     result |= {
         "date": datetime.datetime.now(datetime.UTC).date().isoformat(),

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark on SQLite and, when a server answers, on PostgreSQL.
 
 Figures go to docs/benchmarks.md (each benchmark rewrites its own table there). The load benchmark
-(benchmarks/load.py, about 5 minutes, PostgreSQL only) is not in this list: it runs on its own, `make load`.
+(benchmarks/load.py, about 5 minutes, PostgreSQL only) is not in this list: it runs on its own, `make load`; nor are
+the scale benchmark (`make scale`) and the rosters at scale (benchmarks/rosters.py, `make rosters`).
 """
 
 import os

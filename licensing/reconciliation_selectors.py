@@ -11,22 +11,21 @@ the reference list, not an application's users: it is left out of "the applicati
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import or_
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, IntegerField, Min, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Lower
 
-from licensing import access
+from licensing import access, counting
 from licensing.choices import UserKind
 from licensing.identifiers import HOME_COUNTRY
 from licensing.models import Organization
 from licensing.models.reconciliation import FindingAcceptance
-from licensing.models.rosters import Roster, RosterLine
-from licensing.reconciliation import FindingKind, shared_account_word, words_in_sql
+from licensing.models.rosters import Person, Roster, RosterLine
+from licensing.reconciliation import FindingKind, identifier_key, shared_account_word, words_in_sql
 
 PAGE_SIZE = 100
 
@@ -125,11 +124,6 @@ def _keys(lines: QuerySet[RosterLine]) -> QuerySet[RosterLine]:
     return lines.order_by("key").values_list("key", flat=True).distinct()  # type: ignore[return-value]
 
 
-def people_keys(reconciliation: Reconciliation) -> QuerySet[RosterLine]:
-    """Every person on the year's application rosters, by identifier (lower case), in order."""
-    return _keys(_lines(reconciliation.roster_ids))
-
-
 @dataclass(frozen=True)
 class Totals:
     people: int
@@ -137,52 +131,92 @@ class Totals:
     per_roster: dict[int, int]
 
 
-def totals(reconciliation: Reconciliation) -> Totals:
-    """Distinct people across the tree, those a user under (a)-(c) somewhere, and the people of each roster."""
-    lines = _lines(reconciliation.roster_ids)
-    figures = lines.aggregate(
-        people=Count("key", distinct=True),
-        users=Count("key", distinct=True, filter=~Q(kind=UserKind.NOT_A_USER)),
+@dataclass(frozen=True)
+class Overview:
+    """Everything the page lists, read in one pass over the lines: every person's key in order, the totals and the
+    people each finding names (by identifier, lower case, in order)."""
+
+    keys: list[str]
+    totals: Totals
+    found: dict[str, list[str]]
+
+
+def overview(reconciliation: Reconciliation) -> Overview:
+    """The people, totals and findings of the year's rosters (3 queries, whatever the number of people).
+
+    One grouped query gives each person (by identifier) with, counted over their lines that make them a user, the
+    lines at another legal entity, outside the US and missing from the directory; then the people of each roster,
+    and the shared-looking accounts. Only lines that make a person a user raise a finding: a role mapped as not a
+    user (a service account) is out of the count already, so it raises no question for the AMA.
+    """
+    user = ~Q(kind=UserKind.NOT_A_USER)
+    application_organization = F("roster__application__organization_id")
+    # The employer is the person's entity, or their organization when none is named (Coalesce, written out).
+    elsewhere = (Q(person__entity_id__isnull=False) & ~Q(person__entity_id=application_organization)) | (
+        Q(person__entity_id__isnull=True) & ~Q(person__organization_id=application_organization)
     )
+    flags = {
+        "users": Count("pk", filter=user),
+        FindingKind.OTHER_ENTITY: Count("pk", filter=user & elsewhere),
+        FindingKind.OUTSIDE_US: Count("pk", filter=user & ~Q(person__country=HOME_COUNTRY)),
+    }
+    if reconciliation.directory is not None:
+        listed = _lines([reconciliation.directory.pk]).values("key")
+        flags[FindingKind.LEFT] = Count("pk", filter=user & ~Q(key__in=listed))
+    per_person = (
+        _lines(reconciliation.roster_ids).order_by().values("key").annotate(**flags).order_by("key")
+    ).values_list("key", *flags)
+    keys: list[str] = []
+    found: dict[str, list[str]] = {kind: [] for kind in FindingKind.values}
+    users = 0
+    finding_kinds = list(flags)[1:]
+    for key, as_user, *counted in per_person:
+        keys.append(key)
+        users += as_user > 0
+        for kind, lines in zip(finding_kinds, counted, strict=True):
+            if lines:
+                found[kind].append(key)
+    found[FindingKind.SHARED_ACCOUNT] = _shared_accounts(reconciliation)
+    # Within one roster every person is one Person (unique by identifier in the application's organization), so
+    # distinct ids count its people without joining the people table.
     per_roster = dict(
-        lines.order_by()
+        RosterLine.objects.filter(roster_id__in=reconciliation.roster_ids)
+        .order_by()
         .values("roster_id")
-        .annotate(people=Count("key", distinct=True))
+        .annotate(people=Count("person_id", distinct=True))
         .values_list("roster_id", "people")
     )
-    return Totals(people=figures["people"] or 0, users=figures["users"] or 0, per_roster=per_roster)
+    return Overview(keys=keys, totals=Totals(people=len(keys), users=users, per_roster=per_roster), found=found)
+
+
+def totals(reconciliation: Reconciliation) -> Totals:
+    """Distinct people across the tree, those a user under (a)-(c) somewhere, and the people of each roster."""
+    return overview(reconciliation).totals
 
 
 def finding_keys(reconciliation: Reconciliation) -> dict[str, list[str]]:
-    """The people each finding names, by identifier (lower case), in order; one query a kind.
+    """The people each finding names, by identifier (lower case), in order (overview)."""
+    return overview(reconciliation).found
 
-    Only lines that make a person a user count: a role mapped as not a user (a service account) is out of the
-    count already, so it raises no question for the AMA.
-    """
+
+def _shared_accounts(reconciliation: Reconciliation) -> list[str]:
     lines = _lines(reconciliation.roster_ids).exclude(kind=UserKind.NOT_A_USER)
-    found: dict[str, list[str]] = {}
-    other = lines.annotate(legal_entity=Coalesce("person__entity_id", "person__organization_id")).exclude(
-        legal_entity=F("roster__application__organization_id")
+    # The database narrows to the people (not their lines) whose identifier or name contains a listed word and who
+    # are users on one of the rosters; the rule decides (word boundaries). One pattern a column, matched against the
+    # lower-cased text (Django gives SQLite a REGEXP function), not a LIKE a word: the words are lower case.
+    words = "|".join(re.escape(word) for word in words_in_sql())
+    narrowed = Person.objects.annotate(lower_identifier=Lower("identifier"), lower_name=Lower("name")).filter(
+        Q(lower_identifier__regex=words) | Q(lower_name__regex=words),
+        Exists(lines.order_by().filter(person_id=OuterRef("pk"))),
+        organization__in=[o.pk for o in reconciliation.organizations],
     )
-    found[FindingKind.OTHER_ENTITY] = list(_keys(other))
-    found[FindingKind.OUTSIDE_US] = list(_keys(lines.exclude(person__country=HOME_COUNTRY)))
-    if reconciliation.directory is not None:
-        listed = _lines([reconciliation.directory.pk]).values("key")
-        found[FindingKind.LEFT] = list(_keys(lines.exclude(key__in=listed)))
-    else:
-        found[FindingKind.LEFT] = []
-    # The database narrows to identifiers or names containing a listed word; the rule decides (word boundaries).
-    words = words_in_sql()
-    narrowed = lines.filter(
-        reduce(or_, (Q(person__identifier__icontains=w) | Q(person__name__icontains=w) for w in words))
+    return sorted(
+        {
+            identifier_key(identifier)
+            for identifier, name in narrowed.order_by().values_list("identifier", "name")
+            if shared_account_word(identifier, name)
+        }
     )
-    shared = {
-        key
-        for key, identifier, name in narrowed.order_by().values_list("key", "person__identifier", "person__name")
-        if shared_account_word(identifier, name)
-    }
-    found[FindingKind.SHARED_ACCOUNT] = sorted(shared)
-    return found
 
 
 def acceptances(reconciliation: Reconciliation) -> dict[tuple[str, str], FindingAcceptance]:
@@ -201,38 +235,65 @@ def people(reconciliation: Reconciliation, keys: Sequence[str]) -> list[PersonRo
     """The people named by `keys`, each with their lines on the year's application rosters (2 queries)."""
     rows = {key: PersonRow(key=key) for key in keys}
     shown_pk: dict[str, int] = {}
+    named = _people_named(reconciliation, keys)
+    # Values, not records: a page of 200 people reads about a thousand lines, seven records each.
     lines = (
         _lines(reconciliation.roster_ids)
-        .filter(key__in=list(keys))
-        .select_related("person__entity", "person__organization", "roster__application__organization")
+        .filter(person__in=named)
+        .annotate(
+            employer_id=Coalesce("person__entity_id", "person__organization_id"),
+            employer=Coalesce("person__entity__name", "person__organization__name"),
+        )
         .order_by("key", "roster__application__name", "line")
+        .values_list(
+            "key",
+            "person_id",
+            "person__identifier",
+            "person__name",
+            "person__country",
+            "employer_id",
+            "employer",
+            "roster__application__name",
+            "roster__application__organization_id",
+            "roster__application__organization__name",
+            "role",
+            "kind",
+        )
     )
-    for line in lines:
-        row = rows[line.key]  # type: ignore[attr-defined]
-        person = line.person
+    for key, person_id, identifier, name, country, employer_id, employer, *application, role, kind in lines:
+        row = rows[key]
         # Shown as the person recorded first spells it (the same on every page).
-        if not row.identifier or person.pk < shown_pk[line.key]:  # type: ignore[attr-defined]
-            row.identifier, row.name = person.identifier, person.name
-            shown_pk[line.key] = person.pk  # type: ignore[attr-defined]
-        entity = person.entity or person.organization
-        application = line.roster.application
+        if not row.identifier or person_id < shown_pk[key]:
+            row.identifier, row.name = identifier, name
+            shown_pk[key] = person_id
+        application_name, application_organization_id, application_organization = application
         row.uses.append(
             Use(
-                application=application.name,
-                application_organization_id=application.organization_id,
-                application_organization=application.organization.name,
-                role=line.role,
-                kind=line.kind,
-                entity_id=entity.pk,
-                entity=entity.name,
-                country=person.country,
+                application=application_name,
+                application_organization_id=application_organization_id,
+                application_organization=application_organization,
+                role=role,
+                kind=kind,
+                entity_id=employer_id,
+                entity=employer,
+                country=country,
             )
         )
     if reconciliation.directory is not None:
-        listed = set(_keys(_lines([reconciliation.directory.pk]).filter(key__in=list(keys))))
+        listed = set(_keys(_lines([reconciliation.directory.pk]).filter(person__in=named)))
         for row in rows.values():
             row.in_directory = row.key in listed
     return [rows[key] for key in keys]
+
+
+def _people_named(reconciliation: Reconciliation, keys: Sequence[str]) -> QuerySet[Person]:
+    """The Person records of the tree with these identifiers: found by the people's (identifier, organization)
+    index, so that only their lines are read, not every line's person compared."""
+    return (
+        Person.objects.annotate(key=Lower("identifier"))
+        .filter(key__in=list(keys), organization__in=[o.pk for o in reconciliation.organizations])
+        .values("pk")
+    )
 
 
 def person_name(reconciliation: Reconciliation, key: str) -> str:
@@ -262,3 +323,25 @@ def other_entities_by_application(application_ids: Sequence[int], license_year: 
     for application_id, entity_id in pairs:
         found[application_id].add(str(entities[entity_id]))
     return {application_id: sorted(names) for application_id, names in found.items()}
+
+
+def roster_tally(roster_id: int) -> counting.RosterTally:
+    """The roster's people by the kind they count under, each once under the first kind that applies, as
+    counting.tally_roster counts them, computed by the database (one query; no line is read into Python).
+
+    `listed_more_than_once` is left empty and `kind_of` too: the import, which has the lines in hand, names them.
+    """
+    rank = Case(
+        *[When(kind=kind, then=Value(position)) for position, kind in enumerate(counting.KIND_ORDER)],
+        output_field=IntegerField(),
+    )
+    per_person = RosterLine.objects.filter(roster_id=roster_id).order_by().values("person_id").annotate(rank=Min(rank))
+    figures = per_person.aggregate(
+        **{kind: Count("person_id", filter=Q(rank=position)) for position, kind in enumerate(counting.KIND_ORDER)}
+    )
+    return counting.RosterTally(
+        direct=figures[UserKind.DIRECT],
+        program=figures[UserKind.PROGRAM],
+        output=figures[UserKind.OUTPUT],
+        excluded=figures[UserKind.NOT_A_USER],
+    )

@@ -813,6 +813,8 @@ def group_save(*, group: Group, actor: Actor, reason: str, permissions=None) -> 
 # ---------------------------------------------------------------------------------------------
 
 PERSON_FIELDS = ["name", "email", "npi", "entity", "country"]
+# Roster lines a re-derivation reads and writes at a time (rosters_rederive).
+REDERIVE_CHUNK = 5000
 
 
 @transaction.atomic
@@ -824,12 +826,15 @@ def roster_record(
     lines: Sequence[RosterLine],
     actor: Actor,
     reason: str,
-) -> UserCount:
+) -> UserCount | None:
     """Write an imported roster: the people it adds or corrects, the roster, its lines, and the user count of its
     application and year derived from it (roster_derive_count). All or nothing; each row with who and why.
 
-    `lines` are unsaved, each pointing at its person (new people get their ids here); the caller (the roster
-    import, licensing.resources.rosters) has validated every value.
+    A directory roster (Roster.is_directory) lists who works at the organization, not an application's users: it
+    derives no count (None).
+
+    `lines` are unsaved, each with its person's id or pointing at a new person (given an id here); the caller
+    (the roster import, licensing.resources.rosters) has validated every value.
     """
     organization_id = roster.application.organization_id
     if new_people:
@@ -841,8 +846,12 @@ def roster_record(
     record_save(roster, actor=actor, reason=reason)
     for line in lines:
         line.roster = roster
-        line.person_id = line.person.pk
+        if line.person_id is None:
+            # A person added just now: their id was given by the insert above.
+            line.person_id = line.person.pk
     record_bulk_create(lines, RosterLine, actor=actor, reason=reason, organization_ids=[organization_id] * len(lines))
+    if roster.is_directory:
+        return None
     return roster_derive_count(roster=roster, actor=actor, reason=reason)
 
 
@@ -858,7 +867,7 @@ def roster_derive_count(*, roster: Roster, actor: Actor, reason: str) -> UserCou
     mapped as not users are kept as `excluded_users`. A count derived from a later roster of the same year is left
     as it is (and returned): the latest roster is the count's evidence. A proxy or typed count becomes counted.
     """
-    tally = counting.tally_roster(roster.lines.values_list("person_id", "kind"))
+    tally = reconciliation_selectors.roster_tally(roster.pk)
     count = (
         UserCount.objects.select_for_update(of=("self",))
         .select_related("roster", "application")
@@ -918,13 +927,21 @@ def rosters_rederive(*, application: Application, actor: Actor, reason: str) -> 
     each); a count is saved only when its figures change.
     """
     kinds = {role_key(mapping.role): mapping.kind for mapping in application.role_mappings.all()}
-    changed = []
-    for line in RosterLine.objects.filter(roster__application=application).only("pk", "role", "kind", "roster_id"):
-        kind = kinds.get(role_key(line.role))
-        if kind is not None and kind != line.kind:
-            line.kind = kind
-            changed.append(line)
-    if changed:
+    lines = RosterLine.objects.filter(roster__application=application)
+    # The database lists each role as written with the kinds its lines have; only lines whose kind changes are read.
+    moved = Q(pk__in=[])
+    for role, kind in lines.order_by().values_list("role", "kind").distinct():
+        wanted = kinds.get(role_key(role))
+        if wanted is not None and wanted != kind:
+            moved |= Q(role=role, kind=kind)
+    # Read and written a chunk at a time (the ids first, so no read is open while the lines change): a mapping can
+    # move the lines of every roster of a large application.
+    ids = list(lines.filter(moved).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), REDERIVE_CHUNK):
+        chunk = RosterLine.objects.filter(pk__in=ids[start : start + REDERIVE_CHUNK])
+        changed = list(chunk.only("pk", "role", "kind", "roster_id"))
+        for line in changed:
+            line.kind = kinds[role_key(line.role)]
         record_bulk_update(changed, RosterLine, ["kind"], actor=actor, reason=reason)
     rosters = Roster.objects.filter(counts__isnull=False, application=application).select_related("application")
     return [roster_derive_count(roster=roster, actor=actor, reason=reason) for roster in rosters.distinct()]

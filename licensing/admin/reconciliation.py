@@ -51,9 +51,9 @@ class ReconciliationPage(OrganizationPage):
         if request.method == "POST":
             return self.accept(request, organization, year)
         reconciliation = selectors.reconcile(organization, year, user=request.user)
-        totals = selectors.totals(reconciliation)
-        people_page = selectors.page_of(selectors.people_keys(reconciliation), request.GET.get("p"))
-        found = selectors.finding_keys(reconciliation)
+        read = selectors.overview(reconciliation)
+        totals, found = read.totals, read.found
+        people_page = selectors.page_of(read.keys, request.GET.get("p"))
         accepted = selectors.acceptances(reconciliation)
         chosen = request.GET.get("finding")
         if chosen not in FindingKind.values:

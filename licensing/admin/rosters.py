@@ -11,9 +11,10 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from licensing import access, counting, imports, services, standing
+from licensing import access, counting, imports, reconciliation_selectors, services, standing
 from licensing.admin.base import ApplicationColumnsMixin, ScopedAdmin, WrittenByThePortalMixin
 from licensing.admin.transfers import ImportForm
+from licensing.admin.widgets import SafeAutocompleteSelect
 from licensing.models import Application
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
@@ -72,8 +73,9 @@ class RosterAdmin(ApplicationColumnsMixin, ScopedAdmin):
         "is_directory",
         "notes",
     ]
-    # Everything but the notes and the directory mark comes from the file and its import.
-    readonly_fields = [name for name in fields if name not in ("notes", "is_directory")]
+    # Everything but the notes comes from the file and its import (the directory mark too: a directory derives no
+    # count, so marking an application's roster afterwards would leave its count without its roster's meaning).
+    readonly_fields = [name for name in fields if name != "notes"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(lines_count=Count("lines"))
@@ -97,7 +99,7 @@ class RosterAdmin(ApplicationColumnsMixin, ScopedAdmin):
     def tally(self, obj):
         if obj.pk is None:
             return "-"
-        tally = counting.tally_roster(obj.lines.values_list("person_id", "kind"))
+        tally = reconciliation_selectors.roster_tally(obj.pk)
         return counting.roster_explanation(taken_on=obj.taken_on, source=obj.source, tally=tally)
 
     @admin.display(description="Lines of the file")
@@ -126,16 +128,28 @@ class RosterImportForm(ImportForm):
         label="Source", max_length=200, help_text="Where the list comes from, e.g. 'Epic access list'."
     )
 
-    field_order = ["application", "license_year", "taken_on", "source", "file", "change_reason"]
+    directory = forms.BooleanField(
+        label="Directory roster",
+        required=False,
+        help_text="The organization's staff directory or HR list of who works there, not the application's users: "
+        "it derives no user count, and reconciliation lists the people of application rosters who are not on it.",
+    )
 
-    def __init__(self, *args, user, **kwargs):
+    field_order = ["application", "license_year", "taken_on", "source", "directory", "file", "change_reason"]
+
+    def __init__(self, *args, user, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["application"].queryset = access.restrict(
+        application = self.fields["application"]
+        # Only applications the person manages are accepted; the autocomplete offers those the applications list
+        # shows them (scoped like every admin autocomplete), searched by name or organization.
+        application.queryset = access.restrict(
             Application.objects.select_related("organization").order_by("organization__name", "name"),
             user,
             access.CHANGE,
         )
-        self.fields["application"].label_from_instance = lambda app: f"{app.name} ({app.organization.name})"
+        application.widget = SafeAutocompleteSelect(Roster._meta.get_field("application"), admin_site)
+        application.widget.choices = application.choices
+        application.label_from_instance = lambda app: f"{app.name} ({app.organization.name})"
         self.fields["taken_on"].validators = Roster._meta.get_field("taken_on").validators
         if not self.is_bound:
             self.initial.setdefault("license_year", standing.current_license_year())
@@ -147,6 +161,7 @@ class RosterImportForm(ImportForm):
             "license_year": data["license_year"],
             "taken_on": data["taken_on"].isoformat(),
             "source": data["source"],
+            "directory": data["directory"],
         }
 
 
@@ -183,7 +198,9 @@ class RosterLineAdmin(WrittenByThePortalMixin, ScopedAdmin):
     )
 
     def import_form(self, request) -> RosterImportForm:
-        return RosterImportForm(request.POST or None, request.FILES or None, user=request.user)
+        return RosterImportForm(
+            request.POST or None, request.FILES or None, user=request.user, admin_site=self.admin_site
+        )
 
     def import_parameters(self, form) -> dict:
         return form.parameters()

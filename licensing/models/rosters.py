@@ -201,7 +201,13 @@ class RosterLine(models.Model):
 
     class Meta:
         ordering = ["roster", "line"]
-        indexes = [models.Index(fields=["roster", "kind"]), models.Index(fields=["roster", "role"])]
+        indexes = [
+            models.Index(fields=["roster", "kind"]),
+            models.Index(fields=["roster", "role"]),
+            # Each person's lines of a roster: the tally (first kind per person), the people per roster and the
+            # reconciliation's "is a user on one of these rosters" read them by roster and person.
+            models.Index(fields=["roster", "person", "kind"], name="rosterline_roster_person"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["roster", "line"],

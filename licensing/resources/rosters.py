@@ -14,6 +14,7 @@ application the person manages. Accepted and said in the preview: a person liste
 
 import datetime
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -23,7 +24,7 @@ from import_export.results import Result
 
 from licensing import access, counting, identifiers, services
 from licensing.choices import UserKind
-from licensing.models import Application, UserCount
+from licensing.models import Application, Organization, UserCount
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, role_key
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
 from licensing.resources import columns
@@ -62,6 +63,19 @@ MISSING_PARAMETERS = (
     "A roster is imported for one application, license year, date and source: start from Import on the Roster "
     "lines page, which asks for them."
 )
+
+
+PERSON_FIELDS = services.PERSON_FIELDS
+
+
+@dataclass
+class _Known:
+    """A stored person this file names, as the preview needs them: no record is loaded for them."""
+
+    pk: int
+    identifier: str
+    name: str
+    _roster_changes: list = field(default_factory=list)
 
 
 class _DryRun(Exception):
@@ -160,7 +174,7 @@ class RosterLineResource(ScopedLookups, PortalResource):
         target = self.read_parameters()
         if target is None:
             return result
-        application, license_year, taken_on, source = target
+        application, license_year, taken_on, source, is_directory = target
         self.touched.add(application.organization_id)
         people, lines = self.read_rows(dataset, application)
         mapping = {role_key(m.role): m for m in RoleMapping.objects.filter(application=application)}
@@ -169,26 +183,39 @@ class RosterLineResource(ScopedLookups, PortalResource):
             return result
         for line in lines:
             line.kind = mapping[role_key(line.role)].kind
+        # The organization's people as values, not records: a directory names tens of thousands, and only the
+        # people this file changes are loaded as records (to be saved with their history).
+        columns_read = ["pk", "identifier", *(f"{name}_id" if name == "entity" else name for name in PERSON_FIELDS)]
         stored = {
-            person_key(person.identifier): person
-            for person in Person.objects.filter(organization=application.organization_id)
+            person_key(values[1]): dict(zip(columns_read, values, strict=True))
+            for values in Person.objects.filter(organization=application.organization_id)
+            .order_by()
+            .values_list(*columns_read)
         }
-        new_people, changed_people, by_key = [], [], {}
-        for key, person in people.items():
+        new_people, by_key, changes_of = [], {}, {}
+        for key, read in people.items():
             existing = stored.get(key)
             if existing is None:
+                person = Person(organization=application.organization, **read)
                 new_people.append(person)
                 by_key[key] = person
                 continue
-            changes = self.person_changes(existing, person)
+            changes = self.person_changes(existing, read)
             if changes:
-                for name in services.PERSON_FIELDS:
-                    setattr(existing, name, getattr(person, name))
-                changed_people.append(existing)
-                existing._roster_changes = changes
-            by_key[key] = existing
+                changes_of[existing["pk"]] = (read, changes)
+            by_key[key] = _Known(pk=existing["pk"], identifier=existing["identifier"], name=read["name"])
+        changed_people = list(Person.objects.in_bulk(list(changes_of)).values()) if changes_of else []
+        for person in changed_people:
+            read, changes = changes_of[person.pk]
+            for name in PERSON_FIELDS:
+                setattr(person, name, read[name])
+            by_key[person_key(person.identifier)]._roster_changes = changes
         for line in lines:
-            line.person = by_key[line._person_key]
+            person = by_key[line._person_key]
+            if isinstance(person, _Known):
+                line.person_id = person.pk
+            else:
+                line.person = person
         tally = counting.tally_roster((line._person_key, line.kind) for line in lines)
         self.compare_with_previous(application, taken_on, lines, by_key, tally, stored)
         self.note_duplicates(lines, by_key, tally)
@@ -197,6 +224,7 @@ class RosterLineResource(ScopedLookups, PortalResource):
             license_year=license_year,
             taken_on=taken_on,
             source=source,
+            is_directory=is_directory,
             file_name=self.data_import.file_name if self.data_import is not None else "",
             file_sha256=self.data_import.file_sha256 if self.data_import is not None else "",
             imported_by=self.actor,
@@ -257,7 +285,9 @@ class RosterLineResource(ScopedLookups, PortalResource):
         if not source:
             self.problems.append("Say where the roster comes from, e.g. 'Epic access list'.")
             return None
-        return application, license_year, taken_on, source[:200]
+        # The directory (who works here) is reconciliation's reference list, not an application's users.
+        is_directory = str(given.get("directory") or "").lower() in ("1", "true", "on", "yes")
+        return application, license_year, taken_on, source[:200], is_directory
 
     def read_rows(self, dataset, application):
         """Every line read into a Person (the first line naming each identifier) and an unsaved RosterLine;
@@ -283,15 +313,14 @@ class RosterLineResource(ScopedLookups, PortalResource):
                 continue
             key = person_key(cells["identifier"])
             if key not in people:
-                people[key] = Person(
-                    organization=application.organization,
-                    identifier=cells["identifier"],
-                    name=cells["name"],
-                    email=cells.get("email") or "",
-                    npi=cells.get("npi") or "",
-                    entity=cells.get("entity") or application.organization,
-                    country=cells["country"],
-                )
+                people[key] = {
+                    "identifier": cells["identifier"],
+                    "name": cells["name"],
+                    "email": cells.get("email") or "",
+                    "npi": cells.get("npi") or "",
+                    "entity": cells.get("entity") or application.organization,
+                    "country": cells["country"],
+                }
             line = RosterLine(line=self._line, role=cells["role"])
             line._person_key = key
             line._label = label
@@ -346,16 +375,29 @@ class RosterLineResource(ScopedLookups, PortalResource):
             f"role mappings page ({url}), then upload the file again. Nothing was written."
         )
 
-    def person_changes(self, stored: Person, read: Person) -> list[list[str]]:
+    def person_changes(self, stored: dict, read: dict) -> list[list[str]]:
+        """What the file says differently of a stored person (`stored`: the values read from the database)."""
         changes = []
-        for name in services.PERSON_FIELDS:
-            old, new = getattr(stored, name), getattr(read, name)
+        for name in PERSON_FIELDS:
+            old, new = stored[name] if name != "entity" else stored["entity_id"], read[name]
             if name == "entity":
-                old, new = stored.entity_id, read.entity.pk if read.entity else None
+                new = new.pk if new is not None else None
             if old != new:
                 title = self.column_of_field[name] if name in self.column_of_field else name
-                changes.append([title, _shown(stored, name), _shown(read, name)])
+                changes.append([title, self.shown(name, old), self.shown(name, read[name])])
         return changes
+
+    def shown(self, name: str, value) -> str:
+        if name != "entity":
+            return str(value or "")
+        if value is None:
+            return ""
+        if isinstance(value, Organization):
+            return value.slug
+        slugs = self.__dict__.setdefault("_entity_slugs", {})
+        if value not in slugs:
+            slugs[value] = Organization.objects.filter(pk=value).values_list("slug", flat=True)[0]
+        return slugs[value]
 
     def compare_with_previous(self, application, taken_on, lines, by_key, tally, stored) -> None:
         """One entry per person: new since the previous roster, changed (role, kind or details), or not on this
@@ -449,6 +491,13 @@ class RosterLineResource(ScopedLookups, PortalResource):
         )
 
     def note_count(self, application, license_year, roster, tally) -> None:
+        if roster.is_directory:
+            self.notes.insert(
+                0,
+                f"This roster is the directory of {application.organization} ({tally.people:,} people): it derives no "
+                "user count; reconciliation lists the people of application rosters who are not on it.",
+            )
+            return
         explanation = counting.roster_explanation(taken_on=roster.taken_on, source=roster.source, tally=tally)
         current = (
             UserCount.objects.filter(application=application, license_year=license_year)
@@ -473,12 +522,6 @@ class RosterLineResource(ScopedLookups, PortalResource):
 def _lines(numbers: list[int]) -> str:
     shown = [str(number) for number in numbers[:10]]
     return ", ".join(shown) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
-
-
-def _shown(person: Person, name: str) -> str:
-    if name == "entity":
-        return person.entity.slug if person.entity is not None else ""
-    return str(getattr(person, name) or "")
 
 
 __all__ = ["ROW", "RosterLineResource"]

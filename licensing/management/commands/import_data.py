@@ -2,6 +2,8 @@
 
     manage.py import_data user-counts counts-2026.csv --actor dana --reason "2026 roster"
     manage.py import_data licenses licenses.xlsx --actor dana --dry-run --errors-to problems.csv
+    manage.py import_data rosters epic.csv --actor dana --application "Epic Ambulatory" --year 2026 \
+        --taken-on 2026-01-15 --source "Epic access list"            # --directory for the staff directory
 
 licensing.imports.run does the work: every row is read and validated as the admin reads it, only records the
 actor's memberships let them change are found or added, and the file is written whole (with one stamped history
@@ -10,15 +12,20 @@ Exit status 0 when the file was written (or, with --dry-run, would be); 1 with e
 column, value, message), and in the --errors-to CSV, when anything is wrong.
 """
 
+import datetime
 import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from licensing import imports
+from licensing import access, imports
 from licensing.audit.exports import csv_chunks
 from licensing.choices import ImportOutcome
+from licensing.models import Application
+from licensing.models.rosters import Roster
+from licensing.models.years import LICENSE_YEAR_VALIDATORS
 from licensing.resources.base import ROW
 from licensing.resources.catalog import RESOURCES
 
@@ -48,6 +55,81 @@ def find_resource(name: str):
     if name not in RESOURCES:
         raise CommandError(f"Unknown resource '{name}'. Choose one of: {resource_names()}.")
     return RESOURCES[name]
+
+
+ROSTER_OPTIONS = {
+    "application": "--application",
+    "organization": "--organization",
+    "year": "--year",
+    "taken_on": "--taken-on",
+    "source": "--source",
+    "directory": "--directory",
+}
+
+
+def roster_parameters(resource: str, person, options: dict) -> dict | None:
+    """The roster's application, year, date and source from the command line, checked before anything is written
+    (as the import page's form checks them), or None for other resources; a CommandError names what is wrong."""
+    given = [flag for name, flag in ROSTER_OPTIONS.items() if options.get(name)]
+    if resource != "rosters":
+        if given:
+            raise CommandError(f"{', '.join(given)} only apply to the rosters resource; leave them out for {resource}.")
+        return None
+    missing = [ROSTER_OPTIONS[name] for name in ("application", "year", "taken_on", "source") if not options.get(name)]
+    if missing:
+        raise CommandError(
+            f"A roster is imported for one application, license year, date and source: give {', '.join(missing)} "
+            "(e.g. --application 'Epic Ambulatory' --year 2026 --taken-on 2026-01-15 --source 'Epic access list')."
+        )
+    try:
+        year = int(options["year"])
+        for validator in LICENSE_YEAR_VALIDATORS:
+            validator(year)
+    except ValueError:
+        raise CommandError(f"--year must be a year such as 2026, not '{options['year']}'.") from None
+    except ValidationError as problem:
+        raise CommandError(f"--year {options['year']}: {' '.join(problem.messages)}") from None
+    try:
+        taken_on = datetime.date.fromisoformat(options["taken_on"])
+        for validator in Roster._meta.get_field("taken_on").validators:
+            validator(taken_on)
+    except ValueError:
+        raise CommandError(f"--taken-on must be a date written YYYY-MM-DD, not '{options['taken_on']}'.") from None
+    except ValidationError as problem:
+        raise CommandError(f"--taken-on {options['taken_on']}: {' '.join(problem.messages)}") from None
+    source = " ".join(options["source"].split())
+    if not source or len(source) > 200:
+        raise CommandError("--source must say where the list comes from in at most 200 characters.")
+    application = find_application(person, options["application"], options.get("organization"))
+    return {
+        "application": application.pk,
+        "license_year": year,
+        "taken_on": taken_on.isoformat(),
+        "source": source,
+        "directory": bool(options.get("directory")),
+    }
+
+
+def find_application(person, value: str, organization: str | None) -> Application:
+    """The one application `person` manages that `value` names (an id, or a name in any case), else why not."""
+    managed = access.restrict(Application.objects.select_related("organization"), person, access.CHANGE)
+    if organization:
+        managed = managed.filter(organization__slug__iexact=organization)
+    where = f" at {organization}" if organization else ""
+    # An id fits 64 bits; a longer run of digits can only be a name.
+    found = list(managed.filter(pk=int(value))) if value.strip().isdigit() and len(value.strip()) < 19 else []
+    found = found or list(managed.filter(name__iexact=value.strip()).order_by("organization__slug", "pk")[:10])
+    if not found:
+        raise CommandError(
+            f"No application named '{value}'{where} that {person.get_username()} manages. Write its name as on the "
+            "Applications page (or its id); only applications of organizations you are an officer of can be given."
+        )
+    if len(found) > 1:
+        slugs = ", ".join(application.organization.slug for application in found)
+        raise CommandError(
+            f"Several applications you manage are named '{value}' (at {slugs}): add --organization SHORT_NAME."
+        )
+    return found[0]
 
 
 def problem_lines(report: dict) -> list[list]:
@@ -141,9 +223,33 @@ class Command(BaseCommand):
             "IMPORT_MAX_UPLOAD_MB).",
         )
 
+        roster = parser.add_argument_group(
+            "rosters", "What a roster file does not say itself (required with the rosters resource, refused otherwise)."
+        )
+        roster.add_argument(
+            "--application",
+            metavar="NAME_OR_ID",
+            help="The application whose users the file lists: its name (or id) as on the Applications page.",
+        )
+        roster.add_argument(
+            "--organization",
+            metavar="SHORT_NAME",
+            help="The application's organization (short name), when applications of several share the name.",
+        )
+        roster.add_argument("--year", metavar="YYYY", help="The license year whose user count the roster gives.")
+        roster.add_argument("--taken-on", metavar="YYYY-MM-DD", help="When the list was exported.")
+        roster.add_argument("--source", help="Where the list comes from, e.g. 'Epic access list'.")
+        roster.add_argument(
+            "--directory",
+            action="store_true",
+            help="The file is the organization's staff directory (who works there): it derives no user count; "
+            "reconciliation lists the people of application rosters who are not on it.",
+        )
+
     def handle(self, *args, resource, file, actor, dry_run=False, reason="", errors_to=None, max_mb=None, **options):
         resource_class = find_resource(resource)
         person = find_actor(actor)
+        parameters = roster_parameters(resource, person, options)
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No file {file}." if not path.exists() else f"{file} is not a file.")
@@ -175,6 +281,7 @@ class Command(BaseCommand):
                 dry_run=dry_run,
                 max_bytes=max_bytes,
                 progress=progress,
+                parameters=parameters,
             )
         finally:
             if progress is not None:
