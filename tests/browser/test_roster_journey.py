@@ -18,7 +18,7 @@ from licensing import demo, standing
 from licensing.models import Application, Filing, UserCount
 from licensing.models.reconciliation import FindingAcceptance
 from licensing.models.rosters import RoleMapping, Roster
-from tests.browser.steps import log_in, save, success_message
+from tests.browser.steps import choose, log_in, save, success_message
 from tests.browser.test_content_security_policy import RECORD_VIOLATIONS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +49,7 @@ def healthy(page) -> None:
 def upload_roster(page, *, application: str, taken_on: str, reason: str) -> None:
     page.goto("/admin/licensing/rosterline/import/")
     healthy(page)
-    page.get_by_label("Application").select_option(label=application)
+    choose(page, "application", application)
     page.get_by_label("Taken on").fill(taken_on)
     page.get_by_label("Source").fill(SOURCE)
     page.get_by_label("File").set_input_files(str(demo.DEMO_ROSTERS_DIR / demo.HAND_IMPORT_ROSTER))
