@@ -149,6 +149,8 @@ def test_an_unmapped_role_is_listed_and_blocks_the_import_until_mapped(officer_c
     page = officer_client.get(reverse("admin:licensing_dataimport_change", args=[preview.pk])).content.decode()
     assert "2 roles of this file have no mapping for Epic Ambulatory" in page
     assert "&#x27;Front desk&#x27; (lines 3, 6)" in page and "&#x27;Scheduler&#x27; (line 7)" in page
+    mappings = reverse("admin:licensing_rolemapping_add") + f"?application={epic.pk}"
+    assert f'<a href="{mappings}">the role mappings page</a>' in page
     assert "Confirm import" not in page
     assert not Roster.objects.exists() and not Person.objects.exists() and not RosterLine.objects.exists()
     assert not UserCount.objects.filter(application=epic).exists()
@@ -450,3 +452,15 @@ def test_a_user_counts_file_cannot_retype_a_count_derived_from_a_roster(officer_
     assert refused.outcome == DataImport.Outcome.REFUSED
     assert "derived from a roster" in str(refused.report["entries"])
     assert UserCount.objects.get(application=epic).direct_users == 1
+
+
+def test_a_refusal_links_the_page_it_names_and_escapes_the_rest():
+    from licensing.templatetags.messages_links import link_pages
+
+    shown = link_pages("'<b>Nurse</b>' has no mapping: see the role mappings page (/admin/x/add/?a=1&b=2), then retry.")
+    assert shown == (
+        "&#x27;&lt;b&gt;Nurse&lt;/b&gt;&#x27; has no mapping: see "
+        '<a href="/admin/x/add/?a=1&amp;b=2">the role mappings page</a>, then retry.'
+    )
+    # Only portal pages become links: an address in a file's cell stays text.
+    assert "<a" not in link_pages("the evil page (https://example.com/)")

@@ -14,10 +14,11 @@ def log_in(page: Page, username: str, password: str) -> None:
     expect(page.get_by_role("link", name="Log out").or_(page.get_by_role("button", name="Log out"))).to_be_visible()
 
 
-def choose(page: Page, field: str, text: str) -> None:
-    """Pick `text` in the autocomplete of `field` (Django's select2 widget): open it, type, click the match."""
+def choose(page: Page, field: str, text: str, *, search: str | None = None) -> None:
+    """Pick `text` in the autocomplete of `field` (Django's select2 widget): open it, type `search` (by default
+    `text`; an option's label may say more than the search matches, e.g. "Name (Organization)"), click the match."""
     page.locator(f"#id_{field} + .select2").click()
-    page.locator(".select2-container--open .select2-search__field").fill(text)
+    page.locator(".select2-container--open .select2-search__field").fill(search or text)
     page.locator(".select2-results__option", has_text=text).first.click()
 
 
