@@ -106,7 +106,7 @@ def project(schedule_rates: YearRates, license_year: int, step: Decimal) -> Year
 
 
 class RateTable:
-    """Every rate schedule, asked per year; licensing.standing.rate_table() loads it in three queries."""
+    """Every rate schedule, asked per year; licensing.standing.rate_table() loads it in two queries."""
 
     def __init__(self, schedules: Iterable[RateSchedule]) -> None:
         self._by_year: dict[int, YearRates] = {}

@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from licensing import counting, position, royalty
-from licensing.models import Application, BaseMetrics, License, Organization, ProxyFactor, RateSchedule, UserCount
+from licensing.models import (
+    Application,
+    BaseMetrics,
+    DataFileRate,
+    License,
+    Organization,
+    ProxyFactor,
+    RateSchedule,
+    UserCount,
+)
 
 # How many license years after the current one a forecast prices (from this year's counts).
 FORECAST_YEARS = 3
@@ -29,8 +38,9 @@ def current_license_year() -> int:
 
 
 def rate_table() -> royalty.RateTable:
-    """Every rate schedule with its per-file rates (three queries)."""
-    return royalty.RateTable(RateSchedule.objects.prefetch_related("rates__data_file"))
+    """Every rate schedule with its per-file rates (two queries: the schedules, the rates with their data files)."""
+    rates = Prefetch("rates", queryset=DataFileRate.objects.select_related("data_file"))
+    return royalty.RateTable(RateSchedule.objects.prefetch_related(rates))
 
 
 def proxy_defaults(
