@@ -45,17 +45,24 @@ class EvidenceFileForm(forms.ModelForm):
 class EvidenceFileAdmin(ScopedAdmin):
     form = EvidenceFileForm
     list_display = ["title", "organization", "attached_to", "kind", "review_on", "uploaded_at"]
-    list_select_related = ["organization", "user_count__application", "license__application", "vendor", "filing"]
+    list_select_related = [
+        "organization",
+        "user_count__application",
+        "license__application",
+        "vendor",
+        "filing",
+        "roster__application",
+    ]
     list_filter = [ShownYearFilter, AttentionFilter, "kind", "review_on"]
     search_fields = ["title", "original_name", "organization__name"]
     ordering = ["organization__name", "-uploaded_at", "-pk"]
-    autocomplete_fields = ["organization", "user_count", "license", "vendor", "filing"]
+    autocomplete_fields = ["organization", "user_count", "license", "vendor", "filing", "roster"]
     readonly_fields = ["download", "original_name", "kind", "size", "sha256", "uploaded_by_name", "uploaded_at"]
     fieldsets = [
         (None, {"fields": ["organization", "title", "upload", "review_on", "notes"]}),
         (
             "Attached to (one of these)",
-            {"fields": ["user_count", "license", "vendor", "filing"]},
+            {"fields": ["user_count", "license", "vendor", "filing", "roster"]},
         ),
         ("Stored file", {"fields": ["download", "original_name", "kind", "size", "sha256", "uploaded_by_name"]}),
     ]
@@ -83,6 +90,10 @@ class EvidenceFileAdmin(ScopedAdmin):
         )
         return None
 
+    def delete_model(self, request, obj):
+        # The stored file goes too, once the deletion commits; the history keeps its SHA-256 and who deleted it.
+        services.evidence_delete(evidence_file=obj, actor=request.user, reason="Deleted in the admin")
+
     @admin.display(description="Attached to")
     def attached_to(self, obj):
         target = obj.target
@@ -97,6 +108,8 @@ class EvidenceFileAdmin(ScopedAdmin):
     def download(self, obj):
         if not obj.pk:
             return "-"
+        if not obj.file:
+            return "Removed by the retention purge; the SHA-256 below is kept."
         url = reverse("admin:licensing_evidencefile_download", args=[obj.pk])
         return format_html('<a href="{}">Download {}</a>', url, obj.original_name)
 
