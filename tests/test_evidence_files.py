@@ -177,3 +177,54 @@ def test_a_roster_import_keeps_its_file_as_the_rosters_evidence(officer_client, 
     assert (kept.roster, kept.organization, kept.sha256) == (roster, org_a, roster.file_sha256)
     download = officer_client.get(f"/admin/licensing/evidencefile/{kept.pk}/download/")
     assert download.status_code == 200 and download.content == content
+
+
+def post_with_evidence(client, url, row: dict):
+    """The record's change page posted back as shown, with one new evidence row (its file uploaded)."""
+    from tests.admin_forms import page_form_data
+
+    page = client.get(url)
+    assert page.status_code == 200
+    data = page_form_data(page)
+    prefix = next(name[: -len("-TOTAL_FORMS")] for name in data if name.endswith("-TOTAL_FORMS"))
+    start = int(data[f"{prefix}-TOTAL_FORMS"])
+    data.update({f"{prefix}-{start}-{name}": value for name, value in row.items()})
+    data[f"{prefix}-TOTAL_FORMS"] = str(start + 1)
+    data["change_reason"] = "Evidence attached on the record's page"
+    return client.post(url, data, follow=True)
+
+
+def test_a_counts_page_lists_its_evidence_and_uploads_through_the_same_checks(officer_client, org_a, count):
+    url = f"/admin/licensing/usercount/{count.pk}/change/"
+    html = {"title": "Saved page", "upload": SimpleUploadedFile("letter.txt", b"<html><body>x</body></html>")}
+    refused = post_with_evidence(officer_client, url, html)
+    assert "letter.txt is HTML, SVG or XML markup" in refused.content.decode()
+    assert not EvidenceFile.objects.exists() and stored_files() == []
+
+    done = post_with_evidence(
+        officer_client, url, {"title": "HR report", "upload": SimpleUploadedFile("hr.pdf", PDF), "review_on": ""}
+    )
+    assert done.status_code == 200
+    item = EvidenceFile.objects.get()
+    assert (item.user_count, item.organization, item.sha256) == (count, org_a, hashlib.sha256(PDF).hexdigest())
+    assert item.history.get().history_change_reason == "Evidence attached on the record's page"
+    page = officer_client.get(url).content.decode()
+    assert f"/admin/licensing/evidencefile/{item.pk}/download/" in page and item.sha256 in page
+
+
+def test_a_vendors_page_lists_only_the_readers_own_letters(officer_client, org_a, org_b):
+    from django.test import Client
+
+    vendor = VendorFactory(name="Letters Inc")
+    attach(officer_client, org_a, name="ours.pdf", vendor=vendor)
+    stranger = UserFactory(username="officer-b")
+    member(stranger, org_b)
+    theirs = Client()
+    theirs.force_login(stranger)
+    attach(theirs, org_b, name="theirs.pdf", vendor=vendor)
+    assert EvidenceFile.objects.count() == 2
+    url = f"/admin/licensing/vendor/{vendor.pk}/change/"
+    ours = officer_client.get(url).content.decode()
+    assert "Download ours.pdf" in ours and "theirs.pdf" not in ours
+    seen_by_them = theirs.get(url).content.decode()
+    assert "Download theirs.pdf" in seen_by_them and "ours.pdf" not in seen_by_them
