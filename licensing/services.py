@@ -1130,13 +1130,23 @@ def roster_people_purge(
     )
     now = timezone.now()
     for plan in plans.values():
+        acceptances = _purged_acceptances(plan)
         heads = purging.heads_of(Person, [person.pk for person in plan.people])
+        accepted_heads = purging.heads_of(FindingAcceptance, [acceptance.pk for acceptance in acceptances])
         for person in plan.people:
             person.identifier = purging.purged_identifier(person.pk)
             person.name, person.email, person.npi = purging.PURGED_NAME, "", ""
         if plan.people:
             record_bulk_update(plan.people, Person, PURGED_PERSON_FIELDS, actor=actor, reason=reason)
         chains = purging.redact(Person, heads, purging.person_redaction(Person._meta.pk.attname))
+        for acceptance in acceptances:
+            acceptance.identifier = f"{purging.PURGED_PREFIX}acceptance-{acceptance.pk}"
+            acceptance.person_name = purging.PURGED_NAME
+        if acceptances:
+            record_bulk_update(
+                acceptances, FindingAcceptance, ["identifier", "person_name"], actor=actor, reason=reason
+            )
+        chains += purging.redact(FindingAcceptance, accepted_heads, purging.acceptance_redaction("id"))
         _purge_roster_files(plan.rosters, actor=actor, reason=reason, evidence=EvidenceFile, imports=DataImport)
         for roster in plan.rosters:
             roster.people_purged_at = now
@@ -1162,6 +1172,21 @@ def roster_people_purge(
         )
         purging.keep(chains, purge_id=plan.purge.pk)
     return list(plans.values())
+
+
+def _purged_acceptances(plan: RosterPurgePlan) -> list[FindingAcceptance]:
+    """The accepted findings that name the plan's people (by identifier, in their organization or above it, in the
+    purged rosters' years or before): they carry the person's name too."""
+    if not plan.people:
+        return []
+    keys = {identifier_key(person.identifier) for person in plan.people}
+    tree = {plan.organization.pk}
+    node = plan.organization
+    while node.parent_id is not None and node.parent_id not in tree:
+        tree.add(node.parent_id)
+        node = Organization.objects.only("pk", "parent_id").get(pk=node.parent_id)
+    latest = max(roster.license_year for roster in plan.rosters)
+    return list(FindingAcceptance.objects.filter(organization__in=tree, identifier__in=keys, license_year__lte=latest))
 
 
 def _purge_roster_files(rosters: list[Roster], *, actor: Actor, reason: str, evidence, imports) -> None:

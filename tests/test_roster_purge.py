@@ -18,6 +18,7 @@ from licensing.audit import verification
 from licensing.choices import UserKind
 from licensing.models import EvidenceFile, License, UserCount
 from licensing.models.purges import PurgedChain, RosterPurge
+from licensing.models.reconciliation import FindingAcceptance, FindingKind
 from licensing.models.rosters import Person, Roster
 from tests.factories import ApplicationFactory, LicenseFactory, OrganizationFactory, UserFactory
 from tests.test_rosters import FIRST, MAPPING, confirm, map_roles, preview_of, roster_file
@@ -70,8 +71,13 @@ def purge(*args) -> str:
 
 
 def stored_person_text() -> str:
-    """Everything the database keeps of people, their rows and their history rows, as one text."""
-    rows = list(Person.objects.values()) + list(Person.history.model.objects.values())
+    """Everything the database keeps of people (their rows, accepted findings, and the history of both), as text."""
+    rows = [
+        *Person.objects.values(),
+        *Person.history.model.objects.values(),
+        *FindingAcceptance.objects.values(),
+        *FindingAcceptance.history.model.objects.values(),
+    ]
     return json.dumps(rows, default=str)
 
 
@@ -86,9 +92,19 @@ def test_a_dry_run_says_what_would_go_and_removes_nothing(rosters, admin_user):
 
 @pytest.mark.django_db
 def test_the_people_go_from_rows_and_history_while_counts_hashes_and_totals_remain(
-    client, rosters, admin_user, django_capture_on_commit_callbacks
+    client, officer, org_a, rosters, admin_user, django_capture_on_commit_callbacks
 ):
     old, new = rosters
+    # An accepted finding names the person too (Kim works from India).
+    services.finding_accept(
+        organization=org_a,
+        license_year=2018,
+        kind=FindingKind.OUTSIDE_US,
+        identifier="E3",
+        actor=officer,
+        reason="Remote coder",
+    )
+    assert FindingAcceptance.objects.get().person_name == "Kim Poe"
     count = UserCount.objects.get(roster=old)
     figures = (count.direct_users, count.program_users, count.output_users, count.excluded_users, count.evidence)
     source = EvidenceFile.objects.get(roster=old)
@@ -136,7 +152,9 @@ def test_the_people_go_from_rows_and_history_while_counts_hashes_and_totals_rema
 
     # The purge is one audited record: who, when, which rosters, how many people, the digests.
     event = RosterPurge.objects.get()
-    assert (event.purged_by, event.people_purged, event.roster_count, event.chains_purged) == (admin_user, 4, 1, 4)
+    assert (event.purged_by, event.people_purged, event.roster_count, event.chains_purged) == (admin_user, 4, 1, 5)
+    assert FindingAcceptance.objects.get().reason == "Remote coder"
+    verify_passes()
     assert "Roster of 2018-01-15 from Epic access list" in event.rosters and len(event.digest_before) == 64
     assert event.history.get().history_user == admin_user
     trail = client.get(reverse("admin:licensing_organization_audit_trail", args=[old.application.organization_id]))

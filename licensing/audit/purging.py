@@ -25,9 +25,10 @@ class _Redacted:
     """The models whose history a purge redacts, read lazily (the models are not loaded when this is imported)."""
 
     def __contains__(self, model) -> bool:
+        from licensing.models.reconciliation import FindingAcceptance
         from licensing.models.rosters import Person
 
-        return model is Person
+        return model is Person or model is FindingAcceptance
 
 
 # The verification looks up purged chains only for these models, so other chains cost no query.
@@ -48,6 +49,14 @@ def person_redaction(pk_name: str) -> dict:
         "name": Value(PURGED_NAME),
         "email": Value(""),
         "npi": Value(""),
+    }
+
+
+def acceptance_redaction(pk_name: str) -> dict:
+    """The values a purged person's accepted findings take: the name goes, the identifier names the acceptance."""
+    return {
+        "identifier": Concat(Value(f"{PURGED_PREFIX}acceptance-"), Cast(pk_name, CharField())),
+        "person_name": Value(PURGED_NAME),
     }
 
 
