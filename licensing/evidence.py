@@ -48,6 +48,19 @@ def _office_kind(content: bytes) -> Kind | None:
     return None
 
 
+# Markup a browser would render (and run the scripts of) if the file were ever opened in it: HTML, SVG, XML.
+_MARKUP = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|script|svg|\?xml|iframe)\b", re.I | re.S
+)
+_MARKUP_ANYWHERE = re.compile(rb"<(?:script|svg|html|iframe)\b", re.I)
+
+
+def is_markup(content: bytes) -> bool:
+    """Whether text content is HTML, SVG or XML markup (refused: it passes as text otherwise)."""
+    body = content.removeprefix(b"\xef\xbb\xbf")
+    return bool(_MARKUP.match(body) or _MARKUP_ANYWHERE.search(body[:4096]))
+
+
 def _text(content: bytes) -> bool:
     if _CONTROL.search(content):
         return False
@@ -86,6 +99,11 @@ def check(content: bytes, *, name: str, max_bytes: int) -> Kind:
     if len(content) > max_bytes:
         raise too_big(name=name, size=len(content), max_bytes=max_bytes)
     kind = kind_of(content)
+    if kind is TEXT and is_markup(content):
+        raise ValidationError(
+            f"{name} is HTML, SVG or XML markup, which the portal does not keep as evidence (a browser would run "
+            f"what it contains): save it as PDF, or upload a {ACCEPTED} file."
+        )
     if kind is None:
         raise ValidationError(
             f"{name} is not a file type the portal keeps as evidence (told by its content, not its name): "

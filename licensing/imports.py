@@ -127,6 +127,8 @@ def run(
     )
     # A resource that keeps the import's record on what it writes (a roster) reads it here.
     resource.data_import = record
+    # A roster import keeps the file itself as the roster's evidence (services.keep_roster_source).
+    resource.file_content = content
     match = resource.match_headers(table.headers)
     if match.problems:
         return _refused(record, problems=match.problems, notes=table.notes)

@@ -5,6 +5,7 @@ the demo and the tests write tracked records only through them. The named action
 `membership_revoke`, `filing_submit` ...) are the domain's verbs, built on that path.
 """
 
+import datetime
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +24,7 @@ from licensing import access, counting, filings, reconciliation_selectors, roles
 from licensing.audit import bulk
 from licensing.choices import CountMethod, FilingStatus, LicenseStatus, MembershipRole
 from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
+from licensing.models.purges import PurgedChain, RosterPurge
 from licensing.models.reconciliation import FindingAcceptance
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, role_key
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
@@ -668,7 +670,9 @@ def count_acknowledge_plausibility(*, count: UserCount, actor: Actor, reason: st
     )
 
 
-def evidence_attach(*, evidence_file, content: bytes, name: str, actor: Actor, reason: str):
+def evidence_attach(
+    *, evidence_file, content: bytes, name: str, actor: Actor, reason: str, max_bytes: int | None = None
+):
     """Store an evidence file through Django's storage with its SHA-256, size and kind, and save its record.
 
     The content is checked first (licensing.evidence.check: kind by magic bytes, EVIDENCE_MAX_UPLOAD_MB): a refused
@@ -679,7 +683,8 @@ def evidence_attach(*, evidence_file, content: bytes, name: str, actor: Actor, r
 
     from licensing import evidence
 
-    kind = evidence.check(content, name=name, max_bytes=settings.EVIDENCE_MAX_UPLOAD_MB * 1_000_000)
+    limit = settings.EVIDENCE_MAX_UPLOAD_MB * 1_000_000 if max_bytes is None else max_bytes
+    kind = evidence.check(content, name=name, max_bytes=limit)
     evidence_file.original_name = name[:255]
     evidence_file.kind = kind.code
     evidence_file.size = len(content)
@@ -696,7 +701,11 @@ def evidence_attach(*, evidence_file, content: bytes, name: str, actor: Actor, r
 
 
 def evidence_content(evidence_file) -> bytes:
-    """The stored file's bytes, after checking them against the SHA-256 recorded at upload (ValidationError if not)."""
+    """The stored file's bytes, after checking them against the SHA-256 recorded at upload (ValidationError if not).
+
+    FileNotFoundError when no file is stored any more (a roster purge removed a roster's source file)."""
+    if not evidence_file.file:
+        raise FileNotFoundError(evidence_file.sha256)
     with evidence_file.file.open("rb") as stored:
         content = stored.read()
     if hashlib.sha256(content).hexdigest() != evidence_file.sha256:
@@ -989,3 +998,231 @@ def finding_accept(
         accepted_at=timezone.now(),
     )
     return record_save(acceptance, actor=actor, reason=f"{FindingKind(kind).label} accepted: {reason}")
+
+
+@transaction.atomic
+def finding_withdraw(*, acceptance: FindingAcceptance, actor: AbstractBaseUser, reason: str) -> None:
+    """Withdraw an accepted finding, with why: the acceptance is deleted (its history keeps it, the reason on the
+    deletion) and the finding is listed as open again on the reconciliation page."""
+    if not access.can(actor, acceptance.organization, access.CHANGE):
+        raise PermissionDenied("Withdrawing an acceptance needs an officer's access to this organization.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why the acceptance is withdrawn (e.g. 'The coder's contract ended').")
+    record_delete(acceptance, actor=actor, reason=f"{acceptance.get_kind_display()} acceptance withdrawn: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence files: deleting them, and a roster's source file
+# ---------------------------------------------------------------------------------------------
+
+
+def _delete_stored_after_commit(files: Iterable) -> None:
+    # Only once the rows naming them are gone for good: a rolled-back deletion keeps its file.
+    names = [(item.storage, item.name) for item in files if item]
+    if names:
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in names])
+
+
+@transaction.atomic
+def evidence_delete(*, evidence_file, actor: Actor, reason: str) -> None:
+    """Delete an evidence record (its history records who and why) and, once that commits, its stored file."""
+    stored = evidence_file.file
+    record_delete(evidence_file, actor=actor, reason=reason)
+    _delete_stored_after_commit([stored])
+
+
+def keep_roster_source(*, roster: Roster, content: bytes, name: str, actor: Actor, reason: str, dry_run: bool = False):
+    """Keep a roster's imported file as the roster's evidence (EvidenceFile), checked and stored as any evidence is.
+
+    Called by the roster import once the roster is written, in its transaction. The import's own size limit has
+    let the file in, so the evidence limit does not refuse it; the kind is told by content as for any upload. A
+    preview (`dry_run`, rolled back on purpose) or a file not at hand stores nothing: storage is not rolled back.
+    """
+    from licensing.models import EvidenceFile
+
+    if dry_run or not content:
+        return None
+
+    item = EvidenceFile(
+        organization_id=roster.application.organization_id, roster=roster, title=f"Source file of {roster}"[:200]
+    )
+    return evidence_attach(
+        evidence_file=item, content=content, name=name, actor=actor, reason=reason, max_bytes=max(len(content), 1)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention: purging the people of old rosters
+# ---------------------------------------------------------------------------------------------
+
+PURGED_PERSON_FIELDS = ["identifier", "name", "email", "npi"]
+
+
+@dataclass
+class RosterPurgePlan:
+    """What a purge removes (or removed) for one organization: its rosters taken before the date, and their people
+    who are on no later roster."""
+
+    organization: Organization
+    taken_before: datetime.date
+    rosters: list[Roster]
+    people: list[Person]
+    purge: RosterPurge | None = None
+
+    def summary(self) -> str:
+        done = "purged" if self.purge is not None else "would be purged"
+        return (
+            f"{self.organization}: {len(self.people)} {'person' if len(self.people) == 1 else 'people'} of "
+            f"{_number(len(self.rosters), 'roster')} taken before {self.taken_before:%Y-%m-%d} {done}."
+        )
+
+
+def retention_cutoff(*, today: datetime.date, years: int) -> datetime.date:
+    """The first day a roster is young enough to keep: `years` before `today` (28 February for a 29th)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+def roster_people_purge(
+    *,
+    actor: Actor,
+    older_than_years: int,
+    rosters=None,
+    today: datetime.date | None = None,
+    dry_run: bool = False,
+) -> list[RosterPurgePlan]:
+    """Purge the people of the rosters taken more than `older_than_years` ago (of `rosters`, when given).
+
+    Administrators only (or the system). Each person on such a roster and on no later one loses their identifier,
+    name, e-mail and NPI, in their row and in every history row written before (licensing.audit.purging); the
+    rosters' source files lose their bytes (their SHA-256 stays) and the imports their stored upload and preview.
+    The rosters, their lines and the counts derived from them keep every figure. One RosterPurge per organization
+    records who, when, which rosters, how many people and the digests of the chains before and after. Rosters
+    already purged are skipped, so a second run purges nothing. `dry_run` says what would go and writes nothing.
+    """
+    from licensing.audit import purging
+    from licensing.models import DataImport, EvidenceFile
+
+    if actor is not None and not access.sees_everything(actor):
+        raise PermissionDenied("Only an administrator can purge the people of old rosters.")
+    if older_than_years < 1:
+        raise ValidationError(f"The retention period is {older_than_years} years: give 1 year or more.")
+    today = today or timezone.localdate()
+    cutoff = retention_cutoff(today=today, years=older_than_years)
+    chosen = (Roster.objects.all() if rosters is None else rosters).filter(
+        taken_on__lt=cutoff, people_purged_at__isnull=True
+    )
+    old = list(chosen.select_related("application__organization").order_by("application__organization", "taken_on"))
+    already = PurgedChain.objects.filter(record_type="licensing.person", object_id=OuterRef("pk"))
+    people = (
+        Person.objects.filter(roster_lines__roster__in=[roster.pk for roster in old])
+        .exclude(roster_lines__roster__taken_on__gte=cutoff)
+        .exclude(models.Exists(already))
+        .distinct()
+        .order_by("pk")
+    )
+    on_rosters: dict[int, set[int]] = {}
+    for person_id, roster_id in RosterLine.objects.filter(
+        roster__in=[roster.pk for roster in old], person__in=people
+    ).values_list("person_id", "roster_id"):
+        on_rosters.setdefault(roster_id, set()).add(person_id)
+    everyone = {person.pk: person for person in people}
+    plans: dict[int, RosterPurgePlan] = {}
+    placed: set[int] = set()
+    for roster in old:
+        organization = roster.application.organization
+        plan = plans.setdefault(organization.pk, RosterPurgePlan(organization, cutoff, [], []))
+        plan.rosters.append(roster)
+        for person_id in sorted(on_rosters.get(roster.pk, set()) - placed):
+            plan.people.append(everyone[person_id])
+            placed.add(person_id)
+    if dry_run:
+        return list(plans.values())
+    reason = (
+        f"Retention purge: the people of rosters taken before {cutoff:%Y-%m-%d} "
+        f"(older than {older_than_years} years), as the personal-data rule asks"
+    )
+    now = timezone.now()
+    for plan in plans.values():
+        acceptances = _purged_acceptances(plan)
+        heads = purging.heads_of(Person, [person.pk for person in plan.people])
+        accepted_heads = purging.heads_of(FindingAcceptance, [acceptance.pk for acceptance in acceptances])
+        for person in plan.people:
+            person.identifier = purging.purged_identifier(person.pk)
+            person.name, person.email, person.npi = purging.PURGED_NAME, "", ""
+        if plan.people:
+            record_bulk_update(plan.people, Person, PURGED_PERSON_FIELDS, actor=actor, reason=reason)
+        chains = purging.redact(Person, heads, purging.person_redaction(Person._meta.pk.attname))
+        for acceptance in acceptances:
+            acceptance.identifier = f"{purging.PURGED_PREFIX}acceptance-{acceptance.pk}"
+            acceptance.person_name = purging.PURGED_NAME
+        if acceptances:
+            record_bulk_update(
+                acceptances, FindingAcceptance, ["identifier", "person_name"], actor=actor, reason=reason
+            )
+        chains += purging.redact(FindingAcceptance, accepted_heads, purging.acceptance_redaction("id"))
+        _purge_roster_files(plan.rosters, actor=actor, reason=reason, evidence=EvidenceFile, imports=DataImport)
+        for roster in plan.rosters:
+            roster.people_purged_at = now
+        record_bulk_update(plan.rosters, Roster, ["people_purged_at"], actor=actor, reason=reason)
+        before, after = purging.digests_of(chains)
+        plan.purge = record_save(
+            RosterPurge(
+                organization=plan.organization,
+                purged_at=now,
+                purged_by=actor if isinstance(actor, models.Model) else None,
+                purged_by_name=actor.get_username() if actor is not None else "",
+                retention_years=older_than_years,
+                taken_before=cutoff,
+                rosters="\n".join(f"#{roster.pk} {roster}: {roster.application}" for roster in plan.rosters),
+                roster_count=len(plan.rosters),
+                people_purged=len(plan.people),
+                chains_purged=len(chains),
+                digest_before=before,
+                digest_after=after,
+            ),
+            actor=actor,
+            reason=reason,
+        )
+        purging.keep(chains, purge_id=plan.purge.pk)
+    return list(plans.values())
+
+
+def _purged_acceptances(plan: RosterPurgePlan) -> list[FindingAcceptance]:
+    """The accepted findings that name the plan's people (by identifier, in their organization or above it, in the
+    purged rosters' years or before): they carry the person's name too."""
+    if not plan.people:
+        return []
+    keys = {identifier_key(person.identifier) for person in plan.people}
+    tree = {plan.organization.pk}
+    node = plan.organization
+    while node.parent_id is not None and node.parent_id not in tree:
+        tree.add(node.parent_id)
+        node = Organization.objects.only("pk", "parent_id").get(pk=node.parent_id)
+    latest = max(roster.license_year for roster in plan.rosters)
+    return list(FindingAcceptance.objects.filter(organization__in=tree, identifier__in=keys, license_year__lte=latest))
+
+
+def _purge_roster_files(rosters: list[Roster], *, actor: Actor, reason: str, evidence, imports) -> None:
+    """The rosters' source files and the imports' stored uploads list the people: their bytes go, their SHA-256
+    stays (and the previews' reports, which quote the lines, are emptied)."""
+    files = list(evidence.objects.filter(roster__in=rosters).exclude(file=""))
+    import_ids = {roster.data_import_id for roster in rosters if roster.data_import_id}
+    loads = list(
+        imports.objects.filter(Q(pk__in=import_ids) | Q(confirmations__in=import_ids)).exclude(upload="", report={})
+    )
+    stored = [item.file for item in files] + [load.upload for load in loads]
+    _delete_stored_after_commit([file for file in stored if file])
+    for item in files:
+        # The FieldFile keeps its storage; clearing its name keeps the SHA-256 and size on the record.
+        item.file.name = ""
+    for load in loads:
+        load.upload.name = ""
+        load.report = {}
+    if files:
+        record_bulk_update(files, evidence, ["file"], actor=actor, reason=reason)
+    if loads:
+        record_bulk_update(loads, imports, ["upload", "report"], actor=actor, reason=reason)

@@ -385,5 +385,12 @@ if EVIDENCE_MAX_UPLOAD_MB < 1:
     raise ImproperlyConfigured(
         f"EVIDENCE_MAX_UPLOAD_MB is {EVIDENCE_MAX_UPLOAD_MB}: give the largest file in MB, 1 or more."
     )
+# Years a roster's people are kept: an administrator purges the people of older rosters (manage.py
+# purge_roster_people, or the roster list's action); the counts, totals and file SHA-256s stay.
+ROSTER_RETENTION_YEARS = env.int("ROSTER_RETENTION_YEARS", default=7)
+if ROSTER_RETENTION_YEARS < 1:
+    raise ImproperlyConfigured(
+        f"ROSTER_RETENTION_YEARS is {ROSTER_RETENTION_YEARS}: give the years to keep rosters' people, 1 or more."
+    )
 # Imports of at least this many rows run as jobs: the upload and the confirm return at once with the job's page.
 IMPORT_JOB_MIN_ROWS = env.int("IMPORT_JOB_MIN_ROWS", default=2000)

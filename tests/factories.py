@@ -33,6 +33,7 @@ from licensing.models import (
     UserCount,
     Vendor,
 )
+from licensing.models.purges import RosterPurge
 from licensing.models.reconciliation import FindingAcceptance, FindingKind
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, UserKind
 
@@ -302,6 +303,23 @@ SAMPLES: dict[str, Sample] = {
             reason=TEST_REASON,
         ),
         {"notes": "Checked against HR"},
+    ),
+    # Written by the retention purge (services.roster_people_purge); here saved directly, as any record can be.
+    "rosterpurge": Sample(
+        lambda org, tag, made: record(
+            RosterPurge,
+            organization=org,
+            purged_at=datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.UTC),
+            retention_years=7,
+            taken_before=datetime.date(2019, 3, 1),
+            rosters=f"{tag} access list of 2018",
+            roster_count=1,
+            people_purged=0,
+            chains_purged=0,
+            digest_before="0" * 64,
+            digest_after="0" * 64,
+        ),
+        {"purged_by_name": "admin"},
     ),
     # Written by roster imports only; its second version is a kind the role mapping changed.
     "rosterline": Sample(

@@ -133,3 +133,98 @@ def test_an_auditor_downloads_but_cannot_attach(client, auditor, officer_client,
     response = attach(client, org_a, user_count=count)
     assert EvidenceFile.objects.count() == 1
     assert response.status_code == 403 or response.redirect_chain
+
+
+def test_html_uploaded_as_text_is_refused_with_the_allowed_types(officer_client, org_a, count):
+    page = attach(officer_client, org_a, content=b"<html><body>x</body></html>", name="letter.txt", user_count=count)
+    text = page.content.decode()
+    assert "letter.txt is HTML, SVG or XML markup" in text and "upload a PDF, PNG, JPEG, CSV or plain text" in text
+    assert EvidenceFile.objects.count() == 0 and stored_files() == []
+
+
+def test_deleting_an_evidence_record_deletes_its_file_after_the_commit(
+    client, org_a, count, officer_client, django_capture_on_commit_callbacks
+):
+    attach(officer_client, org_a, user_count=count)
+    item = EvidenceFile.objects.get()
+    assert stored_files() != []
+    client.force_login(UserFactory(username="admin", is_superuser=True))
+    with django_capture_on_commit_callbacks() as removals:
+        response = client.post(f"/admin/licensing/evidencefile/{item.pk}/delete/", {"post": "yes"})
+        # Until the deletion commits, the file stays (a rolled-back deletion keeps it).
+        assert stored_files() != []
+    assert response.status_code == 302 and not EvidenceFile.objects.exists()
+    for removal in removals:
+        removal()
+    assert stored_files() == []
+    deleted = EvidenceFile.history.model.objects.filter(id=item.pk, history_type="-").get()
+    assert deleted.history_user_name == "admin" and deleted.sha256 == item.sha256 and deleted.history_change_reason
+
+
+def test_a_roster_import_keeps_its_file_as_the_rosters_evidence(officer_client, officer, org_a):
+    from licensing.models.rosters import Roster
+    from tests.test_rosters import MAPPING, confirm, map_roles, preview_of, roster_file, upload
+
+    epic = ApplicationFactory(organization=org_a, name="Epic Ambulatory")
+    map_roles(officer_client, epic, {"Physician": MAPPING["Physician"]})
+    content = roster_file(["E1,Pat Lee,pat.lee@example.org,,US,Physician"])
+    preview = preview_of(upload(officer_client, epic, content))
+    # A preview keeps nothing: its writes are rolled back, and storage would not be.
+    assert not EvidenceFile.objects.exists() and stored_files() == []
+    confirm(officer_client, preview)
+    roster = Roster.objects.get()
+    kept = EvidenceFile.objects.get()
+    assert (kept.roster, kept.organization, kept.sha256) == (roster, org_a, roster.file_sha256)
+    download = officer_client.get(f"/admin/licensing/evidencefile/{kept.pk}/download/")
+    assert download.status_code == 200 and download.content == content
+
+
+def post_with_evidence(client, url, row: dict):
+    """The record's change page posted back as shown, with one new evidence row (its file uploaded)."""
+    from tests.admin_forms import page_form_data
+
+    page = client.get(url)
+    assert page.status_code == 200
+    data = page_form_data(page)
+    prefix = next(name[: -len("-TOTAL_FORMS")] for name in data if name.endswith("-TOTAL_FORMS"))
+    start = int(data[f"{prefix}-TOTAL_FORMS"])
+    data.update({f"{prefix}-{start}-{name}": value for name, value in row.items()})
+    data[f"{prefix}-TOTAL_FORMS"] = str(start + 1)
+    data["change_reason"] = "Evidence attached on the record's page"
+    return client.post(url, data, follow=True)
+
+
+def test_a_counts_page_lists_its_evidence_and_uploads_through_the_same_checks(officer_client, org_a, count):
+    url = f"/admin/licensing/usercount/{count.pk}/change/"
+    html = {"title": "Saved page", "upload": SimpleUploadedFile("letter.txt", b"<html><body>x</body></html>")}
+    refused = post_with_evidence(officer_client, url, html)
+    assert "letter.txt is HTML, SVG or XML markup" in refused.content.decode()
+    assert not EvidenceFile.objects.exists() and stored_files() == []
+
+    done = post_with_evidence(
+        officer_client, url, {"title": "HR report", "upload": SimpleUploadedFile("hr.pdf", PDF), "review_on": ""}
+    )
+    assert done.status_code == 200
+    item = EvidenceFile.objects.get()
+    assert (item.user_count, item.organization, item.sha256) == (count, org_a, hashlib.sha256(PDF).hexdigest())
+    assert item.history.get().history_change_reason == "Evidence attached on the record's page"
+    page = officer_client.get(url).content.decode()
+    assert f"/admin/licensing/evidencefile/{item.pk}/download/" in page and item.sha256 in page
+
+
+def test_a_vendors_page_lists_only_the_readers_own_letters(officer_client, org_a, org_b):
+    from django.test import Client
+
+    vendor = VendorFactory(name="Letters Inc")
+    attach(officer_client, org_a, name="ours.pdf", vendor=vendor)
+    stranger = UserFactory(username="officer-b")
+    member(stranger, org_b)
+    theirs = Client()
+    theirs.force_login(stranger)
+    attach(theirs, org_b, name="theirs.pdf", vendor=vendor)
+    assert EvidenceFile.objects.count() == 2
+    url = f"/admin/licensing/vendor/{vendor.pk}/change/"
+    ours = officer_client.get(url).content.decode()
+    assert "Download ours.pdf" in ours and "theirs.pdf" not in ours
+    seen_by_them = theirs.get(url).content.decode()
+    assert "Download theirs.pdf" in seen_by_them and "ours.pdf" not in seen_by_them

@@ -80,3 +80,28 @@ def test_too_big_and_empty_are_refused():
     with pytest.raises(ValidationError) as empty:
         evidence.check(b"", name="empty.csv", max_bytes=MB)
     assert empty.value.messages == ["empty.csv is empty: choose the file again."]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<!DOCTYPE html><html><body>AMA letter</body></html>",
+        b"  <html><script>alert(1)</script></html>",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>',
+        "\ufeff<!-- saved page -->\n<HTML><head></head></HTML>".encode(),
+        b"identifier,name\nE1,<script>alert(1)</script>\n",
+    ],
+)
+def test_html_and_svg_are_refused_though_they_are_text(content):
+    with pytest.raises(ValidationError) as refused:
+        evidence.check(content, name="letter.txt", max_bytes=MB)
+    assert refused.value.messages == [
+        "letter.txt is HTML, SVG or XML markup, which the portal does not keep as evidence (a browser would run what "
+        "it contains): save it as PDF, or upload a PDF, PNG, JPEG, CSV or plain text, XLSX or DOCX file."
+    ]
+
+
+def test_text_that_merely_holds_angle_brackets_is_kept():
+    content = b"identifier,name,note\nE1,Pat Lee <pat.lee@example.org>,a < b\n"
+    assert evidence.check(content, name="roster.csv", max_bytes=MB) == evidence.TEXT

@@ -191,6 +191,35 @@ def test_an_officer_accepts_a_finding_with_a_reason_and_not_without(officer_clie
 
 
 @pytest.mark.django_db
+def test_an_acceptance_is_withdrawn_with_a_reason_and_the_finding_shows_again(officer_client, officer, org_a, rostered):
+    officer_client.post(
+        page_url(org_a), {"year": YEAR, "kind": FindingKind.OUTSIDE_US, "identifier": "E3", "reason": "Remote coder"}
+    )
+    accepted = FindingAcceptance.objects.get()
+    page = officer_client.get(page_url(org_a, finding=FindingKind.OUTSIDE_US)).content.decode()
+    assert f'name="withdraw" value="{accepted.pk}"' in page
+
+    refused = officer_client.post(page_url(org_a), {"year": YEAR, "withdraw": accepted.pk, "reason": " "}, follow=True)
+    assert "Say why the acceptance is withdrawn" in refused.content.decode()
+    assert FindingAcceptance.objects.filter(pk=accepted.pk).exists()
+
+    done = officer_client.post(
+        page_url(org_a), {"year": YEAR, "withdraw": accepted.pk, "reason": "Contract ended"}, follow=True
+    )
+    assert "the acceptance for e3 is withdrawn" in done.content.decode()
+    assert not FindingAcceptance.objects.exists()
+    withdrawn = FindingAcceptance.history.model.objects.get(id=accepted.pk, history_type="-")
+    assert withdrawn.history_user == officer and "withdrawn: Contract ended" in withdrawn.history_change_reason
+    rows = {
+        r.identifier: a
+        for r, a in officer_client.get(page_url(org_a, finding=FindingKind.OUTSIDE_US)).context["findings"]
+    }
+    assert rows["E3"] is None
+    missing = officer_client.post(page_url(org_a), {"year": YEAR, "withdraw": "99999999999999999999", "reason": "x"})
+    assert missing.status_code == 302
+
+
+@pytest.mark.django_db
 def test_an_officer_of_another_organization_gets_not_found(client, org_a, org_b, rostered):
     stranger = UserFactory(username="stranger")
     member(stranger, org_b, "officer")

@@ -12,6 +12,7 @@ from licensing.admin.base import (
     with_year,
 )
 from licensing.admin.counts import UserCountForm
+from licensing.admin.evidence import VendorEvidenceInline
 from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.admin.licenses import LicenseForm, LicenseFormSet
 from licensing.models import Application, DataFile, License, UserCount, Vendor
@@ -175,6 +176,7 @@ class ApplicationAdmin(ScopedAdmin):
 
 @admin.register(Vendor)
 class VendorAdmin(ReferenceAdmin):
+    inlines = [VendorEvidenceInline]
     list_display = ["name", "is_authorized_distributor", "distribution_agreement_expires", "processing_fee_per_user"]
     list_filter = ["is_authorized_distributor"]
     search_fields = ["name"]

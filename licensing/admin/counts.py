@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from licensing import counting, standing
 from licensing.admin.base import ApplicationYearAdmin, ReferenceAdmin, ScopedAdmin, dollars
+from licensing.admin.evidence import UserCountEvidenceInline
 from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.models import BaseMetrics, ProxyFactor, UserCount
 
@@ -32,6 +33,7 @@ class UserCountForm(forms.ModelForm):
 
 @admin.register(UserCount)
 class UserCountAdmin(ApplicationYearAdmin):
+    inlines = [UserCountEvidenceInline]
     form = UserCountForm
     list_display = ["system", "organization", "license_year", "method", "users", "royalty", "position", "needs_review"]
     list_select_related = ["application__organization", "application__vendor"]

@@ -9,8 +9,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 
-from licensing import evidence, services
-from licensing.admin.base import ScopedAdmin
+from licensing import access, evidence, ownership, services
+from licensing.admin.base import ReasonInlineFormSet, ScopedAdmin, ScopedInline
 from licensing.admin.filters import AttentionFilter, ShownYearFilter
 from licensing.models import EvidenceFile
 
@@ -41,21 +41,112 @@ class EvidenceFileForm(forms.ModelForm):
         return upload
 
 
+def download_link(obj):
+    """The evidence's download link (the only way its file is served), or why there is none."""
+    if not obj.pk:
+        return "-"
+    if not obj.file:
+        return "Removed by the retention purge; the SHA-256 below is kept."
+    url = reverse("admin:licensing_evidencefile_download", args=[obj.pk])
+    return format_html('<a href="{}">Download {}</a>', url, obj.original_name)
+
+
+class EvidenceInlineForm(EvidenceFileForm):
+    """An inline row: the upload on new rows only; a stored row shows its file and keeps it."""
+
+    def __init__(self, *args, **kwargs):
+        forms.ModelForm.__init__(self, *args, **kwargs)
+        upload = self.fields["upload"]
+        if self.instance.pk:
+            upload.disabled, upload.required, upload.help_text = True, False, "Kept as attached."
+        else:
+            upload.help_text += f" At most {settings.EVIDENCE_MAX_UPLOAD_MB} MB."
+
+    def clean_upload(self):
+        return None if self.instance.pk else super().clean_upload()
+
+
+class EvidenceInlineFormSet(ReasonInlineFormSet):
+    """New rows are stored through services.evidence_attach (checked, hashed), deletions through evidence_delete."""
+
+    def save_record(self, obj, form, *, reason: str):
+        if obj.pk is not None:
+            return super().save_record(obj, form, reason=reason)
+        if obj.organization_id is None:
+            # On a count, license or filing the file belongs to that record's organization.
+            obj.organization_id = ownership.organization_id_of(self.instance)
+        upload = form.cleaned_data["upload"]
+        return services.evidence_attach(
+            evidence_file=obj, content=form.upload_content, name=upload.name, actor=self.actor, reason=reason
+        )
+
+    def delete_existing(self, obj, commit=True):
+        if commit:
+            services.evidence_delete(evidence_file=obj, actor=self.actor, reason="Deleted in the admin")
+
+
+class EvidenceInline(ScopedInline):
+    """The evidence files of one count, license or filing: listed with their download links, new ones uploaded
+    through the same checks as the evidence page. Only the files the person may see are listed."""
+
+    model = EvidenceFile
+    form = EvidenceInlineForm
+    formset = EvidenceInlineFormSet
+    verbose_name = "evidence file"
+    fields = ["title", "upload", "review_on", "download", "kind", "sha256"]
+    readonly_fields = ["download", "kind", "sha256"]
+
+    def get_queryset(self, request):
+        # Scoped here, not by the parent: a vendor is shared, its letters are each organization's own.
+        rows = super().get_queryset(request).select_related("organization")
+        return access.restrict(rows, request.user, access.VIEW)
+
+    @admin.display(description="File")
+    def download(self, obj):
+        return download_link(obj)
+
+
+class UserCountEvidenceInline(EvidenceInline):
+    fk_name = "user_count"
+
+
+class LicenseEvidenceInline(EvidenceInline):
+    fk_name = "license"
+
+
+class FilingEvidenceInline(EvidenceInline):
+    fk_name = "filing"
+
+
+class VendorEvidenceInline(EvidenceInline):
+    """A vendor's letters: each row names the organization it belongs to (only the person's own are listed)."""
+
+    fk_name = "vendor"
+    fields = ["organization", "title", "upload", "review_on", "download", "kind", "sha256"]
+
+
 @admin.register(EvidenceFile)
 class EvidenceFileAdmin(ScopedAdmin):
     form = EvidenceFileForm
     list_display = ["title", "organization", "attached_to", "kind", "review_on", "uploaded_at"]
-    list_select_related = ["organization", "user_count__application", "license__application", "vendor", "filing"]
+    list_select_related = [
+        "organization",
+        "user_count__application",
+        "license__application",
+        "vendor",
+        "filing",
+        "roster__application",
+    ]
     list_filter = [ShownYearFilter, AttentionFilter, "kind", "review_on"]
     search_fields = ["title", "original_name", "organization__name"]
     ordering = ["organization__name", "-uploaded_at", "-pk"]
-    autocomplete_fields = ["organization", "user_count", "license", "vendor", "filing"]
+    autocomplete_fields = ["organization", "user_count", "license", "vendor", "filing", "roster"]
     readonly_fields = ["download", "original_name", "kind", "size", "sha256", "uploaded_by_name", "uploaded_at"]
     fieldsets = [
         (None, {"fields": ["organization", "title", "upload", "review_on", "notes"]}),
         (
             "Attached to (one of these)",
-            {"fields": ["user_count", "license", "vendor", "filing"]},
+            {"fields": ["user_count", "license", "vendor", "filing", "roster"]},
         ),
         ("Stored file", {"fields": ["download", "original_name", "kind", "size", "sha256", "uploaded_by_name"]}),
     ]
@@ -83,6 +174,10 @@ class EvidenceFileAdmin(ScopedAdmin):
         )
         return None
 
+    def delete_model(self, request, obj):
+        # The stored file goes too, once the deletion commits; the history keeps its SHA-256 and who deleted it.
+        services.evidence_delete(evidence_file=obj, actor=request.user, reason="Deleted in the admin")
+
     @admin.display(description="Attached to")
     def attached_to(self, obj):
         target = obj.target
@@ -95,10 +190,7 @@ class EvidenceFileAdmin(ScopedAdmin):
 
     @admin.display(description="File")
     def download(self, obj):
-        if not obj.pk:
-            return "-"
-        url = reverse("admin:licensing_evidencefile_download", args=[obj.pk])
-        return format_html('<a href="{}">Download {}</a>', url, obj.original_name)
+        return download_link(obj)
 
     def get_urls(self):
         return [

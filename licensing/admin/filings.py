@@ -8,6 +8,7 @@ from django.urls import path, reverse
 
 from licensing import access, filings, job_kinds, services
 from licensing.admin.base import ScopedAdmin, this_year
+from licensing.admin.evidence import FilingEvidenceInline
 from licensing.admin.filters import AttentionFilter, ShownYearFilter
 from licensing.admin.organization_pages import OrganizationPage
 from licensing.choices import FilingStatus
@@ -41,6 +42,7 @@ class FilingForm(forms.ModelForm):
 
 @admin.register(Filing)
 class FilingAdmin(ScopedAdmin):
+    inlines = [FilingEvidenceInline]
     form = FilingForm
     change_form_template = "admin/licensing/filing/change_form.html"
     list_display = [

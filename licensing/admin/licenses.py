@@ -4,6 +4,7 @@ from django.contrib import admin
 from licensing import services, workflow
 from licensing.admin import renewals
 from licensing.admin.base import ApplicationYearAdmin, ReasonInlineFormSet, dollars, seen_version
+from licensing.admin.evidence import LicenseEvidenceInline
 from licensing.admin.filters import AttentionFilter, PositionFilter, ShownYearFilter
 from licensing.models import License
 
@@ -33,6 +34,7 @@ class LicenseFormSet(ReasonInlineFormSet):
 
 @admin.register(License)
 class LicenseAdmin(ApplicationYearAdmin):
+    inlines = [LicenseEvidenceInline]
     form = LicenseForm
     list_display = [
         "system", "organization", "license_year", "route", "status",

@@ -31,7 +31,7 @@ class ReconciliationPage(OrganizationPage):
     template_name = "admin/licensing/organization/reconciliation.html"
     title = "Reconcile rosters: {organization}"
     methods = ("GET", "POST")
-    refusal = "Accepting a finding needs an officer's access to this organization."
+    refusal = "Accepting or withdrawing a finding needs an officer's access to this organization."
 
     def allowed(self, request, organization) -> bool:
         if not super().allowed(request, organization):
@@ -48,6 +48,8 @@ class ReconciliationPage(OrganizationPage):
 
     def respond(self, request, organization):
         year = shown_year.parse(request.GET.get("year") or request.POST.get("year")) or shown_year.shown_year()
+        if request.method == "POST" and "withdraw" in request.POST:
+            return self.withdraw(request, organization, year)
         if request.method == "POST":
             return self.accept(request, organization, year)
         reconciliation = selectors.reconcile(organization, year, user=request.user)
@@ -89,6 +91,30 @@ class ReconciliationPage(OrganizationPage):
             findings=[(rows[key], accepted.get((chosen, key))) for key in findings_page.object_list],
             may_accept=self.may_accept(request, organization),
         )
+
+    def withdraw(self, request, organization, year):
+        """Withdraw one of this organization's acceptances, with a reason: the finding is open again."""
+        chosen = request.POST.get("withdraw", "")
+        # A forged id (not digits, or past the database's range) finds nothing rather than failing.
+        wellformed = chosen.isascii() and chosen.isdigit() and len(chosen) <= 18
+        acceptance = (
+            FindingAcceptance.objects.filter(organization=organization, pk=chosen).first() if wellformed else None
+        )
+        query = request.GET.copy()
+        query["year"] = str(year)
+        if acceptance is None:
+            messages.error(request, "That acceptance is no longer recorded; reload the page. Nothing was changed.")
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        query["finding"] = acceptance.kind
+        try:
+            services.finding_withdraw(acceptance=acceptance, actor=request.user, reason=request.POST.get("reason", ""))
+        except ValidationError as problem:
+            messages.error(request, " ".join(problem.messages) + " Nothing was changed.")
+        else:
+            messages.success(
+                request, f"{acceptance.get_kind_display()}: the acceptance for {acceptance.identifier} is withdrawn."
+            )
+        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
 
     def accept(self, request, organization, year):
         kind = request.POST.get("kind", "")

@@ -6,8 +6,12 @@ services.role_mapping_save, which re-derives the counts of the application's ros
 """
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -16,6 +20,7 @@ from licensing.admin.base import ApplicationColumnsMixin, ScopedAdmin, WrittenBy
 from licensing.admin.transfers import ImportForm
 from licensing.admin.widgets import SafeAutocompleteSelect
 from licensing.models import Application
+from licensing.models.purges import RosterPurge
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
 
@@ -71,11 +76,55 @@ class RosterAdmin(ApplicationColumnsMixin, ScopedAdmin):
         "imported_by_name",
         "data_import",
         "is_directory",
+        "people_purged_at",
         "notes",
     ]
     # Everything but the notes comes from the file and its import (the directory mark too: a directory derives no
     # count, so marking an application's roster afterwards would leave its count without its roster's meaning).
     readonly_fields = [name for name in fields if name != "notes"]
+    actions = ["purge_people"]
+
+    def has_purge_permission(self, request):
+        # Administrators only: officers and auditors never see the action, and the service refuses them too.
+        return access.sees_everything(request.user)
+
+    @admin.action(
+        description=f"Purge the people of the selected rosters older than the retention period "
+        f"({settings.ROSTER_RETENTION_YEARS} years)",
+        permissions=["purge"],
+    )
+    def purge_people(self, request, queryset):
+        """Show what the purge removes; purge on the confirmation's second post (services.roster_people_purge)."""
+        years = settings.ROSTER_RETENTION_YEARS
+        try:
+            plans = services.roster_people_purge(
+                actor=request.user, older_than_years=years, rosters=queryset, dry_run=not request.POST.get("post")
+            )
+        except (PermissionDenied, ValidationError) as error:
+            self.message_user(request, " ".join(getattr(error, "messages", [str(error)])), messages.ERROR)
+            return None
+        if not plans:
+            self.message_user(
+                request,
+                f"None of the selected rosters is older than {years} years with people left to purge: nothing purged.",
+                messages.INFO,
+            )
+            return None
+        if request.POST.get("post"):
+            for plan in plans:
+                self.message_user(request, plan.summary(), messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Purge the people of old rosters",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "selected": sorted(queryset.values_list("pk", flat=True)),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "plans": plans,
+            "years": years,
+        }
+        return TemplateResponse(request, "admin/licensing/roster/purge_confirmation.html", context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(lines_count=Count("lines"))
@@ -108,6 +157,32 @@ class RosterAdmin(ApplicationColumnsMixin, ScopedAdmin):
             return "-"
         url = reverse("admin:licensing_rosterline_changelist") + f"?roster__exact={obj.pk}"
         return format_html('<a href="{}">{} lines</a>', url, obj.lines_count)
+
+
+@admin.register(RosterPurge)
+class RosterPurgeAdmin(WrittenByThePortalMixin, ScopedAdmin):
+    """Retention purges, read only: made by the roster list's purge action or `manage.py purge_roster_people`."""
+
+    list_display = ["purged_at", "organization", "taken_before", "roster_count", "people_purged", "purged_by_name"]
+    list_select_related = ["organization"]
+    list_filter = ["taken_before"]
+    search_fields = ["organization__name", "rosters", "=digest_before"]
+    search_help_text = "Search by organization, roster or exact digest."
+    ordering = ["-purged_at", "-pk"]
+    fields = [
+        "organization",
+        "purged_at",
+        "purged_by_name",
+        "retention_years",
+        "taken_before",
+        "rosters",
+        "roster_count",
+        "people_purged",
+        "chains_purged",
+        "digest_before",
+        "digest_after",
+    ]
+    readonly_fields = fields
 
 
 class RosterImportForm(ImportForm):

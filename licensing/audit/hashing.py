@@ -63,6 +63,9 @@ ADDED_LATER: dict[tuple[str, str], object] = {
     ("licensing.UserCount", "plausibility_reason"): "",
     ("licensing.UserCount", "plausibility_acknowledged_by_id"): None,
     ("licensing.UserCount", "plausibility_acknowledged_at"): None,
+    # Retention purges and rosters' source files (issue 13): rows hashed before were never purged, nor a roster's.
+    ("licensing.Roster", "people_purged_at"): None,
+    ("licensing.EvidenceFile", "roster_id"): None,
 }
 # Values that are no change of their own: the id never changes, and the version moves with every save.
 NOT_CHANGES = ("id", "version")

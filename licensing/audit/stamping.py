@@ -4,6 +4,7 @@ One function, `stamp`, fills them, whether the row comes from a save (licensing.
 the audited bulk helpers (licensing.audit.bulk), since simple-history's own bulk path sends no signals.
 """
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,12 +34,20 @@ def previous_row(history_model, object_id):
     return history_model.objects.filter(**{pk_name: object_id}).order_by("-history_id").first()
 
 
+@functools.cache
+def _tracks_an_import(history_model) -> bool:
+    """A record with a `data_import` field of its own (a roster): that field fills the column of the same name, so
+    stamping must not overwrite it, or a later save outside an import no longer matches the live record."""
+    return any(field.attname == "data_import_id" for field in history_model.tracked_fields)
+
+
 def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=None, organization_id=None) -> None:
     """Fill the audit columns of an unsaved history row: organization, user name, changes, chain and hash."""
     history_row.organization_id = (
         organization_id if organization_id is not None else ownership.organization_id_of(instance)
     )
-    history_row.data_import_id = _data_import.get()
+    if not _tracks_an_import(type(history_row)):
+        history_row.data_import_id = _data_import.get()
     user = history_row.history_user
     history_row.history_user_name = user.get_username() if user is not None else ""
     if hasattr(history_row, "fill_extras"):

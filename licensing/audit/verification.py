@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from licensing.audit import hashing, people
+from licensing.audit import hashing, people, purging
 from licensing.audit import links as link_rows
 from licensing.audit.records import record_type, tracked_models
 
@@ -63,17 +63,22 @@ def verify_model(model, *, organization_id: int | None = None) -> Iterator[Chain
         links = {
             obj.pk: link_rows.link_ids(history_model, obj_links) for obj, obj_links in zip(live, live_ids, strict=True)
         }
+        purged = purging.purged_chains(record_type(history_model), ids) if model in purging.REDACTED else {}
         chains = defaultdict(list)
         for row in chunk_rows:
             chains[getattr(row, pk_name)].append(row)
         for object_id in ids:
             chain = chains.get(object_id, [])
-            yield from _verify_chain(label, object_id, chain, stored, objects.get(object_id), links)
+            yield from _verify_chain(
+                label, object_id, chain, stored, objects.get(object_id), links, purged.get(object_id)
+            )
             yield from _verify_head(label, object_id, chain, heads.get(object_id))
 
 
-def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterator[ChainBreak]:
+def _verify_chain(label, object_id, chain, stored, live_object, links, purged=None) -> Iterator[ChainBreak]:
     previous = None
+    if purged is not None:
+        yield from _verify_purged(label, object_id, chain, stored, purged)
     for row in chain:
         expected_previous = previous.row_hash if previous is not None else ""
         if row.previous_hash != expected_previous:
@@ -85,7 +90,9 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
                 expected_previous or "(first row)",
                 row.previous_hash or "(first row)",
             )
-        recomputed = hashing.row_hash(row, stored.get(row.history_id, {}))
+        # A row a recorded purge redacted keeps its original hash; _verify_purged checked its content instead.
+        redacted = purged is not None and row.history_id <= purged.last_history_id
+        recomputed = row.row_hash if redacted else hashing.row_hash(row, stored.get(row.history_id, {}))
         if recomputed != row.row_hash:
             yield ChainBreak(
                 label, object_id, row.history_id, "row content does not match its hash", recomputed, row.row_hash
@@ -131,6 +138,32 @@ def _verify_chain(label, object_id, chain, stored, live_object, links) -> Iterat
         )
 
 
+def _verify_purged(label, object_id, chain, stored, purged) -> Iterator[ChainBreak]:
+    """The rows a purge redacted: as many as it recorded, ending at the head it recorded, with the content it left."""
+    redacted = [row for row in chain if row.history_id <= purged.last_history_id]
+    newest = redacted[-1] if redacted else None
+    found = (newest.history_id, newest.row_hash, len(redacted)) if newest else (None, "none", 0)
+    if found != (purged.last_history_id, purged.head_hash, purged.rows):
+        yield ChainBreak(
+            label,
+            object_id,
+            found[0],
+            "purged rows differ from the chain the purge recorded",
+            f"{purged.rows} row(s) ending at row {purged.last_history_id} ({purged.head_hash[:12]})",
+            f"{found[2]} row(s) ending at row {found[0]} ({found[1][:12]})",
+        )
+    digest = purging.redacted_digest(redacted, stored)
+    if digest != purged.redacted_digest:
+        yield ChainBreak(
+            label,
+            object_id,
+            found[0],
+            "purged rows were changed after the purge",
+            f"redacted content {purged.redacted_digest[:12]}",
+            f"{digest[:12]}",
+        )
+
+
 def _verify_head(label, object_id, chain, head) -> Iterator[ChainBreak]:
     """The chain must end where its head says: removing the newest row, even of a no-change save, shows."""
     if not chain:
@@ -160,9 +193,54 @@ def _as_history_row(newest, live_object):
 
 
 def verify(*, organization_id: int | None = None) -> list[ChainBreak]:
-    """Every break in every chain (of one organization's records, when given)."""
+    """Every break in every chain (of one organization's records, when given), and in the purges' records."""
     chosen = tracked_models() if organization_id is None else people.organization_tracked_models()
-    return [broken for model in chosen for broken in verify_model(model, organization_id=organization_id)]
+    breaks = [broken for model in chosen for broken in verify_model(model, organization_id=organization_id)]
+    return breaks + list(verify_purges(organization_id=organization_id))
+
+
+def verify_purges(*, organization_id: int | None = None) -> Iterator[ChainBreak]:
+    """Each purge's digests must match the chains it recorded, and each recorded chain must name a purge (2 queries).
+
+    So a redaction cannot be claimed after the fact without changing a purge record, whose own chain is verified.
+    """
+    from licensing.models.purges import PurgedChain, RosterPurge
+
+    purges = RosterPurge.objects.all()
+    chains = PurgedChain.objects.order_by("purge_id", "record_type", "object_id")
+    if organization_id is not None:
+        purges = purges.filter(organization_id=organization_id)
+        chains = chains.filter(purge_id__in=purges.values("pk"))
+    purges = list(purges)
+    known = {purge.pk: purge for purge in purges}
+    if organization_id is not None and not known:
+        # One organization's check without purges: its records name no purge (the whole check finds strays).
+        return
+    by_purge = defaultdict(list)
+    for chain in chains:
+        by_purge[chain.purge_id].append(chain)
+    label = RosterPurge._meta.verbose_name
+    for purge_id, recorded in by_purge.items():
+        purge = known.get(purge_id)
+        if purge is None:
+            yield ChainBreak(
+                label, purge_id, None, "redacted chains name a purge that is not recorded", "a purge", "none"
+            )
+            continue
+        if purging.digests_of(recorded) != (purge.digest_before, purge.digest_after):
+            yield ChainBreak(
+                label,
+                purge_id,
+                None,
+                "the chains recorded for this purge differ from its digests",
+                f"{purge.digest_before[:12]} / {purge.digest_after[:12]}",
+                "{} / {}".format(*(value[:12] for value in purging.digests_of(recorded))),
+            )
+    for purge in known.values():
+        if purge.chains_purged and purge.pk not in by_purge:
+            yield ChainBreak(
+                label, purge.pk, None, "the chains this purge redacted are not recorded", "its chains", "none"
+            )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,8 +14,16 @@ from licensing.models.licenses import License
 from licensing.models.organizations import Organization
 from licensing.ownership import OwnedBy
 
-TARGETS = ("user_count", "license", "vendor", "filing")
-ONE_RECORD = "Attach the file to exactly one record: a user count, a license, a vendor or a filing."
+TARGETS = ("user_count", "license", "vendor", "filing", "roster")
+ONE_RECORD = "Attach the file to exactly one record: a user count, a license, a vendor, a filing or a roster."
+
+
+def _exactly_one_target() -> models.Q:
+    """One of the target keys set, the others empty."""
+    condition = models.Q()
+    for chosen in TARGETS:
+        condition |= models.Q(**{f"{name}__isnull": name != chosen for name in TARGETS})
+    return condition
 
 
 class EvidenceFile(models.Model):
@@ -46,6 +54,15 @@ class EvidenceFile(models.Model):
         related_name="evidence_files",
         help_text="Correspondence with the AMA about this application.",
     )
+    # A roster's source file, kept by the roster import (services.keep_roster_source); the purge removes its bytes.
+    roster = models.ForeignKey(
+        "licensing.Roster",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evidence_files",
+        help_text="The roster whose imported file this is.",
+    )
     title = models.CharField(max_length=200)
     file = models.FileField(upload_to="evidence/%Y/%m/", max_length=300, editable=False)
     original_name = models.CharField("file name", max_length=255, editable=False)
@@ -73,12 +90,7 @@ class EvidenceFile(models.Model):
         indexes = [models.Index(fields=["review_on"])]
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    models.Q(user_count__isnull=False, license__isnull=True, vendor__isnull=True, filing__isnull=True)
-                    | models.Q(user_count__isnull=True, license__isnull=False, vendor__isnull=True, filing__isnull=True)
-                    | models.Q(user_count__isnull=True, license__isnull=True, vendor__isnull=False, filing__isnull=True)
-                    | models.Q(user_count__isnull=True, license__isnull=True, vendor__isnull=True, filing__isnull=False)
-                ),
+                condition=_exactly_one_target(),
                 name="evidence_file_one_record",
                 violation_error_message=ONE_RECORD,
             ),
@@ -107,6 +119,7 @@ class EvidenceFile(models.Model):
             "license": lambda: target.application.organization_id,
             "filing": lambda: target.organization_id,
             "vendor": lambda: self.organization_id,
+            "roster": lambda: target.application.organization_id,
         }[chosen[0]]()
         if self.organization_id is not None and owner != self.organization_id:
             raise ValidationError({chosen[0]: "That record belongs to another organization than the one chosen."})

@@ -157,6 +157,15 @@ class Roster(models.Model):
         help_text="The organization's staff directory or HR list of who works there: reconciliation lists the "
         "people on application rosters of the same year who are not on it.",
     )
+    # Set by the retention purge (services.roster_people_purge): the people are gone, the totals and SHA-256 stay.
+    people_purged_at = models.DateTimeField(
+        "people purged on",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the retention purge removed "
+        "the people's identifiers, names, e-mails and NPIs; the lines, totals and file SHA-256 remain.",
+    )
 
     history = AuditedHistoricalRecords()
     ownership = OwnedBy(

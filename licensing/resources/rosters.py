@@ -243,6 +243,14 @@ class RosterLineResource(ScopedLookups, PortalResource):
                     actor=self.actor,
                     reason=self.reason,
                 )
+                services.keep_roster_source(
+                    roster=roster,
+                    content=getattr(self, "file_content", b""),
+                    name=roster.file_name,
+                    actor=self.actor,
+                    reason=self.reason,
+                    dry_run=dry_run,
+                )
                 if dry_run:
                     raise _DryRun
         except _DryRun:
