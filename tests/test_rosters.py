@@ -231,6 +231,10 @@ def test_a_mapped_roster_previews_confirms_and_derives_the_count(officer_client,
     # The count's page shows the explanation and keeps the derived figures out of reach.
     count_page = officer_client.get(reverse("admin:licensing_usercount_change", args=[count.pk])).content.decode()
     assert "1 excluded as not users" in count_page and 'name="direct_users"' not in count_page
+    # When and by whom it was counted, and the evidence, are the roster's too; the review flag stays the officer's.
+    for derived in ("counted_on", "counted_by", "evidence"):
+        assert f'name="{derived}"' not in count_page, derived
+    assert 'name="needs_review"' in count_page
 
 
 @pytest.mark.django_db

@@ -53,7 +53,16 @@ class UserCountAdmin(ApplicationYearAdmin):
     readonly_fields = ["users", "explanation", "plausibility", "royalty", "position", "roster", "excluded_users"]
     # A count derived from a roster takes these from the roster's lines (services.roster_derive_count): they change
     # with a new roster or the role mapping, never by hand.
-    derived_fields = ["method", "direct_users", "program_users", "output_users", *counting.PROXY_FIELDS]
+    derived_fields = [
+        "method",
+        "direct_users",
+        "program_users",
+        "output_users",
+        *counting.PROXY_FIELDS,
+        "counted_on",
+        "counted_by",
+        "evidence",
+    ]
     fieldsets = [
         (None, {"fields": ["application", "license_year", "method"]}),
         (
