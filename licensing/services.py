@@ -1027,6 +1027,8 @@ def _delete_stored_after_commit(files: Iterable) -> None:
 @transaction.atomic
 def evidence_delete(*, evidence_file, actor: Actor, reason: str) -> None:
     """Delete an evidence record (its history records who and why) and, once that commits, its stored file."""
+    if actor is not None and not access.can(actor, evidence_file.organization, access.CHANGE):
+        raise PermissionDenied("Deleting evidence needs an officer's access to the organization it belongs to.")
     stored = evidence_file.file
     record_delete(evidence_file, actor=actor, reason=reason)
     _delete_stored_after_commit([stored])
@@ -1086,6 +1088,7 @@ def retention_cutoff(*, today: datetime.date, years: int) -> datetime.date:
         return today.replace(year=today.year - years, day=28)
 
 
+@transaction.atomic
 def roster_people_purge(
     *,
     actor: Actor,

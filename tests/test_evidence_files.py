@@ -161,6 +161,20 @@ def test_deleting_an_evidence_record_deletes_its_file_after_the_commit(
     assert deleted.history_user_name == "admin" and deleted.sha256 == item.sha256 and deleted.history_change_reason
 
 
+def test_evidence_of_another_organization_cannot_be_deleted_through_the_service(org_a, org_b, count, officer_client):
+    from django.core.exceptions import PermissionDenied
+
+    from licensing import services
+
+    attach(officer_client, org_a, user_count=count)
+    item = EvidenceFile.objects.get()
+    stranger = UserFactory(username="stranger")
+    member(stranger, org_b, "officer")
+    with pytest.raises(PermissionDenied):
+        services.evidence_delete(evidence_file=item, actor=stranger, reason="Not mine")
+    assert EvidenceFile.objects.filter(pk=item.pk).exists() and stored_files() != []
+
+
 def test_a_roster_import_keeps_its_file_as_the_rosters_evidence(officer_client, officer, org_a):
     from licensing.models.rosters import Roster
     from tests.test_rosters import MAPPING, confirm, map_roles, preview_of, roster_file, upload

@@ -98,7 +98,9 @@ class ReconciliationPage(OrganizationPage):
         # A forged id (not digits, or past the database's range) finds nothing rather than failing.
         wellformed = chosen.isascii() and chosen.isdigit() and len(chosen) <= 18
         acceptance = (
-            FindingAcceptance.objects.filter(organization=organization, pk=chosen).first() if wellformed else None
+            FindingAcceptance.objects.filter(organization=organization, license_year=year, pk=chosen).first()
+            if wellformed
+            else None
         )
         query = request.GET.copy()
         query["year"] = str(year)
