@@ -246,6 +246,37 @@ class BackendWatch(threading.Thread):
         return sum(self.seen.values())
 
 
+class CpuWatch(threading.Thread):
+    """Samples the CPU seconds of gunicorn's and locust's process groups twice a second, so the share of each core
+    during the measured run alone (sign-in excluded) can be read off afterwards (`share`)."""
+
+    def __init__(self, groups: dict[str, int]):
+        super().__init__(daemon=True)
+        self.groups = groups
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self.done = threading.Event()
+        self.start()
+
+    def run(self):
+        while True:
+            self.samples.append(
+                (time.time(), {name: cpu_seconds(group_pids(pid)) for name, pid in self.groups.items()})
+            )
+            if self.done.wait(0.5):
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=10)
+
+    def share(self, name: str, start: float | None, end: float | None) -> float | None:
+        """Fraction of one core `name` used between `start` and `end` (epoch seconds), from the nearest samples."""
+        inside = [(at, cpu[name]) for at, cpu in self.samples if start and end and start <= at <= end]
+        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+            return None
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
 def wait_until_up(port: int, server: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -384,7 +415,9 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         wall = time.monotonic()
         backends = BackendWatch()
         locust = start_locust(args, env, work, CORES[1])
+        cores = CpuWatch({"gunicorn": server.pid, "locust": locust.pid})
         output = finish_locust(locust, locust_limit(args.duration))
+        cores.stop()
         result["uptime_after"], result["load_after"] = uptime(), load_average()
         result["server_cpu"] = cpu_seconds(group_pids(server.pid)) - server_cpu
         result["database_cpu"] = backends.stop()
@@ -394,6 +427,8 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         stop(server)
         server_log.close()
     result |= locust_result(work, output)
+    measured = result.get("measured_from"), result.get("measured_to")
+    result["measured_cpu"] = {name: cores.share(name, *measured) for name in ("gunicorn", "locust")}
     result["server_errors_logged"] = (work / "gunicorn.log").read_text().count("Traceback")
     return result
 
@@ -548,6 +583,7 @@ def summary(result: dict) -> str:
         f"gunicorn {result['server_cpu']:.0f} s "
         f"({100 * result['server_cpu'] / result['wall']:.0f}% of its core), PostgreSQL backends "
         f"{result['database_cpu']:.1f} s",
+        f"  CPU during the measured run: {measured_cpu(result)}",
         f"  answers: {totals['2xx/3xx']:,} 2xx/3xx, {totals['4xx']} 4xx, {totals['5xx']} 5xx, "
         f"{totals['no answer']} without answer; tracebacks in the server log: {result['server_errors_logged']}",
         f"  4xx: {by_kind(result['statuses'], 400, 500)}",
@@ -568,6 +604,14 @@ def summary(result: dict) -> str:
     lines += [f"    {problem}" for problem in checked["problems"][:20]]
     lines += [f"    refused: {detail}" for detail in checked["refusals"] if detail]
     return "\n".join(lines)
+
+
+def measured_cpu(result: dict) -> str:
+    """Each core's use by its process while the officers worked (sign-in excluded), e.g. "gunicorn 62%, locust 35%"."""
+    shares = result.get("measured_cpu") or {}
+    return ", ".join(
+        f"{name} {share:.0%}" if share is not None else f"{name} not sampled" for name, share in shares.items()
+    )
 
 
 def passed(result: dict) -> bool:

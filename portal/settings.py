@@ -107,6 +107,8 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "portal.wsgi.application"
+# Widgets drawn by Jinja2 from Django's own copies, the rest by Django's engine (portal/form_rendering.py).
+FORM_RENDERER = "portal.form_rendering.WidgetRenderer"
 
 
 def _default_database_url() -> str:
