@@ -17,20 +17,27 @@ def normalize_digits(value: str | None) -> str:
     return _SEPARATORS.sub("", value or "")
 
 
+def record_id(text) -> int | None:
+    """The id a person or a file gave as text, or None: ASCII digits only (str.isdigit() also takes "²", which
+    int() refuses) and at most 18 of them, so it fits a 64-bit primary key."""
+    text = str(text if text is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def format_ein(value: str | None) -> str:
     """An EIN as people write it, 12-3456789; anything that is not nine digits is shown as it is."""
     digits = normalize_digits(value)
-    return f"{digits[:2]}-{digits[2:]}" if re.fullmatch(r"\d{9}", digits) else (value or "")
+    return f"{digits[:2]}-{digits[2:]}" if re.fullmatch(r"[0-9]{9}", digits) else (value or "")
 
 
 def search_digits(term: str) -> str:
     """A search term typed like an identifier (12-3456789, 123 456 7890) as the digits the database stores."""
-    return normalize_digits(term) if re.fullmatch(r"[\d\s\-]+", term or "") and re.search(r"\d", term) else term
+    return normalize_digits(term) if re.fullmatch(r"[0-9\s\-]+", term or "") and re.search(r"[0-9]", term) else term
 
 
 def validate_ein(value: str) -> None:
     """An Employer Identification Number is nine digits, written 12-3456789."""
-    if not re.fullmatch(r"\d{9}", value or ""):
+    if not re.fullmatch(r"[0-9]{9}", value or ""):
         raise ValidationError(
             "An EIN has 9 digits, written like 12-3456789. Check the number on the organization's IRS letter.",
             code="invalid_ein",
@@ -59,7 +66,7 @@ def npi_check_digit(first_nine: str) -> int:
 
 def validate_npi(value: str) -> None:
     """A National Provider Identifier is ten digits whose last digit is a Luhn check digit."""
-    if not re.fullmatch(r"\d{10}", value or ""):
+    if not re.fullmatch(r"[0-9]{10}", value or ""):
         raise ValidationError(
             "An NPI has exactly 10 digits. Look it up in the NPPES registry if unsure.", code="invalid_npi"
         )

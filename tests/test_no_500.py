@@ -27,7 +27,7 @@ CONTROL = "\x01\x08\x1b[0m\x7f"
 HTML = '<script>alert("x")</script><b>bold</b>'
 # Malformed values by the kind of field they are sent to; each must be refused (never saved, never a 500).
 MALFORMED = {
-    "number": ["abc", str(2**63), str(10**30), "-1", "1e400", NUL],
+    "number": ["abc", str(2**63), str(10**30), "-1", "1e400", NUL, "\u00b2"],
     "date": ["2024-13-45", "abc", NUL, "99999-01-01"],
     "text": [NUL, "a\x00"],
     "choice": ["zzz", NUL, str(2**63)],

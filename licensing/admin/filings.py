@@ -6,7 +6,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 
-from licensing import access, filings, job_kinds, services
+from licensing import access, filings, identifiers, job_kinds, services
 from licensing.admin.base import ScopedAdmin, this_year
 from licensing.admin.evidence import FilingEvidenceInline
 from licensing.admin.filters import AttentionFilter, ShownYearFilter
@@ -227,10 +227,10 @@ class FilingAdmin(ScopedAdmin):
         if filing.is_frozen:
             messages.error(request, "This application was already submitted; its counts are acknowledged as sent.")
             return self._back(filing)
-        raw = request.POST.get("count", "")
+        count_id = identifiers.record_id(request.POST.get("count", ""))
         count = (
-            UserCount.objects.filter(pk=int(raw), application__filings=filing, license_year=filing.license_year).first()
-            if raw.isdigit() and len(raw) < 12
+            UserCount.objects.filter(pk=count_id, application__filings=filing, license_year=filing.license_year).first()
+            if count_id is not None
             else None
         )
         if count is None or not access.can(request.user, count, access.CHANGE):

@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, JsonRespons
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from licensing import access, jobs
+from licensing import access, identifiers, jobs
 from licensing.admin.base import NOT_FOUND, AuditedAdmin, WrittenByThePortalMixin
 from licensing.models import Job
 
@@ -60,7 +60,7 @@ class JobAdmin(WrittenByThePortalMixin, AuditedAdmin):
         return job
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        if not str(object_id).isdigit():
+        if identifiers.record_id(object_id) is None:
             raise Http404(NOT_FOUND)
         job = self._job(request, object_id, page=True)
         if request.method not in ("GET", "HEAD"):

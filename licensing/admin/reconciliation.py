@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 
-from licensing import access, services, shown_year
+from licensing import access, identifiers, services, shown_year
 from licensing import reconciliation_selectors as selectors
 from licensing.admin.base import ScopedAdmin, WrittenByThePortalMixin
 from licensing.admin.organization_pages import OrganizationPage
@@ -94,12 +94,11 @@ class ReconciliationPage(OrganizationPage):
 
     def withdraw(self, request, organization, year):
         """Withdraw one of this organization's acceptances, with a reason: the finding is open again."""
-        chosen = request.POST.get("withdraw", "")
         # A forged id (not digits, or past the database's range) finds nothing rather than failing.
-        wellformed = chosen.isascii() and chosen.isdigit() and len(chosen) <= 18
+        chosen = identifiers.record_id(request.POST.get("withdraw", ""))
         acceptance = (
             FindingAcceptance.objects.filter(organization=organization, license_year=year, pk=chosen).first()
-            if wellformed
+            if chosen is not None
             else None
         )
         query = request.GET.copy()

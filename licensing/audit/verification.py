@@ -345,7 +345,7 @@ def parse_digest_line(text: str) -> Digest | None:
     """A line Digest.line() wrote (the first one that parses), or None."""
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) != 3 or not parts[1].isdigit() or not DIGEST_PATTERN.fullmatch(parts[2]):
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or not DIGEST_PATTERN.fullmatch(parts[2]):
             continue
         try:
             as_of = datetime.datetime.fromisoformat(parts[0])

@@ -17,7 +17,7 @@ from licensing.audit.exports import unescape_cell
 # Excel counts days from 1899-12-30 (its 1900 leap-year bug included); 2958465 is 9999-12-31.
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 EXCEL_SERIAL_RANGE = range(1, 2958466)
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%B %d, %Y")
 TRUE_WORDS = {"yes", "y", "true", "t", "1", "x", "✓"}
 FALSE_WORDS = {"no", "n", "false", "f", "0", ""}
@@ -53,7 +53,7 @@ def text_of(value) -> str:
 
 
 # Commas only between groups of three digits: "1,250" and "1,250,000.50", never a decimal comma ("2,5").
-THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
+THOUSANDS = re.compile(r"[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
 
 
 def _number_text(value) -> str:
@@ -133,7 +133,7 @@ class Date(widgets.Widget):
             return None
         # Excel's serial numbers of the dates people record here have five digits or more (10000 is 1927-05-18);
         # a shorter number is more likely a year or a typing slip than a date from 1900 to 1927.
-        if re.fullmatch(r"\d{5,7}(\.0+)?", text) and int(float(text)) in EXCEL_SERIAL_RANGE:
+        if re.fullmatch(r"[0-9]{5,7}(\.0+)?", text) and int(float(text)) in EXCEL_SERIAL_RANGE:
             return EXCEL_EPOCH + datetime.timedelta(days=int(float(text)))
         if ISO_DATE.fullmatch(text):
             # What the first format reads, without strptime's cost (a tenth of a 50,000-row import's row loop).
@@ -296,9 +296,9 @@ class Digits(Text):
         was_number = isinstance(value, int | float) and not isinstance(value, bool)
         text = text_of(value)
         digits = re.sub(r"[\s\-.]", "", text)
-        if was_number and digits.isdigit() and len(digits) < self.length:
+        if was_number and digits.isascii() and digits.isdigit() and len(digits) < self.length:
             digits = digits.zfill(self.length)
-        return digits if digits.isdigit() or digits == "" else text
+        return digits if digits.isascii() and digits.isdigit() or digits == "" else text
 
 
 class Upper(Text):

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from licensing import access, imports
+from licensing import access, identifiers, imports
 from licensing.audit.exports import csv_chunks
 from licensing.choices import ImportOutcome
 from licensing.models import Application
@@ -117,7 +117,8 @@ def find_application(person, value: str, organization: str | None) -> Applicatio
         managed = managed.filter(organization__slug__iexact=organization)
     where = f" at {organization}" if organization else ""
     # An id fits 64 bits; a longer run of digits can only be a name.
-    found = list(managed.filter(pk=int(value))) if value.strip().isdigit() and len(value.strip()) < 19 else []
+    pk = identifiers.record_id(value)
+    found = list(managed.filter(pk=pk)) if pk is not None else []
     found = found or list(managed.filter(name__iexact=value.strip()).order_by("organization__slug", "pk")[:10])
     if not found:
         raise CommandError(

@@ -62,7 +62,7 @@ class Command(BaseCommand):
 
     def _parse(self, text: str) -> datetime.date:
         try:
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
                 raise ValueError(text)
             return datetime.date.fromisoformat(text)
         except ValueError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from licensing import identifiers
 from licensing.audit import verification
 from licensing.models import Organization
 
@@ -129,7 +130,9 @@ class Command(BaseCommand):
             )
         body = rows[1:]
         malformed = [
-            n for n, row in enumerate(body, start=2) if len(row) != 4 or not row[1].isdigit() or not row[2].isdigit()
+            n
+            for n, row in enumerate(body, start=2)
+            if len(row) != 4 or None in (identifiers.record_id(row[1]), identifiers.record_id(row[2]))
         ]
         if malformed:
             raise CommandError(f"{name} line {malformed[0]} is not record_type,object_id,history_id,row_hash.")
