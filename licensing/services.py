@@ -1040,10 +1040,15 @@ def keep_roster_source(*, roster: Roster, content: bytes, name: str, actor: Acto
     Called by the roster import once the roster is written, in its transaction. The import's own size limit has
     let the file in, so the evidence limit does not refuse it; the kind is told by content as for any upload. A
     preview (`dry_run`, rolled back on purpose) or a file not at hand stores nothing: storage is not rolled back.
+    A preview checks the content all the same, so a file the confirmation would refuse is refused at the preview.
     """
+    from licensing import evidence
     from licensing.models import EvidenceFile
 
-    if dry_run or not content:
+    if not content:
+        return None
+    if dry_run:
+        evidence.check(content, name=name, max_bytes=max(len(content), 1))
         return None
 
     item = EvidenceFile(

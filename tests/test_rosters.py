@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from licensing import counting, imports
 from licensing.choices import CountMethod, UserKind
-from licensing.models import DataImport, UserCount
+from licensing.models import DataImport, EvidenceFile, UserCount
 from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine
 from tests.factories import ApplicationFactory, OrganizationFactory, UserCountFactory, UserFactory, member
 
@@ -468,3 +468,13 @@ def test_a_refusal_links_the_page_it_names_and_escapes_the_rest():
     )
     # Only portal pages become links: an address in a file's cell stays text.
     assert "<a" not in link_pages("the evil page (https://example.com/)")
+
+
+@pytest.mark.django_db
+def test_a_roster_file_that_cannot_be_kept_as_evidence_is_refused_at_the_preview(officer_client, epic):
+    map_roles(officer_client, epic)
+    marked_up = roster_file(["e1,<script>alert(1)</script>,,,,Physician"])
+    preview = preview_of(upload(officer_client, epic, marked_up))
+    assert preview.outcome == DataImport.Outcome.REFUSED
+    assert "The roster cannot be saved" in " ".join(preview.report["problems"])
+    assert not Roster.objects.exists() and not EvidenceFile.objects.exists()
