@@ -1063,8 +1063,6 @@ def keep_roster_source(*, roster: Roster, content: bytes, name: str, actor: Acto
 # Retention: purging the people of old rosters
 # ---------------------------------------------------------------------------------------------
 
-PURGED_PERSON_FIELDS = ["identifier", "name", "email", "npi"]
-
 
 @dataclass
 class RosterPurgePlan:
@@ -1155,23 +1153,24 @@ def roster_people_purge(
     )
     now = timezone.now()
     for plan in plans.values():
-        acceptances = _purged_acceptances(plan)
+        acceptances, withdrawn = _purged_acceptances(plan)
         heads = purging.heads_of(Person, [person.pk for person in plan.people])
-        accepted_heads = purging.heads_of(FindingAcceptance, [acceptance.pk for acceptance in acceptances])
+        accepted_heads = purging.heads_of(FindingAcceptance, [acceptance.pk for acceptance in acceptances] + withdrawn)
         for person in plan.people:
-            person.identifier = purging.purged_identifier(person.pk)
-            person.name, person.email, person.npi = purging.PURGED_NAME, "", ""
+            for name, value in purging.values_for(purging.PERSON, person.pk).items():
+                setattr(person, name, value)
         if plan.people:
-            record_bulk_update(plan.people, Person, PURGED_PERSON_FIELDS, actor=actor, reason=reason)
+            record_bulk_update(plan.people, Person, list(purging.PERSON), actor=actor, reason=reason)
         chains = purging.redact(Person, heads, purging.person_redaction(Person._meta.pk.attname))
         for acceptance in acceptances:
-            acceptance.identifier = f"{purging.PURGED_PREFIX}acceptance-{acceptance.pk}"
-            acceptance.person_name = purging.PURGED_NAME
+            for name, value in purging.values_for(purging.ACCEPTANCE, acceptance.pk).items():
+                setattr(acceptance, name, value)
         if acceptances:
-            record_bulk_update(
-                acceptances, FindingAcceptance, ["identifier", "person_name"], actor=actor, reason=reason
-            )
-        chains += purging.redact(FindingAcceptance, accepted_heads, purging.acceptance_redaction("id"))
+            record_bulk_update(acceptances, FindingAcceptance, list(purging.ACCEPTANCE), actor=actor, reason=reason)
+        # Withdrawn acceptances have only history rows: redacted there, their chains recorded as the live ones'.
+        chains += purging.redact(
+            FindingAcceptance, accepted_heads, purging.acceptance_redaction(FindingAcceptance._meta.pk.attname)
+        )
         _purge_roster_files(plan.rosters, actor=actor, reason=reason, evidence=EvidenceFile, imports=DataImport)
         for roster in plan.rosters:
             roster.people_purged_at = now
@@ -1199,11 +1198,12 @@ def roster_people_purge(
     return list(plans.values())
 
 
-def _purged_acceptances(plan: RosterPurgePlan) -> list[FindingAcceptance]:
+def _purged_acceptances(plan: RosterPurgePlan) -> tuple[list[FindingAcceptance], list[int]]:
     """The accepted findings that name the plan's people (by identifier, in their organization or above it, in the
-    purged rosters' years or before): they carry the person's name too."""
+    purged rosters' years or before): they carry the person's name too. Live ones, and the ids of withdrawn ones,
+    found by their history rows (those still hold the name)."""
     if not plan.people:
-        return []
+        return [], []
     keys = {identifier_key(person.identifier) for person in plan.people}
     tree = {plan.organization.pk}
     node = plan.organization
@@ -1211,7 +1211,15 @@ def _purged_acceptances(plan: RosterPurgePlan) -> list[FindingAcceptance]:
         tree.add(node.parent_id)
         node = Organization.objects.only("pk", "parent_id").get(pk=node.parent_id)
     latest = max(roster.license_year for roster in plan.rosters)
-    return list(FindingAcceptance.objects.filter(organization__in=tree, identifier__in=keys, license_year__lte=latest))
+    naming = {"organization__in": tree, "identifier__in": keys, "license_year__lte": latest}
+    live = list(FindingAcceptance.objects.filter(**naming))
+    withdrawn = (
+        FindingAcceptance.history.model.objects.filter(**naming)
+        .exclude(id__in=FindingAcceptance.objects.values("pk"))
+        .values_list("id", flat=True)
+        .distinct()
+    )
+    return live, sorted(withdrawn)
 
 
 def _purge_roster_files(rosters: list[Roster], *, actor: Actor, reason: str, evidence, imports) -> None:

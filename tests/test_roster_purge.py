@@ -233,3 +233,27 @@ def test_an_administrator_purges_through_the_roster_list_after_a_confirmation(cl
     assert "4 people of 1 roster taken before" in done.content.decode()
     assert RosterPurge.objects.get().purged_by == admin_user
     assert not Person.objects.filter(name="Sam Roe").exists()
+
+
+@pytest.mark.django_db
+def test_a_withdrawn_acceptance_loses_the_name_from_its_history_too(officer, org_a, rosters, admin_user):
+    acceptance = services.finding_accept(
+        organization=org_a,
+        license_year=2018,
+        kind=FindingKind.OUTSIDE_US,
+        identifier="E3",
+        actor=officer,
+        reason="Remote coder",
+    )
+    accepted_id = acceptance.pk
+    services.finding_withdraw(acceptance=acceptance, actor=officer, reason="The contract ended")
+    history = FindingAcceptance.history.model.objects
+    assert history.filter(person_name="Kim Poe").count() == 2
+
+    purge("--actor", "admin")
+
+    text = json.dumps(list(history.values()), default=str)
+    assert "Kim Poe" not in text and '"e3"' not in text.lower()
+    assert history.filter(id=accepted_id).count() == 2  # every row is still there, redacted
+    assert RosterPurge.objects.get().chains_purged == 5
+    verify_passes()

@@ -37,27 +37,43 @@ PURGED_NAME = "(purged)"
 PURGED_PREFIX = "purged-"
 
 
+class ById(str):
+    """A redacted value made of this prefix and the row's id (unique, as the identifier constraints need)."""
+
+
+# What a purge writes, per field, for a person and for an accepted finding naming them: the live rows and the
+# history rows both take their values from here (values_for, expressions_for), so the two cannot drift.
+PERSON = {"identifier": ById(PURGED_PREFIX), "name": PURGED_NAME, "email": "", "npi": ""}
+ACCEPTANCE = {"identifier": ById(f"{PURGED_PREFIX}acceptance-"), "person_name": PURGED_NAME}
+
+
+def values_for(redaction: dict, pk: int) -> dict:
+    """The values one live row takes (its id known)."""
+    return {field: f"{value}{pk}" if isinstance(value, ById) else value for field, value in redaction.items()}
+
+
+def expressions_for(redaction: dict, pk_name: str) -> dict:
+    """The same values as expressions over a history row, for one UPDATE of many rows."""
+    return {
+        field: Concat(Value(str(value)), Cast(pk_name, CharField())) if isinstance(value, ById) else Value(value)
+        for field, value in redaction.items()
+    }
+
+
 def purged_identifier(pk: int) -> str:
     """A purged person's identifier: unique in the organization, as the constraint needs, and naming nobody."""
-    return f"{PURGED_PREFIX}{pk}"
+    return values_for(PERSON, pk)["identifier"]
 
 
 def person_redaction(pk_name: str) -> dict:
-    """The values a purged person's rows take, as expressions over the row (its identifier is made from its id)."""
-    return {
-        "identifier": Concat(Value(PURGED_PREFIX), Cast(pk_name, CharField())),
-        "name": Value(PURGED_NAME),
-        "email": Value(""),
-        "npi": Value(""),
-    }
+    """The values a purged person's history rows take (its identifier is made from its id)."""
+    return expressions_for(PERSON, pk_name)
 
 
 def acceptance_redaction(pk_name: str) -> dict:
-    """The values a purged person's accepted findings take: the name goes, the identifier names the acceptance."""
-    return {
-        "identifier": Concat(Value(f"{PURGED_PREFIX}acceptance-"), Cast(pk_name, CharField())),
-        "person_name": Value(PURGED_NAME),
-    }
+    """The values a purged person's accepted findings' history rows take: the name goes, the identifier names the
+    acceptance."""
+    return expressions_for(ACCEPTANCE, pk_name)
 
 
 @dataclass(frozen=True)
