@@ -1216,6 +1216,7 @@ def _purged_acceptances(plan: RosterPurgePlan) -> tuple[list[FindingAcceptance],
     withdrawn = (
         FindingAcceptance.history.model.objects.filter(**naming)
         .exclude(id__in=FindingAcceptance.objects.values("pk"))
+        .order_by()  # the history's default ordering would make DISTINCT keep one row per history row
         .values_list("id", flat=True)
         .distinct()
     )
