@@ -270,7 +270,7 @@ class CpuWatch(threading.Thread):
         self.join(timeout=10)
 
     def share(self, name: str, start: float | None, end: float | None) -> float | None:
-        """Fraction of one core `name` used between `start` and `end` (epoch seconds), from the nearest samples."""
+        """Share of one core `name` used from `start` to `end` (epoch seconds): first and last sample between them."""
         inside = [(at, cpu[name]) for at, cpu in self.samples if start and end and start <= at <= end]
         if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
             return None

@@ -1161,16 +1161,15 @@ def roster_people_purge(
                 setattr(person, name, value)
         if plan.people:
             record_bulk_update(plan.people, Person, list(purging.PERSON), actor=actor, reason=reason)
-        chains = purging.redact(Person, heads, purging.person_redaction(Person._meta.pk.attname))
+        chains = purging.redact(Person, heads, purging.expressions_for(purging.PERSON, Person._meta.pk.attname))
         for acceptance in acceptances:
             for name, value in purging.values_for(purging.ACCEPTANCE, acceptance.pk).items():
                 setattr(acceptance, name, value)
         if acceptances:
             record_bulk_update(acceptances, FindingAcceptance, list(purging.ACCEPTANCE), actor=actor, reason=reason)
         # Withdrawn acceptances have only history rows: redacted there, their chains recorded as the live ones'.
-        chains += purging.redact(
-            FindingAcceptance, accepted_heads, purging.acceptance_redaction(FindingAcceptance._meta.pk.attname)
-        )
+        redaction = purging.expressions_for(purging.ACCEPTANCE, FindingAcceptance._meta.pk.attname)
+        chains += purging.redact(FindingAcceptance, accepted_heads, redaction)
         _purge_roster_files(plan.rosters, actor=actor, reason=reason, evidence=EvidenceFile, imports=DataImport)
         for roster in plan.rosters:
             roster.people_purged_at = now

@@ -70,6 +70,18 @@ def purge(*args) -> str:
     return out.getvalue()
 
 
+def accept_kim(officer, organization):
+    """An accepted finding that names a person of the 2018 roster too (Kim works from India)."""
+    return services.finding_accept(
+        organization=organization,
+        license_year=2018,
+        kind=FindingKind.OUTSIDE_US,
+        identifier="E3",
+        actor=officer,
+        reason="Remote coder",
+    )
+
+
 def stored_person_text() -> str:
     """Everything the database keeps of people (their rows, accepted findings, and the history of both), as text."""
     rows = [
@@ -95,15 +107,7 @@ def test_the_people_go_from_rows_and_history_while_counts_hashes_and_totals_rema
     client, officer, org_a, rosters, admin_user, django_capture_on_commit_callbacks
 ):
     old, new = rosters
-    # An accepted finding names the person too (Kim works from India).
-    services.finding_accept(
-        organization=org_a,
-        license_year=2018,
-        kind=FindingKind.OUTSIDE_US,
-        identifier="E3",
-        actor=officer,
-        reason="Remote coder",
-    )
+    accept_kim(officer, org_a)
     assert FindingAcceptance.objects.get().person_name == "Kim Poe"
     count = UserCount.objects.get(roster=old)
     figures = (count.direct_users, count.program_users, count.output_users, count.excluded_users, count.evidence)
@@ -237,14 +241,7 @@ def test_an_administrator_purges_through_the_roster_list_after_a_confirmation(cl
 
 @pytest.mark.django_db
 def test_a_withdrawn_acceptance_loses_the_name_from_its_history_too(officer, org_a, rosters, admin_user):
-    acceptance = services.finding_accept(
-        organization=org_a,
-        license_year=2018,
-        kind=FindingKind.OUTSIDE_US,
-        identifier="E3",
-        actor=officer,
-        reason="Remote coder",
-    )
+    acceptance = accept_kim(officer, org_a)
     accepted_id = acceptance.pk
     services.finding_withdraw(acceptance=acceptance, actor=officer, reason="The contract ended")
     history = FindingAcceptance.history.model.objects

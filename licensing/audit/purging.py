@@ -60,22 +60,6 @@ def expressions_for(redaction: dict, pk_name: str) -> dict:
     }
 
 
-def purged_identifier(pk: int) -> str:
-    """A purged person's identifier: unique in the organization, as the constraint needs, and naming nobody."""
-    return values_for(PERSON, pk)["identifier"]
-
-
-def person_redaction(pk_name: str) -> dict:
-    """The values a purged person's history rows take (its identifier is made from its id)."""
-    return expressions_for(PERSON, pk_name)
-
-
-def acceptance_redaction(pk_name: str) -> dict:
-    """The values a purged person's accepted findings' history rows take: the name goes, the identifier names the
-    acceptance."""
-    return expressions_for(ACCEPTANCE, pk_name)
-
-
 @dataclass(frozen=True)
 class Head:
     """A chain as it stood before the purge: its newest row, that row's hash and the number of rows."""

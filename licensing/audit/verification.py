@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from licensing import identifiers
 from licensing.audit import hashing, people, purging
 from licensing.audit import links as link_rows
 from licensing.audit.records import record_type, tracked_models
@@ -345,7 +346,7 @@ def parse_digest_line(text: str) -> Digest | None:
     """A line Digest.line() wrote (the first one that parses), or None."""
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or not DIGEST_PATTERN.fullmatch(parts[2]):
+        if len(parts) != 3 or identifiers.record_id(parts[1]) is None or not DIGEST_PATTERN.fullmatch(parts[2]):
             continue
         try:
             as_of = datetime.datetime.fromisoformat(parts[0])
