@@ -9,7 +9,9 @@
    compliance officers (`services.membership_grant`): officer i is a member of benchmark organization i; every
    fifth officer also of the next officer's organization (so two officers sometimes save the same record),
    and every tenth of one more organization of its own. Each organization gets a draft filing for this year
-   (`services.filing_prepare`) for the PDF preview. VACUUM ANALYZE.
+   (`services.filing_prepare`) for the PDF preview, which renders it into the cache as it does for an officer.
+   VACUUM ANALYZE. The server's cache is a Redis database (--cache-url, CACHE_URL as in production), emptied
+   first; a run on an --existing database renders its drafts into it again, as they were when prepared.
 2. gunicorn (`portal.wsgi`, --workers, DEBUG off, static files collected and served by whitenoise) on a
    loopback port, pinned to one core with `taskset`; locust headless (benchmarks/load_locust.py) pinned to the
    other, --users officers spawned at --spawn-rate per second, for --duration seconds. Both are stopped by a
@@ -80,6 +82,11 @@ def add_run_arguments(parser, *, officers: int, users: int, duration: int, worke
     parser.add_argument("--no-docs", action="store_true", help="print the result only; leave docs/benchmarks.md alone")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards and print its URL")
     parser.add_argument("--existing", default="", metavar="URL", help="load a database a --keep run left (no seed)")
+    parser.add_argument(
+        "--cache-url",
+        default="redis://127.0.0.1:6379/8",
+        help="the shared Redis cache of the server, as in production (CACHE_URL); emptied first (default %(default)s)",
+    )
 
 
 def parse_args():
@@ -136,6 +143,28 @@ def add_officers(officers: int) -> None:
             if organization.pk not in prepared:
                 services.filing_prepare(organization=organization, license_year=year, actor=admin, reason=REASON)
                 prepared.add(organization.pk)
+
+
+def empty_cache(url: str) -> None:
+    """Empty the server's Redis cache database (only that one), so no run starts with what an earlier one left."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+    except redis.exceptions.ConnectionError:
+        raise SystemExit(f"no Redis answers at {url} (--cache-url)") from None
+
+
+def render_prepared_drafts() -> None:
+    """The benchmark's drafts rendered into the emptied cache, as `services.filing_prepare` had them when made."""
+    from licensing import tasks
+    from licensing.models import Filing
+
+    drafts = Filing.objects.filter(
+        organization__memberships__user__username__startswith=OFFICER_PREFIX, status=Filing.Status.DRAFT
+    )
+    for filing_id in drafts.values_list("pk", flat=True).distinct():
+        tasks.render_draft_preview(filing_id)
 
 
 def plan_of(officers: int) -> dict:
@@ -710,7 +739,9 @@ def main() -> int:
     if target is not None:
         target.create()
     database_url = args.existing or target.url
+    os.environ["CACHE_URL"] = args.cache_url
     env = production_like(database_url, allowed_hosts="127.0.0.1,testserver")
+    empty_cache(args.cache_url)
     try:
         import django
 
@@ -730,6 +761,8 @@ def main() -> int:
             print(f"{database}: {args.officers} officers, their memberships and draft filings ...", flush=True)
             add_officers(args.officers)
             analyze()
+        else:
+            render_prepared_drafts()
         plan = plan_of(args.officers)
         connections.close_all()
         with tempfile.TemporaryDirectory(prefix="load-") as work:

@@ -157,6 +157,20 @@ def dispatch(job_id: int, task_id: str) -> None:
         _fail(job_id, UNQUEUED)
 
 
+def in_background(task, *args) -> None:
+    """Work that leaves no record, such as a cache warmed: queued for a worker, or run here with no broker.
+
+    Never fails the caller: the work only saves someone time later, so a failure is logged and forgotten.
+    """
+    try:
+        if settings.JOBS_IN_PROCESS:
+            task(*args)
+        else:
+            task.apply_async(args=args)
+    except Exception:
+        logger.exception("Background task %s%r failed", task.name, args)
+
+
 def perform(job_id: int) -> None:
     """Do job `job_id`'s work, once: a job already finished (by another delivery of it) is left alone."""
     with transaction.atomic():

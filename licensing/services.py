@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -602,7 +603,15 @@ def filing_prepare(*, organization, license_year: int, actor: Actor, reason: str
         filing.signatory_name, filing.signatory_title = contact.name, contact.title
     record_save(filing, actor=actor, reason=reason or f"Application for {license_year} prepared")
     filing.applications.set(filings.default_applications(organization, license_year))
+    _render_preview_ahead(filing)
     return filing
+
+
+def _render_preview_ahead(filing: Filing) -> None:
+    """Render a new draft's PDF once this commits, so the officer's first preview is read from the cache."""
+    from licensing import jobs, tasks
+
+    transaction.on_commit(partial(jobs.in_background, tasks.render_draft_preview, filing.pk))
 
 
 def filing_pdf(filing: Filing) -> bytes:
@@ -750,6 +759,7 @@ def filing_correct(*, filing: Filing, actor: Actor, reason: str = "") -> Filing:
     )
     record_save(correction, actor=actor, reason=reason or f"Correction of {filing.document_id}")
     correction.applications.set(filing.applications.all())
+    _render_preview_ahead(correction)
     return correction
 
 

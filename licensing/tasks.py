@@ -11,6 +11,17 @@ def run_job(job_id: int) -> None:
     jobs.perform(job_id)
 
 
+@shared_task(name="licensing.tasks.render_draft_preview", ignore_result=True)
+def render_draft_preview(filing_id: int) -> None:
+    """A draft's PDF rendered into the cache (licensing.pdf.render_draft); one gone or submitted since is skipped."""
+    from licensing import services
+    from licensing.models import Filing
+
+    filing = Filing.objects.filter(pk=filing_id, status=Filing.Status.DRAFT).first()
+    if filing is not None:
+        services.filing_pdf(filing)
+
+
 @shared_task(name="licensing.tasks.send_reminders")
 def send_reminders() -> None:
     """The daily reminders (CELERY_BEAT_SCHEDULE), as a job administrators see under Jobs."""

@@ -87,6 +87,51 @@ def test_an_unchanged_draft_is_rendered_once_and_a_change_renders_it_again(offic
     assert "173" in pdf_text(changed) and "173" not in pdf_text(first)
 
 
+def test_a_prepared_draft_is_rendered_once_it_commits_so_the_first_preview_renders_nothing(
+    officer_client, hospital, monkeypatch, django_capture_on_commit_callbacks
+):
+    from licensing import pdf
+
+    with django_capture_on_commit_callbacks(execute=True):
+        filing = prepare(officer_client, hospital)
+    renderings = []
+    monkeypatch.setattr(pdf, "render_application", lambda *a, **k: renderings.append(1) or b"not this")
+    preview = officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").content
+    assert renderings == [] and preview.startswith(b"%PDF")
+    assert "Patient Accounting" in pdf_text(preview)
+
+
+def test_a_failed_rendering_ahead_leaves_the_prepared_draft_and_its_preview_works(
+    officer_client, hospital, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from licensing import pdf
+
+    render = pdf.render_application
+
+    def broken(*args, **kwargs):
+        raise pdf.RenderError("font missing")
+
+    monkeypatch.setattr(pdf, "render_application", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        filing = prepare(officer_client, hospital)
+    assert filing.status == "draft" and "render_draft_preview" in caplog.text
+    monkeypatch.setattr(pdf, "render_application", render)
+    assert officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/").content.startswith(b"%PDF")
+
+
+def test_with_a_broker_the_rendering_ahead_is_queued_for_a_worker(
+    officer_client, hospital, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from licensing import tasks
+
+    settings.JOBS_IN_PROCESS = False
+    queued = []
+    monkeypatch.setattr(tasks.render_draft_preview, "apply_async", lambda args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        filing = prepare(officer_client, hospital)
+    assert queued == [(filing.pk,)]
+
+
 def test_a_cached_draft_is_not_handed_to_someone_without_access(officer_client, hospital, client, org_b):
     from tests.factories import UserFactory, member
 
@@ -156,6 +201,22 @@ def test_submission_freezes_bytes_that_later_changes_never_touch(officer_client,
 
     response = officer_client.get(f"/admin/licensing/filing/{filing.pk}/verify/", follow=True)
     assert any("Match" in message for message in messages_of(response))
+
+
+def test_a_correction_is_rendered_ahead_too_and_a_submitted_filing_is_not(
+    officer_client, officer, hospital, monkeypatch
+):
+    from licensing import tasks
+
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    rendered = []
+    monkeypatch.setattr(services, "filing_pdf", lambda filing: rendered.append(filing.pk))
+    tasks.render_draft_preview(filing.pk)
+    assert rendered == []
+    ahead = []
+    monkeypatch.setattr(services, "_render_preview_ahead", lambda draft: ahead.append(draft.pk))
+    correction = services.filing_correct(filing=filing, actor=officer, reason="Wrong count")
+    assert ahead == [correction.pk]
 
 
 def test_verify_reports_a_stored_pdf_altered_in_the_database(officer_client, hospital):
