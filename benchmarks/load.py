@@ -83,6 +83,13 @@ def add_run_arguments(parser, *, officers: int, users: int, duration: int, worke
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards and print its URL")
     parser.add_argument("--existing", default="", metavar="URL", help="load a database a --keep run left (no seed)")
     parser.add_argument(
+        "--squeeze",
+        type=int,
+        default=0,
+        metavar="PERCENT",
+        help="a busy process on the server's core taking about this share of it, as a busy host would (default 0)",
+    )
+    parser.add_argument(
         "--cache-url",
         default="redis://127.0.0.1:6379/8",
         help="the shared Redis cache of the server, as in production (CACHE_URL); emptied first (default %(default)s)",
@@ -306,6 +313,22 @@ class CpuWatch(threading.Thread):
         return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
+def start_squeeze(percent: int, core: str | None) -> subprocess.Popen | None:
+    """A process on `core` that is busy `percent` of every 100 ms and asleep the rest: the server's core shared
+    with a neighbour, as a virtual machine's is when the host is busy. None for 0."""
+    if not percent:
+        return None
+    busy, idle = percent / 1000, (100 - percent) / 1000
+    loop = (
+        "import time\n"
+        "while True:\n"
+        f"    end = time.monotonic() + {busy}\n"
+        "    while time.monotonic() < end: pass\n"
+        f"    time.sleep({idle})\n"
+    )
+    return subprocess.Popen(pinned(core) + [sys.executable, "-c", loop], start_new_session=True)
+
+
 def wait_until_up(port: int, server: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -443,9 +466,15 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         server_cpu = cpu_seconds(group_pids(server.pid))
         wall = time.monotonic()
         backends = BackendWatch()
+        squeeze = start_squeeze(args.squeeze, CORES[0])
         locust = start_locust(args, env, work, CORES[1])
-        cores = CpuWatch({"gunicorn": server.pid, "locust": locust.pid})
-        output = finish_locust(locust, locust_limit(args.duration))
+        watched = {"gunicorn": server.pid, "locust": locust.pid} | ({"squeeze": squeeze.pid} if squeeze else {})
+        cores = CpuWatch(watched)
+        try:
+            output = finish_locust(locust, locust_limit(args.duration))
+        finally:
+            if squeeze is not None:
+                stop(squeeze)
         cores.stop()
         result["uptime_after"], result["load_after"] = uptime(), load_average()
         result["server_cpu"] = cpu_seconds(group_pids(server.pid)) - server_cpu
@@ -457,7 +486,7 @@ def run_load(args, env: dict, plan: dict, work: Path) -> dict:
         server_log.close()
     result |= locust_result(work, output)
     measured = result.get("measured_from"), result.get("measured_to")
-    result["measured_cpu"] = {name: cores.share(name, *measured) for name in ("gunicorn", "locust")}
+    result["measured_cpu"] = {name: cores.share(name, *measured) for name in watched}
     result["server_errors_logged"] = (work / "gunicorn.log").read_text().count("Traceback")
     return result
 
@@ -592,7 +621,12 @@ def summary(result: dict) -> str:
     width = max(len(row["name"]) for row in pages)
     lines = [
         f"{result['database']}, {result['orgs']:,} organizations, {result['users']} officers for "
-        f"{result['duration']} s, {result['workers']} gunicorn workers (core {CORES[0]}), locust on core {CORES[1]}",
+        f"{result['duration']} s, {result['workers']} gunicorn workers (core {CORES[0]}), locust on core {CORES[1]}"
+        + (
+            f", a busy neighbour taking {result['squeeze']}% of core {CORES[0]} (--squeeze)"
+            if result["squeeze"]
+            else ""
+        ),
         f"  before: {result['uptime_before']}",
         f"  after:  {result['uptime_after']}",
         f"  {'page':<{width}}  requests    p50 ms    p95 ms    max ms",
@@ -732,6 +766,10 @@ def main() -> int:
     args = parse_args()
     if args.users < 1 or args.officers < 1 or 2 * args.officers >= args.orgs:
         raise SystemExit("--users and --officers must be at least 1, and --orgs more than twice --officers")
+    if not 0 <= args.squeeze < 100:
+        raise SystemExit("--squeeze is a share of the server's core in percent, from 0 to 99")
+    if args.squeeze and not args.no_docs:
+        raise SystemExit("a --squeeze run is an experiment, not the recorded figures: add --no-docs")
     url = args.existing or args.database_url
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("the load benchmark runs on PostgreSQL: give a postgres:// URL")
@@ -787,6 +825,7 @@ def main() -> int:
         "users": args.users,
         "duration": args.duration,
         "workers": args.workers,
+        "squeeze": args.squeeze,
         "totals": status_totals(result["statuses"]),
     }
     print(summary(result))

@@ -7,7 +7,9 @@ The database is one `benchmarks/load.py --keep` left (its officers, organization
 officer of that run (Django's test client, DEBUG off, the same pages and saves as benchmarks/load_locust.py), each
 page is requested once to warm up and then --repeat times; the median CPU time of this process per request and
 the queries of the last one are printed, with the mix's weighted CPU per click (the tasks' weights of the locust
-file, a save being its change page plus its POST). `--profile NAME` prints a pyinstrument profile of that page.
+file, a save being its change page plus its POST). `--profile NAME` prints a pyinstrument profile of that page
+(wall time, database waits included); with `--cpu`, a cProfile of this process's CPU time over --repeat requests,
+which is what the app server's core pays.
 Nothing is written to docs: the load benchmark's figures are the result; this says where the time goes.
 """
 
@@ -45,6 +47,11 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page after the warm-up (default 5)")
     parser.add_argument("--officer", default=OFFICER, help=f"whose pages (default {OFFICER})")
     parser.add_argument("--profile", default="", metavar="NAME", help="print a pyinstrument profile of this page")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="with --profile: cProfile on this process's CPU time over --repeat requests (database waits left out)",
+    )
     return parser.parse_args()
 
 
@@ -106,6 +113,22 @@ def measure(client, request, repeat: int) -> tuple[float, int]:
     return statistics.median(times), len(captured)
 
 
+def cpu_profile(request, repeat: int) -> int:
+    """The functions this process spends its CPU on (own time and with callees), over `repeat` requests."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile(time.process_time)
+    for _ in range(repeat):
+        profiler.enable()
+        request()
+        profiler.disable()
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("tottime").print_stats(35)
+    stats.sort_stats("cumulative").print_stats(60)
+    return 0
+
+
 def main() -> int:
     args = parse_args()
     production_like(args.existing, allowed_hosts="testserver")
@@ -132,6 +155,8 @@ def main() -> int:
         if args.profile not in requests:
             raise SystemExit(f"no page {args.profile!r}; one of: {', '.join(requests)}")
         requests[args.profile]()
+        if args.cpu:
+            return cpu_profile(requests[args.profile], args.repeat)
         profiler = Profiler(interval=0.001)
         profiler.start()
         requests[args.profile]()
