@@ -94,6 +94,15 @@ def shared_account_word(identifier: str, name: str) -> str | None:
     return None
 
 
+def looks_shared(identifier: str, name: str) -> bool:
+    """Whether shared_account_word finds a word in the identifier or name (stored as Person.looks_shared)."""
+    # A quick test first, which every match passes: the letters alone, together, hold a listed word's first part.
+    letters = re.sub(r"[^a-z]+", "", f"{identifier or ''}{name or ''}".casefold())
+    if not _FIRST_PARTS.search(letters):
+        return False
+    return shared_account_word(identifier, name) is not None
+
+
 def identifier_key(identifier: str) -> str:
     """An identifier as reconciliation compares it: "E1" and " e1 " are the same person (as the roster import does,
     licensing.resources.rosters.person_key)."""
@@ -101,6 +110,9 @@ def identifier_key(identifier: str) -> str:
 
 
 def words_in_sql() -> tuple[str, ...]:
-    """Substrings a database can look for (icontains) to narrow the candidates before shared_account_word decides:
-    the first part of each word, which every identifier or name that matches contains as written."""
+    """Substrings that narrow the candidates before shared_account_word decides (looks_shared's quick test): the
+    first part of each word, which the letters of every identifier or name that matches contain."""
     return tuple(sorted({word.split()[0] for word in SHARED_ACCOUNT_WORDS}))
+
+
+_FIRST_PARTS = re.compile("|".join(re.escape(word) for word in words_in_sql()))

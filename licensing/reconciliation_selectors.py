@@ -11,7 +11,6 @@ the reference list, not an application's users: it is left out of "the applicati
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +24,7 @@ from licensing.identifiers import HOME_COUNTRY
 from licensing.models import Organization
 from licensing.models.reconciliation import FindingAcceptance
 from licensing.models.rosters import Person, Roster, RosterLine
-from licensing.reconciliation import FindingKind, identifier_key, shared_account_word, words_in_sql
+from licensing.reconciliation import FindingKind, identifier_key
 
 PAGE_SIZE = 100
 
@@ -200,23 +199,15 @@ def finding_keys(reconciliation: Reconciliation) -> dict[str, list[str]]:
 
 
 def _shared_accounts(reconciliation: Reconciliation) -> list[str]:
+    """The people whose identifier or name looks shared (their stored mark, Person.looks_shared, read by its partial
+    index) and who are users on one of the rosters."""
     lines = _lines(reconciliation.roster_ids).exclude(kind=UserKind.NOT_A_USER)
-    # The database narrows to the people (not their lines) whose identifier or name contains a listed word and who
-    # are users on one of the rosters; the rule decides (word boundaries). One pattern a column, matched against the
-    # lower-cased text (Django gives SQLite a REGEXP function), not a LIKE a word: the words are lower case.
-    words = "|".join(re.escape(word) for word in words_in_sql())
-    narrowed = Person.objects.annotate(lower_identifier=Lower("identifier"), lower_name=Lower("name")).filter(
-        Q(lower_identifier__regex=words) | Q(lower_name__regex=words),
+    marked = Person.objects.filter(
         Exists(lines.order_by().filter(person_id=OuterRef("pk"))),
+        looks_shared=True,
         organization__in=[o.pk for o in reconciliation.organizations],
     )
-    return sorted(
-        {
-            identifier_key(identifier)
-            for identifier, name in narrowed.order_by().values_list("identifier", "name")
-            if shared_account_word(identifier, name)
-        }
-    )
+    return sorted({identifier_key(identifier) for identifier in marked.order_by().values_list("identifier", flat=True)})
 
 
 def acceptances(reconciliation: Reconciliation) -> dict[tuple[str, str], FindingAcceptance]:

@@ -27,7 +27,7 @@ from licensing.choices import CountMethod, FilingStatus, LicenseStatus, Membersh
 from licensing.models import Application, Contact, Filing, License, Membership, Organization, UserCount
 from licensing.models.purges import PurgedChain, RosterPurge
 from licensing.models.reconciliation import FindingAcceptance
-from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, role_key
+from licensing.models.rosters import Person, RoleMapping, Roster, RosterLine, derived_fields_following, role_key
 from licensing.models.years import LICENSE_YEAR_VALIDATORS
 from licensing.reconciliation import FindingKind, identifier_key
 
@@ -43,6 +43,19 @@ def _after_write(model: type[models.Model]) -> None:
     # Memberships and organizations' places in their trees decide who sees what: read scopes anew.
     if issubclass(model, (Membership, Organization)):
         access.forget()
+
+
+def _refresh_derived(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> list[str]:
+    """Stored values derived from others (Person.looks_shared): set on each object, written with what they follow.
+
+    The bulk paths skip save(), which sets them for a single record; so they are set here, on every bulk write.
+    """
+    if not hasattr(model, "DERIVED_FIELDS"):
+        return fields
+    for obj in objs:
+        obj.refresh_derived()  # type: ignore[attr-defined]
+    following = [name for name in derived_fields_following(model, fields) if name not in fields]
+    return [*fields, *following]
 
 
 def _require_reason(reason: str) -> str:
@@ -108,6 +121,7 @@ def record_bulk_create(
     objs: Sequence[Record], model: type[Record], *, actor: Actor, reason: str, **options
 ) -> list[Record]:
     """Insert many records at once, each with one stamped history row (licensing.audit.bulk.create)."""
+    _refresh_derived(model, objs, [])
     created = bulk.create(objs, model, actor=actor, reason=_require_reason(reason), **options)
     _after_write(model)
     return created
@@ -117,6 +131,7 @@ def record_bulk_update(
     objs: Sequence[Record], model: type[Record], fields: list[str], *, actor: Actor, reason: str, **options
 ) -> list[Record]:
     """Update `fields` of many records at once, each with one stamped history row (licensing.audit.bulk.update)."""
+    fields = _refresh_derived(model, objs, fields)
     updated = bulk.update(objs, model, fields, actor=actor, reason=_require_reason(reason), **options)
     _after_write(model)
     return updated

@@ -27,10 +27,18 @@ def _converter(field):
         exponent = Decimal(1).scaleb(-field.decimal_places)
         return lambda value: str(Decimal(value).quantize(exponent))
     if isinstance(field, models.DateTimeField):
+        # The last value and its text, as one tuple (read and replaced whole, so threads never see half of it):
+        # every row of a bulk write has the same history_date.
+        last: list[tuple[object, str]] = [(None, "")]
 
         def moment(value):
-            value = field.to_python(value)
-            return value.astimezone(datetime.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+            seen, text = last[0]
+            if value is seen:
+                return text
+            moment_ = field.to_python(value)
+            text = moment_.astimezone(datetime.UTC).isoformat() if timezone.is_aware(moment_) else moment_.isoformat()
+            last[0] = (value, text)
+            return text
 
         return moment
     if isinstance(field, models.DateField):
@@ -72,17 +80,34 @@ NOT_CHANGES = ("id", "version")
 _ABSENT = object()
 
 
+def _value_plan(history_model) -> list[tuple[str, object, object]]:
+    """Each tracked field of `history_model`: its attribute, its converter, its ADDED_LATER value (or _ABSENT)."""
+    plan = _PLANS.get(history_model)
+    if plan is None:
+        label = history_model.instance_type._meta.label
+        plan = [
+            (field.attname, _converter(field), ADDED_LATER.get((label, field.attname), _ABSENT))
+            for field in history_model.tracked_fields
+        ]
+        # Kept per model: the lookups it saves are most of the content's cost, for every row hashed.
+        _PLANS[history_model] = plan
+    return plan
+
+
+_PLANS: dict[type, list[tuple[str, object, object]]] = {}
+
+
 def canonical_content(history_row, m2m_ids: dict[str, list[int]]) -> dict:
     """What the hash covers: the tracked values, the m2m links, who, when, why, and the chain link."""
-    label = history_row.instance_type._meta.label
     values = {}
-    for field in history_row.tracked_fields:
-        value = _canonical_value(field, getattr(history_row, field.attname))
-        later = ADDED_LATER.get((label, field.attname), _ABSENT)
+    for attname, convert, later in _value_plan(type(history_row)):
+        value = getattr(history_row, attname)
+        if value is not None:
+            value = convert(value)
         if later is not _ABSENT and value == later:
             # A field added after rows were hashed: its default is left out, so those rows still verify.
             continue
-        values[field.attname] = value
+        values[attname] = value
     content = {
         "values": values,
         "m2m": {name: sorted(ids) for name, ids in sorted(m2m_ids.items())},
@@ -114,15 +139,13 @@ def hash_of(content: dict) -> str:
 
 def changed_between(previous: dict | None, current: dict) -> list[str]:
     """Names of the tracked values and m2m fields that differ from the previous row (all, for a first row)."""
-    # Listing them would only clutter every entry.
-    current = {
-        **current,
-        "values": {name: value for name, value in current["values"].items() if name not in NOT_CHANGES},
-    }
+    # Listing them would only clutter every entry (the id and version are skipped without copying the values).
+    values = current["values"]
     if previous is None:
-        return [name for name, value in current["values"].items() if value not in (None, "")] + [
+        return [name for name, value in values.items() if name not in NOT_CHANGES and value not in (None, "")] + [
             name for name, ids in current["m2m"].items() if ids
         ]
-    names = [name for name, value in current["values"].items() if previous["values"].get(name) != value]
+    before = previous["values"]
+    names = [name for name, value in values.items() if name not in NOT_CHANGES and before.get(name) != value]
     names += [name for name, ids in current["m2m"].items() if previous["m2m"].get(name, []) != ids]
     return names

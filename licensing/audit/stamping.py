@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 
 from licensing import ownership
 from licensing.audit import hashing, links
@@ -71,18 +71,29 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
 HEADS_PER_STATEMENT = 2000
 
 
-def move_heads(rows) -> None:
-    """Point each record's chain head at its newest row (upsert statements of up to 2,000 rows)."""
+def move_heads(rows, *, new_records: bool = False) -> None:
+    """Point each record's chain head at its newest row (upsert statements of up to 2,000 rows).
+
+    `new_records`: the records were inserted just now under fresh ids, so none has a head yet; PostgreSQL then
+    receives the heads by COPY (a third of the upsert's time), and the upsert still runs should one exist.
+    """
     from licensing.models import ChainHead
 
     heads = {}
+    keys_of: dict[type, tuple[str, str]] = {}
     for row in rows:
-        key = (record_type(type(row)), getattr(row, row.instance_type._meta.pk.attname))
+        kind = type(row)
+        if kind not in keys_of:
+            keys_of[kind] = (record_type(kind), kind.instance_type._meta.pk.attname)
+        label, pk_name = keys_of[kind]
+        key = (label, getattr(row, pk_name))
         heads[key] = (*key, row.history_id, row.row_hash)
     if not heads:
         return
     connection = connections[ChainHead.objects.db]
     quote = connection.ops.quote_name
+    if new_records and connection.vendor == "postgresql" and _copied_heads(connection, heads.values()):
+        return
     # Plain SQL, many rows a statement: bulk_create(update_conflicts=True) compiles every value of every row in
     # Python (a tenth of a 50,000-row import's time), and a statement a row costs a round trip each (a third of a
     # 30,000-person roster import on PostgreSQL). PostgreSQL receives the rows as four arrays (a short statement
@@ -113,3 +124,24 @@ def move_heads(rows) -> None:
                 + upsert,
                 [value for head in chunk for value in head],
             )
+
+
+def _copied_heads(connection, heads) -> bool:
+    """The heads sent with COPY, in a savepoint; False (nothing written) if one of the records had a head."""
+    from licensing.models import ChainHead
+
+    quote = connection.ops.quote_name
+    try:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            # The table and column names come from the model, quoted by the backend; the values go as COPY data.
+            with (
+                connection.wrap_database_errors,
+                cursor.copy(
+                    f"COPY {quote(ChainHead._meta.db_table)} (record_type, object_id, history_id, row_hash) FROM STDIN"
+                ) as copy,
+            ):
+                for head in heads:
+                    copy.write_row(head)
+    except IntegrityError:
+        return False
+    return True

@@ -20,8 +20,15 @@ from licensing.models.imports import DataImport
 from licensing.models.organizations import Organization
 from licensing.models.years import LICENSE_YEAR_VALIDATORS, license_year_constraint
 from licensing.ownership import OwnedBy
+from licensing.reconciliation import looks_shared
 
 __all__ = ["Person", "RoleMapping", "Roster", "RosterLine", "UserKind", "role_key"]
+
+
+def derived_fields_following(model, fields) -> list[str]:
+    """The stored derived fields of `model` (its DERIVED_FIELDS) that follow any of `fields`: written with them."""
+    written = set(fields)
+    return [name for name, sources in getattr(model, "DERIVED_FIELDS", {}).items() if written & set(sources)]
 
 
 def role_key(role: str) -> str:
@@ -59,14 +66,26 @@ class Person(models.Model):
         validators=[validate_country],
         help_text="Where the person works from, as a two-letter ISO code (US, IN, PH ...).",
     )
+    # Whether the identifier or name reads as a shared or generic login (reconciliation.looks_shared), kept
+    # so the reconciliation page reads the few such people rather than testing every person on each request.
+    # Derived from two tracked fields on every write (refresh_derived), so the history leaves it out.
+    looks_shared = models.BooleanField(default=False, editable=False)
 
-    history = AuditedHistoricalRecords()
+    history = AuditedHistoricalRecords(excluded_fields=["looks_shared"])
     ownership = OwnedBy("organization", label="{name} ({identifier})", reason_required=True)
+
+    # Stored values derived from other fields: each, and the fields it follows.
+    DERIVED_FIELDS = {"looks_shared": ("identifier", "name")}
 
     class Meta:
         verbose_name_plural = "people"
         ordering = ["organization", "name", "identifier"]
-        indexes = [models.Index(fields=["country", "organization"]), models.Index(fields=["organization", "name"])]
+        indexes = [
+            models.Index(fields=["country", "organization"]),
+            models.Index(fields=["organization", "name"]),
+            # The few shared-looking people of an organization, for the reconciliation's finding.
+            models.Index(fields=["organization"], condition=models.Q(looks_shared=True), name="person_looks_shared"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("identifier"),
@@ -79,8 +98,20 @@ class Person(models.Model):
     def __str__(self):
         return f"{self.name} ({self.identifier})"
 
+    def save(self, *args, **kwargs):
+        # Every save, through whichever path, stores the values that follow the identifier and name.
+        self.refresh_derived()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *derived_fields_following(type(self), update_fields)}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("admin:licensing_person_change", args=[self.pk])
+
+    def refresh_derived(self) -> None:
+        """Set the stored values derived from the others (DERIVED_FIELDS) from what the record now holds."""
+        self.looks_shared = looks_shared(self.identifier, self.name)
 
 
 class RoleMapping(models.Model):

@@ -176,13 +176,6 @@ class RosterLineResource(ScopedLookups, PortalResource):
             return result
         application, license_year, taken_on, source, is_directory = target
         self.touched.add(application.organization_id)
-        people, lines = self.read_rows(dataset, application)
-        mapping = {role_key(m.role): m for m in RoleMapping.objects.filter(application=application)}
-        self.check_roles(application, lines, mapping)
-        if self.problems or self.totals["error"]:
-            return result
-        for line in lines:
-            line.kind = mapping[role_key(line.role)].kind
         # The organization's people as values, not records: a directory names tens of thousands, and only the
         # people this file changes are loaded as records (to be saved with their history).
         columns_read = ["pk", "identifier", *(f"{name}_id" if name == "entity" else name for name in PERSON_FIELDS)]
@@ -192,6 +185,13 @@ class RosterLineResource(ScopedLookups, PortalResource):
             .order_by()
             .values_list(*columns_read)
         }
+        people, lines = self.read_rows(dataset, application, stored)
+        mapping = {role_key(m.role): m for m in RoleMapping.objects.filter(application=application)}
+        self.check_roles(application, lines, mapping)
+        if self.problems or self.totals["error"]:
+            return result
+        for line in lines:
+            line.kind = mapping[role_key(line.role)].kind
         new_people, by_key, changes_of = [], {}, {}
         for key, read in people.items():
             existing = stored.get(key)
@@ -297,29 +297,35 @@ class RosterLineResource(ScopedLookups, PortalResource):
         is_directory = str(given.get("directory") or "").lower() in ("1", "true", "on", "yes")
         return application, license_year, taken_on, source[:200], is_directory
 
-    def read_rows(self, dataset, application):
+    def read_rows(self, dataset, application, stored=None):
         """Every line read into a Person (the first line naming each identifier) and an unsaved RosterLine;
-        problems recorded as error entries by line and column."""
+        problems recorded as error entries by line and column. `stored`: the organization's people by key, whose
+        recorded e-mail addresses need no second check."""
         people: dict[str, Person] = OrderedDict()
         lines: list[RosterLine] = []
+        stored = stored or {}
+        # The file's columns and their readers, looked up once rather than for each of 200,000 cells.
+        present = set(dataset.headers)
+        readers = [
+            (column.name, column.title, column.field.widget.clean) for column in self.columns if column.title in present
+        ]
         for number, values in enumerate(dataset, start=1):
-            row = OrderedDict(zip(dataset.headers, values, strict=False))
+            row = dict(zip(dataset.headers, values, strict=False))
             self._line = self.line_of(number)
             cells, problems = {}, []
-            for column in self.columns:
-                if column.title not in row:
-                    continue
+            for name, title, clean in readers:
                 try:
-                    cells[column.name] = column.field.widget.clean(row[column.title], row=row)
+                    cells[name] = clean(row[title], row=row)
                 except ValueError as problem:
-                    problems.append([column.title, columns.text_of(row[column.title]), str(problem)])
-            self.check_cells(cells, row, problems)
+                    problems.append([title, columns.text_of(row[title]), str(problem)])
+            key = person_key(cells["identifier"]) if cells.get("identifier") else ""
+            known = stored.get(key)
+            self.check_cells(cells, row, problems, known_email=known["email"] if known is not None else None)
             label = f"{cells.get('name') or ''} ({cells.get('identifier') or '?'})"
             if problems:
                 self.totals["error"] += 1
                 self.entries.append({"line": self._line, "kind": "error", "label": label, "problems": problems})
                 continue
-            key = person_key(cells["identifier"])
             if key not in people:
                 people[key] = {
                     "identifier": cells["identifier"],
@@ -335,8 +341,9 @@ class RosterLineResource(ScopedLookups, PortalResource):
             lines.append(line)
         return people, lines
 
-    def check_cells(self, cells: dict, row, problems: list) -> None:
-        """The rules a form would apply to the person's fields, in the form's words."""
+    def check_cells(self, cells: dict, row, problems: list, known_email: str | None = None) -> None:
+        """The rules a form would apply to the person's fields, in the form's words. `known_email`: the address
+        stored for the person, which passed the same check when it was written."""
 
         def refuse(name, message):
             title = self.column_of_field[name]
@@ -347,7 +354,7 @@ class RosterLineResource(ScopedLookups, PortalResource):
                 refuse(name, f"Fill in the {self.column_of_field[name]} column; every line needs one.")
             elif len(cells.get(name) or "") > limit:
                 refuse(name, f"Write at most {limit} characters here.")
-        if cells.get("email"):
+        if cells.get("email") and cells["email"] != known_email:
             try:
                 validate_email(cells["email"])
             except ValidationError:
