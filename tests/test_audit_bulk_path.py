@@ -6,7 +6,7 @@ import pytest
 from django.db.models import signals
 
 from licensing import services
-from licensing.audit import bulk, verification
+from licensing.audit import bulk, stamping, verification
 from licensing.audit.stamping import move_heads
 from licensing.models import ChainHead, Organization
 from licensing.models.rosters import Person
@@ -50,7 +50,25 @@ def test_rows_built_directly_match_rows_built_through_init(org_a, officer):
 
 
 @pytest.mark.django_db
-def test_heads_of_new_records_fall_back_to_the_upsert_when_one_exists(org_a, officer):
+def test_heads_of_many_new_records_are_written_by_copy_and_verify(org_a, officer, monkeypatch):
+    monkeypatch.setattr(stamping, "COPY_HEADS_FROM", 2)
+    people = services.record_bulk_create(
+        [Person(organization=org_a, identifier=f"C{n}", name=f"Person {n}", country="US") for n in range(3)],
+        Person,
+        actor=officer,
+        reason="Imported",
+    )
+    heads = dict(
+        ChainHead.objects.filter(record_type="licensing.person").values_list("object_id", "row_hash").order_by()
+    )
+    rows = Person.history.model.objects.filter(id__in=[person.pk for person in people])
+    assert heads == {row.id: row.row_hash for row in rows}
+    assert verification.verify() == []
+
+
+@pytest.mark.django_db
+def test_heads_of_new_records_fall_back_to_the_upsert_when_one_exists(org_a, officer, monkeypatch):
+    monkeypatch.setattr(stamping, "COPY_HEADS_FROM", 1)
     organization = services.record_save(Organization(name="Beta", slug="beta-heads"), actor=officer, reason="Added")
     head = ChainHead.objects.get(record_type="licensing.organization", object_id=organization.pk)
     newest = Organization.history.model.objects.filter(id=organization.pk).latest("history_id")

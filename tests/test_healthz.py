@@ -14,7 +14,8 @@ from tests.test_settings import PRODUCTION, manage
 pytestmark = pytest.mark.django_db
 
 # The deploy branch's own Redis database (tests share the machine's Redis).
-REDIS_URL = "redis://127.0.0.1:6379/4"
+# A suite running beside another (make test runs the SQLite and PostgreSQL suites at once) names its own databases.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 
 
 def closed_port() -> int:

@@ -69,13 +69,16 @@ def stamp(history_row, *, instance, previous=None, previous_m2m=None, m2m_ids=No
 
 # Heads a statement (SQLite: four parameters each, under its limit; PostgreSQL: ten times as many, in arrays).
 HEADS_PER_STATEMENT = 2000
+# New records' heads go by COPY from this many: below it, the savepoint COPY needs costs more than the upsert saves.
+COPY_HEADS_FROM = 500
 
 
 def move_heads(rows, *, new_records: bool = False) -> None:
     """Point each record's chain head at its newest row (upsert statements of up to 2,000 rows).
 
     `new_records`: the records were inserted just now under fresh ids, so none has a head yet; PostgreSQL then
-    receives the heads by COPY (a third of the upsert's time), and the upsert still runs should one exist.
+    receives COPY_HEADS_FROM or more heads by COPY (a third of the upsert's time), and the upsert still runs should
+    one exist.
     """
     from licensing.models import ChainHead
 
@@ -92,7 +95,8 @@ def move_heads(rows, *, new_records: bool = False) -> None:
         return
     connection = connections[ChainHead.objects.db]
     quote = connection.ops.quote_name
-    if new_records and connection.vendor == "postgresql" and _copied_heads(connection, heads.values()):
+    copy = new_records and len(heads) >= COPY_HEADS_FROM and connection.vendor == "postgresql"
+    if copy and _copied_heads(connection, heads.values()):
         return
     # Plain SQL, many rows a statement: bulk_create(update_conflicts=True) compiles every value of every row in
     # Python (a tenth of a 50,000-row import's time), and a statement a row costs a round trip each (a third of a
