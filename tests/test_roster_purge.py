@@ -254,3 +254,42 @@ def test_a_withdrawn_acceptance_loses_the_name_from_its_history_too(officer, org
     assert history.filter(id=accepted_id).count() == 2  # every row is still there, redacted
     assert RosterPurge.objects.get().chains_purged == 5
     verify_passes()
+
+
+def old_roster(client, organization, name: str, people: int) -> Roster:
+    """A 2018 roster of `people` people of `organization` (one line each, one of them working from India) with an
+    accepted finding naming the first of them, imported through the admin."""
+    application = ApplicationFactory(organization=organization, name=name)
+    map_roles(client, application)
+    lines = [f"{name[:2]}{n},Person {n},p{n}@example.org,,{'IN' if n == 0 else 'US'},Physician" for n in range(people)]
+    content = roster_file(lines)
+    confirm(client, preview_of(upload(client, application, content, year=2018, taken_on="2018-01-15", name="r.csv")))
+    return Roster.objects.get(application=application)
+
+
+@pytest.mark.django_db
+def test_a_purge_takes_the_same_queries_for_three_people_as_for_twelve(officer_client, officer, org_a, admin_user):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_of(roster) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            (plan,) = services.roster_people_purge(
+                actor=admin_user, older_than_years=7, rosters=Roster.objects.filter(pk=roster.pk)
+            )
+        assert plan.purge is not None and len(plan.people) == roster.lines.count()
+        return len(captured)
+
+    few = old_roster(officer_client, org_a, "Epic Ambulatory", 3)
+    many = old_roster(officer_client, org_a, "Billing Suite", 12)
+    for roster in (few, many):
+        first = roster.lines.order_by("person__identifier").first().person
+        services.finding_accept(
+            organization=org_a,
+            license_year=2018,
+            kind=FindingKind.OUTSIDE_US,
+            identifier=first.identifier,
+            actor=officer,
+            reason="Works from our Pune office under a US contract",
+        )
+    assert queries_of(few) == queries_of(many)
+    verify_passes()
