@@ -212,8 +212,8 @@ def _run(job: Job, runner: Runner, *, atomic: bool) -> None:
 def _discard(stored: FieldFile) -> None:
     try:
         stored.storage.delete(stored.name)
-    except Exception:  # the storage's own errors (S3, a full disk): the job's failure is what must be reported.
-        logger.exception("Could not delete the orphaned result file %s", stored.name)
+    except Exception:  # the storage's own errors (S3, a full disk): the job's outcome is what must be reported.
+        logger.exception("Could not delete the job file %s", stored.name)
 
 
 def _work(job: Job, runner: Runner) -> None:
@@ -223,7 +223,16 @@ def _work(job: Job, runner: Runner) -> None:
     if job.state == Job.State.DONE:
         job.progress_done = job.progress_total = max(progress.done, job.progress_total)
     job.finished_at = timezone.now()
+    _drop_input(job)
     services.record_save(job, actor=job.started_by, reason=f"{job.title}: {job.get_state_display().lower()}")
+
+
+def _drop_input(job: Job) -> None:
+    """A finished job's copy of the uploaded file goes once the row saying so commits: the import it fed keeps its
+    own copy (DataImport.upload, which retention and the roster purge look after), and nothing serves this one."""
+    if job.input_file.name:
+        transaction.on_commit(partial(_discard, FieldFile(job, job.input_file.field, job.input_file.name)))
+        job.input_file = ""
 
 
 def _fail(job_id: int, error: str) -> None:
@@ -234,6 +243,7 @@ def _fail(job_id: int, error: str) -> None:
         job.state = Job.State.FAILED
         job.error = error
         job.finished_at = timezone.now()
+        _drop_input(job)
         services.record_save(job, actor=job.started_by, reason=f"{job.title}: failed")
 
 

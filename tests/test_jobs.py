@@ -68,6 +68,13 @@ def preview_and_confirm(client, systems, capture, **kwargs):
     return preview_job, confirm_job
 
 
+def stored_inputs() -> list[str]:
+    """The uploaded files jobs keep in storage."""
+    from django.core.files.storage import default_storage
+
+    return default_storage.listdir("jobs/input")[1] if default_storage.exists("jobs/input") else []
+
+
 def job_page_url(job):
     return reverse("admin:licensing_job_change", args=[job.pk])
 
@@ -80,6 +87,9 @@ def test_a_large_import_runs_as_jobs_and_writes_every_row_stamped_with_the_impor
 
     preview_job.refresh_from_db()
     assert (preview_job.state, preview_job.error, preview_job.attempts) == (Job.State.DONE, "", 1)
+    # The job's copy of the upload went when it finished; the preview kept its own, which the confirmation read.
+    assert stored_inputs() == [] and preview_job.input_file.name == ""
+    assert "jobs/input/" in preview_job.history.earliest("history_id").input_file
     assert (preview_job.progress_done, preview_job.progress_total) == (SYSTEMS, SYSTEMS)
     assert preview_job.data_import.outcome == DataImport.Outcome.PREVIEWED
     page = job_page(officer_client, preview_job).content.decode()
@@ -121,7 +131,7 @@ def test_a_refused_file_fails_its_job_in_plain_words_and_writes_nothing(
     lines[3] = "alpha-health,System 3,2026,Counted,many,0,0"
     upload(officer_client, counts_file(lines), django_capture_on_commit_callbacks)
     job = Job.objects.get()
-    assert job.state == Job.State.FAILED
+    assert job.state == Job.State.FAILED and job.input_file.name == "" and stored_inputs() == []
     assert job.error.startswith("The file was refused and nothing was written. 1 row(s) have errors")
     page = job_page(officer_client, job).content.decode()
     assert "job-state-failed" in page and "The file was refused and nothing was written." in page

@@ -257,8 +257,8 @@ def test_a_withdrawn_acceptance_loses_the_name_from_its_history_too(officer, org
 
 
 def old_roster(client, organization, name: str, people: int) -> Roster:
-    """A 2018 roster of `people` people of `organization` (one line each, one of them working from India) with an
-    accepted finding naming the first of them, imported through the admin."""
+    """A 2018 roster of `people` people of `organization` (one line each, the first working from India), imported
+    through the admin."""
     application = ApplicationFactory(organization=organization, name=name)
     map_roles(client, application)
     lines = [f"{name[:2]}{n},Person {n},p{n}@example.org,,{'IN' if n == 0 else 'US'},Physician" for n in range(people)]
