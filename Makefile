@@ -85,20 +85,23 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The SQLite and PostgreSQL suites run at once, one test process each: together they take about what the slower
-# takes alone, where one after the other they took the sum. Each suite's output is printed whole when it ends.
+# The SQLite and PostgreSQL suites run at once, the longer PostgreSQL one with two test processes: together they
+# take about what the slower takes alone, where one after the other they took the sum (the tests wait on browsers,
+# databases and servers for a third of their time, so three processes share two cores well). Each suite's output
+# is printed whole when it ends.
 test: setup lint check
-	@$(MAKE) --no-print-directory -j 2 --output-sync=target test-sqlite test-postgres TEST_WORKERS=1
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target test-sqlite test-postgres SQLITE_WORKERS=1 POSTGRES_WORKERS=2
 
 # Test processes per suite when a suite runs alone.
-TEST_WORKERS ?= 2
+SQLITE_WORKERS ?= 2
+POSTGRES_WORKERS ?= 2
 # Redis databases of the SQLite suite, apart from the PostgreSQL suite's defaults (3, 4, 5) as the two run at once.
 SQLITE_SUITE_REDIS = TEST_REDIS_URL=redis://127.0.0.1:6379/11 TEST_REDIS_CACHE_URL=redis://127.0.0.1:6379/12 \
   JOBS_TEST_REDIS_URL=redis://127.0.0.1:6379/13
 
 test-sqlite: setup
 	@echo "== Test suite on SQLite =="
-	env -u DATABASE_URL $(SQLITE_SUITE_REDIS) $(BIN)/python -m pytest -n $(TEST_WORKERS) -q $(PYTEST_ARGS)
+	env -u DATABASE_URL $(SQLITE_SUITE_REDIS) $(BIN)/python -m pytest -n $(SQLITE_WORKERS) -q $(PYTEST_ARGS)
 
 # PostgreSQL runs when DATABASE_URL names one or a server answers on 127.0.0.1:5432; under CI=true it must.
 test-postgres: setup
@@ -110,7 +113,7 @@ test-postgres: setup
 	  else echo "== PostgreSQL not found on 127.0.0.1:5432: suite ran on SQLite only (set DATABASE_URL to test on PostgreSQL) =="; exit 0; fi; \
 	fi; \
 	echo "== Test suite on PostgreSQL =="; \
-	DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(TEST_WORKERS) -q $(PYTEST_ARGS)
+	DATABASE_URL="$$url" $(BIN)/python -m pytest -n $(POSTGRES_WORKERS) -q $(PYTEST_ARGS)
 
 # Only the browser journeys (they also run in test-sqlite and test-postgres).
 e2e: setup
