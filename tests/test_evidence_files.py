@@ -242,3 +242,36 @@ def test_a_vendors_page_lists_only_the_readers_own_letters(officer_client, org_a
     assert "Download ours.pdf" in ours and "theirs.pdf" not in ours
     seen_by_them = theirs.get(url).content.decode()
     assert "Download theirs.pdf" in seen_by_them and "ours.pdf" not in seen_by_them
+
+
+def test_on_a_vendors_page_letters_of_an_organization_the_officer_only_audits_stay_as_they_are(
+    officer_client, officer, org_a, org_b
+):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.admin_forms import field_errors, post_admin_form
+
+    vendor = VendorFactory(name="Letters Inc")
+    attach(officer_client, org_a, name="ours.pdf", vendor=vendor)
+    colleague = UserFactory(username="officer-b")
+    member(colleague, org_b)
+    theirs = Client()
+    theirs.force_login(colleague)
+    attach(theirs, org_b, name="theirs.pdf", vendor=vendor)
+    member(officer, org_b, "auditor")  # officer of Alpha Health, auditor of Beta
+    # Vendors are reference data administrators keep; this officer has been allowed to keep them too.
+    officer.user_permissions.add(Permission.objects.get(codename="change_vendor"))
+    ours, audited = EvidenceFile.objects.get(organization=org_a), EvidenceFile.objects.get(organization=org_b)
+    url = f"/admin/licensing/vendor/{vendor.pk}/change/"
+    page = officer_client.get(url).content.decode()
+    assert "Download ours.pdf" in page and "Download theirs.pdf" in page
+
+    # Both rows posted with a new title, as an altered page could: only the officer's own letter takes it.
+    changes = {f"evidence_files-{row}-title": "Retitled" for row in (0, 1)}
+    response = post_admin_form(officer_client, url, {**changes, "change_reason": "Titles tidied"})
+    assert response.status_code == 302, field_errors(response)
+    ours.refresh_from_db()
+    audited.refresh_from_db()
+    assert ours.title == "Retitled" and audited.title == "Epic access list, January"
+    assert audited.history.count() == 1

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 
@@ -84,6 +85,22 @@ class EvidenceInlineFormSet(ReasonInlineFormSet):
         if commit:
             services.evidence_delete(evidence_file=obj, actor=self.actor, reason="Deleted in the admin")
 
+    # The person the page is drawn for (EvidenceInline.get_formset): a row they may only read is read-only.
+    viewer = None
+
+    @cached_property
+    def forms(self):
+        built = super().forms
+        for form in built:
+            # A vendor's page lists the letters of every organization the person sees, and may change only some.
+            if form.instance.pk and not access.can(self.viewer, form.instance, access.CHANGE):
+                for name, field in form.fields.items():
+                    field.disabled = True
+                    if isinstance(field, forms.ModelChoiceField) and name != "id" and form.initial.get(name):
+                        # An organization the person reads but may not pick: offered as it stands, not changeable.
+                        field.queryset = field.queryset.model._default_manager.filter(pk=form.initial[name])
+        return built
+
 
 class EvidenceInline(ScopedInline):
     """The evidence files of one count, license or filing: listed with their download links, new ones uploaded
@@ -95,6 +112,10 @@ class EvidenceInline(ScopedInline):
     verbose_name = "evidence file"
     fields = ["title", "upload", "review_on", "download", "kind", "sha256"]
     readonly_fields = ["download", "kind", "sha256"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"viewer": request.user})
 
     def get_queryset(self, request):
         # Scoped here, not by the parent: a vendor is shared, its letters are each organization's own.
