@@ -226,16 +226,23 @@ def test_a_counts_page_lists_its_evidence_and_uploads_through_the_same_checks(of
     assert f"/admin/licensing/evidencefile/{item.pk}/download/" in page and item.sha256 in page
 
 
-def test_a_vendors_page_lists_only_the_readers_own_letters(officer_client, org_a, org_b):
+def letters_of_two_organizations(officer_client, org_a, org_b):
+    """A vendor with a letter attached by Alpha Health's officer (ours.pdf) and one by Beta's (theirs.pdf); the
+    vendor and Beta's officer's client."""
     from django.test import Client
 
     vendor = VendorFactory(name="Letters Inc")
     attach(officer_client, org_a, name="ours.pdf", vendor=vendor)
-    stranger = UserFactory(username="officer-b")
-    member(stranger, org_b)
+    colleague = UserFactory(username="officer-b")
+    member(colleague, org_b)
     theirs = Client()
-    theirs.force_login(stranger)
+    theirs.force_login(colleague)
     attach(theirs, org_b, name="theirs.pdf", vendor=vendor)
+    return vendor, theirs
+
+
+def test_a_vendors_page_lists_only_the_readers_own_letters(officer_client, org_a, org_b):
+    vendor, theirs = letters_of_two_organizations(officer_client, org_a, org_b)
     assert EvidenceFile.objects.count() == 2
     url = f"/admin/licensing/vendor/{vendor.pk}/change/"
     ours = officer_client.get(url).content.decode()
@@ -248,17 +255,10 @@ def test_on_a_vendors_page_letters_of_an_organization_the_officer_only_audits_st
     officer_client, officer, org_a, org_b
 ):
     from django.contrib.auth.models import Permission
-    from django.test import Client
 
     from tests.admin_forms import field_errors, post_admin_form
 
-    vendor = VendorFactory(name="Letters Inc")
-    attach(officer_client, org_a, name="ours.pdf", vendor=vendor)
-    colleague = UserFactory(username="officer-b")
-    member(colleague, org_b)
-    theirs = Client()
-    theirs.force_login(colleague)
-    attach(theirs, org_b, name="theirs.pdf", vendor=vendor)
+    vendor, _theirs = letters_of_two_organizations(officer_client, org_a, org_b)
     member(officer, org_b, "auditor")  # officer of Alpha Health, auditor of Beta
     # Vendors are reference data administrators keep; this officer has been allowed to keep them too.
     officer.user_permissions.add(Permission.objects.get(codename="change_vendor"))
