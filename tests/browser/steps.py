@@ -22,9 +22,15 @@ def choose(page: Page, field: str, text: str, *, search: str | None = None) -> N
     page.locator(".select2-results__option", has_text=text).first.click()
 
 
-def save(page: Page, button: str = "Save and continue editing") -> None:
+def submit(page: Page, button: str) -> None:
+    """Press a form's `button` and wait for the answer to load: the click returns once the new page is committed,
+    before its body is parsed, so reading rows straight after it may find none."""
     page.get_by_role("button", name=button, exact=True).click()
     page.wait_for_load_state()
+
+
+def save(page: Page, button: str = "Save and continue editing") -> None:
+    submit(page, button)
 
 
 def success_message(page: Page) -> str:

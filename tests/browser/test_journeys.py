@@ -17,7 +17,7 @@ from licensing import demo, services, standing
 from licensing.identifiers import npi_check_digit
 from licensing.models import Application, Filing, License, Organization, UserCount
 from tests.browser.conftest import pdf_first_page_png
-from tests.browser.steps import choose, field_errors, log_in, save, success_message
+from tests.browser.steps import choose, field_errors, log_in, save, submit, success_message
 
 # Browser tests share the live server's database, so each runs in its own transaction-free database state;
 # the reference data that migrations loaded is restored after each.
@@ -199,13 +199,13 @@ def test_the_auditors_day(page, screenshots, tmp_path):
     page.get_by_role("link", name="Audit trail").click()
     page.health.check()
     page.get_by_label("Changed by").select_option(OFFICER[0])
-    page.get_by_role("button", name="Show changes").click()
+    submit(page, "Show changes")
     people = page.locator("#audit-trail tbody td.person").all_inner_texts()
     assert people and set(people) == {OFFICER[0]}
     page.health.check()
     page.get_by_label("Changed by").select_option("")
     page.get_by_label("User count").check()
-    page.get_by_role("button", name="Show changes").click()
+    submit(page, "Show changes")
     kinds = page.locator("#audit-trail tbody td.record-type").all_inner_texts()
     assert kinds and set(kinds) == {"User count"}
     page.health.check()
