@@ -283,3 +283,25 @@ def remove_old_results(
             services.record_save(job, actor=actor, reason=f"{job.title}: result file removed after {days} days")
         removed.append(job)
     return removed
+
+
+def remove_leftover_inputs(*, actor: services.Actor) -> list[Job]:
+    """Delete the uploads still held by finished jobs, recording each removal with a history row.
+
+    A job's copy of its upload goes when it finishes (`_drop_input`); jobs that finished before that rule kept
+    theirs, which nothing reads or serves. Same care as remove_old_results: the row is locked, the file goes
+    first, a second run finds nothing to do.
+    """
+    due = Job.objects.filter(state__in=[Job.State.DONE, Job.State.FAILED]).exclude(input_file="")
+    removed = []
+    for job_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = due.select_for_update().filter(pk=job_id).first()
+            if job is None:
+                continue
+            job.input_file.storage.delete(job.input_file.name)
+            job.input_file = ""
+            reason = f"{job.title}: uploaded file removed, the job having finished"
+            services.record_save(job, actor=actor, reason=reason)
+        removed.append(job)
+    return removed

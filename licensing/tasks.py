@@ -32,5 +32,7 @@ def send_reminders() -> None:
 
 @shared_task(name="licensing.tasks.remove_old_job_files")
 def remove_old_job_files() -> None:
-    """The nightly clean-up (CELERY_BEAT_SCHEDULE): result files of jobs finished past JOB_FILES_RETENTION_DAYS."""
+    """The nightly clean-up (CELERY_BEAT_SCHEDULE): result files of jobs finished past JOB_FILES_RETENTION_DAYS,
+    and any upload a finished job still holds."""
     jobs.remove_old_results(actor=None)
+    jobs.remove_leftover_inputs(actor=None)

@@ -507,3 +507,38 @@ def test_the_clean_up_command_refuses_to_keep_files_less_than_a_day(org_a):
     out = io.StringIO()
     call_command("remove_old_job_files", "--days", "1", stdout=out)
     assert f"Removed kept.zip of job #{kept.pk}: ZIP kept" in out.getvalue()
+
+
+def test_uploads_that_finished_jobs_still_hold_are_removed_and_recorded(org_a):
+    """Jobs that finished before their upload was dropped on finishing kept it; the nightly clean-up removes it."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    from licensing import tasks
+    from licensing.audit import verification
+
+    def holding_upload(name: str, state) -> Job:
+        job = record(Job, kind=Job.Kind.FILINGS_ZIP, organization=org_a, title=f"Import {name}", task_id=name)
+        job.input_file.save(f"{name}.csv", ContentFile(b"organization,application\n"), save=False)
+        job.state = state
+        return services.record_save(job, actor=None, reason=f"Import {name}: {state}")
+
+    done, failed = holding_upload("done", Job.State.DONE), holding_upload("failed", Job.State.FAILED)
+    running = holding_upload("running", Job.State.RUNNING)
+    done_name, failed_name = done.input_file.name, failed.input_file.name
+
+    out = io.StringIO()
+    call_command("remove_old_job_files", stdout=out)
+    assert "2 upload(s) removed that finished jobs still held." in out.getvalue()
+    assert not default_storage.exists(done_name) and not default_storage.exists(failed_name)
+    assert default_storage.exists(running.input_file.name)
+    done.refresh_from_db()
+    assert done.input_file.name == "" and done.state == Job.State.DONE
+    newest = done.history.order_by("-history_id").first()
+    assert newest.history_change_reason == "Import done: uploaded file removed, the job having finished"
+    assert verification.verify() == []
+
+    history = Job.history.count()
+    tasks.remove_old_job_files()
+    assert Job.history.count() == history and default_storage.exists(running.input_file.name)

@@ -1,4 +1,5 @@
-"""Delete the result files of jobs finished more than JOB_FILES_RETENTION_DAYS ago (licensing.jobs.remove_old_results).
+"""Delete the result files of jobs finished more than JOB_FILES_RETENTION_DAYS ago (licensing.jobs.remove_old_results),
+and the uploads finished jobs still hold (licensing.jobs.remove_leftover_inputs).
 
 Beat runs it every night (licensing.tasks.remove_old_job_files); without Celery, run this command daily from cron
 or a timer (docs/deploy.md). Each job's page then says its file was removed and when; running it twice removes
@@ -14,7 +15,7 @@ from licensing import jobs
 class Command(BaseCommand):
     help = (
         "Delete the result files (ZIPs, reports) of jobs finished more than JOB_FILES_RETENTION_DAYS days ago and "
-        "record the removal on each job."
+        "record the removal on each job; uploads that finished jobs still hold are removed too."
     )
 
     def add_arguments(self, parser):
@@ -35,3 +36,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"{len(removed)} result file(s) removed of jobs finished more than {days} days ago.")
         )
+        uploads = jobs.remove_leftover_inputs(actor=None)
+        if uploads:
+            self.stdout.write(self.style.SUCCESS(f"{len(uploads)} upload(s) removed that finished jobs still held."))
