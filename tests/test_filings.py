@@ -203,6 +203,23 @@ def test_submission_freezes_bytes_that_later_changes_never_touch(officer_client,
     assert any("Match" in message for message in messages_of(response))
 
 
+def test_a_submitted_filings_pages_leave_its_pdf_unread_and_its_download_reads_it(officer_client, hospital):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    filing = submit(officer_client, prepare(officer_client, hospital))
+    pdf_column = f'"{Filing._meta.db_table}"."pdf"'
+    for page in ("change", "history", "delete"):
+        with CaptureQueriesContext(connection) as queries:
+            response = officer_client.get(f"/admin/licensing/filing/{filing.pk}/{page}/")
+        assert response.status_code in (200, 403), page
+        assert not [query["sql"] for query in queries if pdf_column in query["sql"]], page
+    with CaptureQueriesContext(connection) as queries:
+        download = officer_client.get(f"/admin/licensing/filing/{filing.pk}/pdf/")
+    assert hashlib.sha256(download.content).hexdigest() == filing.pdf_sha256
+    assert [query for query in queries if pdf_column in query["sql"]]
+
+
 def test_a_correction_is_rendered_ahead_too_and_a_submitted_filing_is_not(
     officer_client, officer, hospital, monkeypatch
 ):

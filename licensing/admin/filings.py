@@ -85,7 +85,9 @@ class FilingAdmin(ScopedAdmin):
             .annotate(total=Count("pk"))
             .values("total")
         )
-        return super().get_queryset(request).annotate(application_count=Coalesce(Subquery(included), 0))
+        # The frozen PDF's bytes are read by the download alone (services.filing_pdf loads them then), not by the
+        # change, history or delete page of the filing.
+        return super().get_queryset(request).defer("pdf").annotate(application_count=Coalesce(Subquery(included), 0))
 
     def has_change_permission(self, request, obj=None):
         # What was sent to the AMA stays as sent; a correction is a new filing.
