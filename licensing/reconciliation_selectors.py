@@ -218,6 +218,12 @@ def acceptances(reconciliation: Reconciliation) -> dict[tuple[str, str], Finding
     return {(row.kind, row.identifier): row for row in rows}
 
 
+def employer_of_line(attribute: str = "id") -> Coalesce:
+    """The legal entity that employs a roster line's person: the entity named on the roster, else the person's
+    organization (the filing's "users at other legal entities" compares it with the application's owner)."""
+    return Coalesce(f"person__entity__{attribute}", f"person__organization__{attribute}")
+
+
 def page_of(keys: Sequence[str] | QuerySet[RosterLine], number: object) -> Page:  # type: ignore[type-arg]
     return Paginator(keys, PAGE_SIZE).get_page(number)
 
@@ -232,8 +238,8 @@ def people(reconciliation: Reconciliation, keys: Sequence[str]) -> list[PersonRo
         _lines(reconciliation.roster_ids)
         .filter(person__in=named)
         .annotate(
-            employer_id=Coalesce("person__entity_id", "person__organization_id"),
-            employer=Coalesce("person__entity__name", "person__organization__name"),
+            employer_id=employer_of_line(),
+            employer=employer_of_line("name"),
         )
         .order_by("key", "roster__application__name", "line")
         .values_list(
@@ -305,7 +311,7 @@ def other_entities_by_application(application_ids: Sequence[int], license_year: 
     found: dict[int, set[str]] = {application_id: set() for application_id in latest}
     lines = (
         RosterLine.objects.filter(roster_id__in=list(latest.values()))
-        .annotate(legal_entity=Coalesce("person__entity_id", "person__organization_id"))
+        .annotate(legal_entity=employer_of_line())
         .exclude(legal_entity=F("roster__application__organization_id"))
         .exclude(kind=UserKind.NOT_A_USER)
     )
