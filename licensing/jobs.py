@@ -22,7 +22,7 @@ import datetime
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 from django.conf import settings
@@ -271,16 +271,12 @@ def remove_old_results(
         result_removed_at__isnull=True,
     ).exclude(result_file="")
     removed = []
-    for job_id in list(due.values_list("pk", flat=True)):
-        with transaction.atomic():
-            job = due.select_for_update().filter(pk=job_id).first()
-            if job is None:
-                continue  # another run removed it meanwhile
-            # The file goes first: should the save below fail, the next run finds the job again and finishes it.
-            job.result_file.storage.delete(job.result_file.name)
-            job.result_file = ""
-            job.result_removed_at = now
-            services.record_save(job, actor=actor, reason=f"{job.title}: result file removed after {days} days")
+    for job in _each_locked(due):
+        # The file goes first: should the save below fail, the next run finds the job again and finishes it.
+        job.result_file.storage.delete(job.result_file.name)
+        job.result_file = ""
+        job.result_removed_at = now
+        services.record_save(job, actor=actor, reason=f"{job.title}: result file removed after {days} days")
         removed.append(job)
     return removed
 
@@ -289,19 +285,24 @@ def remove_leftover_inputs(*, actor: services.Actor) -> list[Job]:
     """Delete the uploads still held by finished jobs, recording each removal with a history row.
 
     A job's copy of its upload goes when it finishes (`_drop_input`); jobs that finished before that rule kept
-    theirs, which nothing reads or serves. Same care as remove_old_results: the row is locked, the file goes
-    first, a second run finds nothing to do.
+    theirs, which nothing reads or serves. As in remove_old_results, each job's row is locked and its file goes
+    first; a second run finds nothing to do.
     """
     due = Job.objects.filter(state__in=[Job.State.DONE, Job.State.FAILED]).exclude(input_file="")
     removed = []
+    for job in _each_locked(due):
+        job.input_file.storage.delete(job.input_file.name)
+        job.input_file = ""
+        services.record_save(job, actor=actor, reason=f"{job.title}: uploaded file removed, the job having finished")
+        removed.append(job)
+    return removed
+
+
+def _each_locked(due) -> Iterator[Job]:
+    """Each job of `due`, in a transaction of its own with its row locked, skipping any that another run has
+    done meanwhile (it no longer matches `due`): the body of the caller's loop runs inside that transaction."""
     for job_id in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
             job = due.select_for_update().filter(pk=job_id).first()
-            if job is None:
-                continue
-            job.input_file.storage.delete(job.input_file.name)
-            job.input_file = ""
-            reason = f"{job.title}: uploaded file removed, the job having finished"
-            services.record_save(job, actor=actor, reason=reason)
-        removed.append(job)
-    return removed
+            if job is not None:
+                yield job

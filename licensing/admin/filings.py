@@ -86,7 +86,7 @@ class FilingAdmin(ScopedAdmin):
             .values("total")
         )
         # The frozen PDF's bytes are read by the download alone (services.filing_pdf loads them then), not by the
-        # change, history or delete page of the filing.
+        # filing's change or history page.
         return super().get_queryset(request).defer("pdf").annotate(application_count=Coalesce(Subquery(included), 0))
 
     def has_change_permission(self, request, obj=None):
